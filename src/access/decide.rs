@@ -1,0 +1,134 @@
+//! The access decision, written line by line as DESIGN.md "Access rules"
+//! states it. The query planner is an optimisation of [`decide`]; the model
+//! tests hold the two to the same answers.
+
+use crate::model::{Access, FieldRule, Record, Scope};
+
+use super::viewer::Viewer;
+
+/// What a viewer wants to do to an existing record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    View,
+    Edit,
+    Delete,
+    Export,
+}
+
+/// `owns(V,R)`: R.owner is V or one of V's subordinates.
+pub(crate) fn owns(v: &Viewer, r: &Record) -> bool {
+    v.owners.contains(&r.owner)
+}
+
+/// The highest level among R's shares and the sharing rules reaching V.
+pub(crate) fn share(v: &Viewer, r: &Record) -> Option<Access> {
+    let direct = r.share_level(|p| v.principals.contains(p));
+    let by_rule = v
+        .rules
+        .get(&r.module)
+        .into_iter()
+        .flatten()
+        .filter(|g| g.owners.contains(&r.owner))
+        .map(|g| g.access)
+        .max();
+    direct.max(by_rule)
+}
+
+/// Whether V may do `action` to R.
+pub(crate) fn decide(v: &Viewer, r: &Record, action: Action) -> bool {
+    // An admin may do everything in the account: no profile, stage or privacy limit.
+    if v.admin {
+        return true;
+    }
+    // A module missing from the profile means `none` for every action.
+    let Some(p) = v.perms(&r.module) else {
+        return false;
+    };
+    let owns = owns(v, r);
+    let covers = |scope: Scope| match scope {
+        Scope::All => true,
+        Scope::Team => owns || r.team.is_some_and(|t| v.teams.contains(&t)),
+        Scope::Own => owns,
+        Scope::None => false,
+    };
+    let stage_ok = match (&p.stages, &r.stage) {
+        (Some(allowed), Some(stage)) => allowed.contains(stage),
+        _ => true,
+    };
+    let share = share(v, r);
+    let view = p.view != Scope::None && stage_ok && (covers(p.view) || share >= Some(Access::Read));
+    match action {
+        Action::View => view,
+        Action::Edit => {
+            view && p.edit != Scope::None && (covers(p.edit) || share >= Some(Access::ReadWrite))
+        }
+        Action::Delete => {
+            view && !v.admin_only_delete.contains(&r.module)
+                && p.delete != Scope::None
+                && (covers(p.delete) || share == Some(Access::Full))
+        }
+        // Shares never grant export.
+        Action::Export => {
+            view && !v.admin_only_export.contains(&r.module)
+                && p.export != Scope::None
+                && covers(p.export)
+        }
+    }
+}
+
+/// share / unshare / assign owner: admin, or owns ∧ edit.
+pub(crate) fn may_manage(v: &Viewer, r: &Record) -> bool {
+    v.admin || (owns(v, r) && decide(v, r, Action::Edit))
+}
+
+/// create: admin, or a create scope other than none.
+pub(crate) fn may_create(v: &Viewer, module: &str) -> bool {
+    v.admin || v.perms(module).is_some_and(|p| p.create != Scope::None)
+}
+
+/// Whether V may create records owned by someone else.
+pub(crate) fn may_set_owner(v: &Viewer, module: &str) -> bool {
+    v.admin || v.perms(module).is_some_and(|p| p.edit == Scope::All)
+}
+
+/// Whether V may view anything at all in `module`.
+pub(crate) fn may_view_module(v: &Viewer, module: &str) -> bool {
+    v.admin || v.perms(module).is_some_and(|p| p.view != Scope::None)
+}
+
+/// Whether a stage is within V's stage limit for `module`.
+pub(crate) fn stage_allowed(v: &Viewer, module: &str, stage: Option<&str>) -> bool {
+    if v.admin {
+        return true;
+    }
+    match (v.perms(module).and_then(|p| p.stages.as_ref()), stage) {
+        (Some(allowed), Some(s)) => allowed.contains(s),
+        _ => true,
+    }
+}
+
+/// The rule on `field` of `module` for V (none for admins).
+pub(crate) fn field_rule(v: &Viewer, module: &str, field: &str) -> Option<FieldRule> {
+    if v.admin {
+        return None;
+    }
+    v.perms(module).and_then(|p| p.fields.get(field)).copied()
+}
+
+/// Whether `field` of `module` is hidden from V.
+pub(crate) fn hidden(v: &Viewer, module: &str, field: &str) -> bool {
+    field_rule(v, module, field) == Some(FieldRule::Hidden)
+}
+
+/// R as V reads it: hidden fields removed.
+pub(crate) fn redact(v: &Viewer, mut r: Record) -> Record {
+    if !v.admin {
+        if let Some(p) = v.perms(&r.module) {
+            if p.fields.values().any(|f| *f == FieldRule::Hidden) {
+                r.fields
+                    .retain(|name, _| p.fields.get(name) != Some(&FieldRule::Hidden));
+            }
+        }
+    }
+    r
+}

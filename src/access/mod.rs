@@ -1,0 +1,41 @@
+//! Who may see and do what: the resolved viewer ([`AccessContext`]), the
+//! decision rules and field-level security.
+
+pub(crate) mod decide;
+pub(crate) mod viewer;
+
+use std::sync::Arc;
+
+pub use decide::Action;
+pub(crate) use viewer::Viewer;
+
+/// A user of an account, resolved against the account's directory: the
+/// handle every read and write on behalf of that user takes.
+///
+/// Made by [`crate::Store::context`]. It stays valid across directory changes:
+/// each operation checks the directory version in its own transaction and
+/// re-resolves the user when it moved, so a change (a user blocked, a team
+/// moved, a profile edited) takes effect on the next call.
+#[derive(Clone, Debug)]
+pub struct AccessContext {
+    pub(crate) account: u64,
+    pub(crate) version: u64,
+    pub(crate) viewer: Arc<Viewer>,
+}
+
+impl AccessContext {
+    /// The account acted in.
+    pub fn account(&self) -> u64 {
+        self.account
+    }
+
+    /// The user acted for.
+    pub fn user(&self) -> u64 {
+        self.viewer.user
+    }
+
+    /// Whether the user was an admin when resolved.
+    pub fn is_admin(&self) -> bool {
+        self.viewer.admin
+    }
+}

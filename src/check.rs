@@ -1,0 +1,229 @@
+//! `check`: every record against its index entries and every index entry
+//! against its record, in both directions, in one read transaction, with
+//! memory that does not grow with the store.
+
+use crate::codec;
+use crate::error::Result;
+use crate::index::entries;
+use crate::model::Record;
+use crate::store::Store;
+use crate::txn::{Reader, Tx};
+
+/// What `check` found. Findings are collected, not stopped at (up to
+/// [`CheckReport::MAX_PROBLEMS`] are kept; `problem_count` counts all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub records: u64,
+    pub index_entries: u64,
+    pub problem_count: u64,
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub const MAX_PROBLEMS: usize = 20;
+
+    /// Whether every index agrees with the records.
+    pub fn is_consistent(&self) -> bool {
+        self.problem_count == 0
+    }
+
+    fn problem(&mut self, p: String) {
+        self.problem_count += 1;
+        if self.problems.len() < Self::MAX_PROBLEMS {
+            self.problems.push(p);
+        }
+    }
+}
+
+fn record_of(
+    r: &Reader,
+    report: &mut CheckReport,
+    index: &str,
+    account: u64,
+    id: u64,
+) -> Result<Option<(Record, u32)>> {
+    let rec = match r.record(account, id) {
+        Ok(Some(rec)) => rec,
+        Ok(None) => {
+            report.problem(format!(
+                "{index}: entry for missing record `{id}` of account `{account}`"
+            ));
+            return Ok(None);
+        }
+        Err(crate::Error::Corrupt(m)) => {
+            report.problem(m);
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match r.module_id(account, &rec.module)? {
+        Some(m) => Ok(Some((rec, m))),
+        None => {
+            report.problem(format!(
+                "record `{id}` of account `{account}` has an uninterned module"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Runs every check on a consistent snapshot.
+pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
+    let mut rep = CheckReport::default();
+    // Records → entries.
+    for e in r.records.range::<(u64, u64)>(..)? {
+        let (k, v) = e?;
+        let (a, id) = k.value();
+        rep.records += 1;
+        let rec: Record = match codec::decode(v.value(), || format!("records key ({a}, {id})")) {
+            Ok(rec) => rec,
+            Err(e) => {
+                rep.problem(e.to_string());
+                continue;
+            }
+        };
+        if rec.id != id {
+            rep.problem(format!(
+                "record stored under `{id}` says it is `{}`",
+                rec.id
+            ));
+        }
+        let Some(m) = r.module_id(a, &rec.module)? else {
+            rep.problem(format!(
+                "record `{id}` of account `{a}` has an uninterned module"
+            ));
+            continue;
+        };
+        let e = entries(a, m, &rec);
+        let mut missing = Vec::new();
+        if r.by_module.get(e.module)?.is_none() {
+            missing.push("module");
+        }
+        if r.by_owner.get(e.owner)?.is_none() {
+            missing.push("owner");
+        }
+        if let Some(k) = e.team {
+            if r.by_team.get(k)?.is_none() {
+                missing.push("team");
+            }
+        }
+        if let Some(k) = e.stage {
+            if r.by_stage.get(k)?.is_none() {
+                missing.push("stage");
+            }
+        }
+        if let Some(k) = e.parent {
+            if r.by_parent.get(k)?.is_none() {
+                missing.push("parent");
+            }
+        }
+        for (k, access) in &e.shares {
+            if r.by_share.get(*k)?.map(|g| g.value()) != Some(*access) {
+                missing.push("share");
+            }
+        }
+        if !missing.is_empty() {
+            rep.problem(format!(
+                "record `{id}` of account `{a}` lacks its {} index entries",
+                missing.join(", ")
+            ));
+        }
+    }
+    // Entries → records.
+    macro_rules! entries_of {
+        ($table:ident, $key:ty, $name:literal, |$k:ident| ($a:expr, $id:expr), |$e:ident, $m:ident| $expect:expr) => {
+            for item in r.$table.range::<$key>(..)? {
+                let (key, _) = item?;
+                let $k = key.value();
+                rep.index_entries += 1;
+                let (a, id) = ($a, $id);
+                if let Some((rec, $m)) = record_of(r, &mut rep, $name, a, id)? {
+                    let $e = entries(a, $m, &rec);
+                    if !$expect {
+                        rep.problem(format!(
+                            "{}: entry {:?} does not match record `{id}`",
+                            $name, $k
+                        ));
+                    }
+                }
+            }
+        };
+    }
+    entries_of!(
+        by_module,
+        (u64, u32, u64),
+        "by_module",
+        |k| (k.0, k.2),
+        |e, m| e.module == k
+    );
+    entries_of!(
+        by_owner,
+        (u64, u32, u64, u64),
+        "by_owner",
+        |k| (k.0, k.3),
+        |e, m| e.owner == k
+    );
+    entries_of!(
+        by_team,
+        (u64, u32, u64, u64),
+        "by_team",
+        |k| (k.0, k.3),
+        |e, m| e.team == Some(k)
+    );
+    entries_of!(
+        by_stage,
+        (u64, u32, &str, u64),
+        "by_stage",
+        |k| (k.0, k.3),
+        |e, m| e.stage == Some(k)
+    );
+    entries_of!(
+        by_parent,
+        (u64, u64, u64),
+        "by_parent",
+        |k| (k.0, k.2),
+        |e, m| e.parent == Some(k)
+    );
+    entries_of!(
+        by_share,
+        (u64, u8, u64, u32, u64),
+        "by_share",
+        |k| (k.0, k.4),
+        |e, m| e.shares.iter().any(|(s, _)| *s == k)
+    );
+    // INVARIANT (trash): a trashed record is not live and its batch lists it.
+    for item in r.trashed.range::<(u64, u64, u64)>(..)? {
+        let (key, _) = item?;
+        let (a, batch, id) = key.value();
+        if r.record(a, id)?.is_some() {
+            rep.problem(format!(
+                "record `{id}` of account `{a}` is both live and in trash batch `{batch}`"
+            ));
+        }
+        let listed = r
+            .trash
+            .get((a, batch))?
+            .map(|g| {
+                codec::decode::<crate::Batch>(g.value(), || format!("trash key ({a}, {batch})"))
+            })
+            .transpose();
+        match listed {
+            Ok(Some(b)) if b.records.iter().any(|i| i.id == id) => {}
+            Ok(_) => rep.problem(format!(
+                "trash batch `{batch}` of account `{a}` does not list record `{id}` it holds"
+            )),
+            Err(e) => rep.problem(e.to_string()),
+        }
+    }
+    Ok(rep)
+}
+
+impl Store {
+    /// Verifies every index against the records, both ways.
+    ///
+    /// # Errors
+    /// Storage errors only; what is inconsistent is in the report.
+    pub fn check(&self) -> Result<CheckReport> {
+        self.read(check)
+    }
+}

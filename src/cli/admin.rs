@@ -1,0 +1,299 @@
+//! Commands of admins and operators: load, dump, trash, user, audit, check, gen.
+
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+
+use crmstore::synth::GenSpec;
+use crmstore::{Error, Timestamp};
+
+use crate::records::Actor;
+use crate::{output, progress, Global, Outcome, DONE, FAILED, INVALID};
+
+#[derive(Subcommand)]
+pub enum TrashCommand {
+    /// The batches the user may see.
+    List(Actor),
+    /// Put back a batch, or only some of its records (with their ancestors).
+    Restore {
+        #[command(flatten)]
+        actor: Actor,
+        batch: u64,
+        #[arg(long, num_args = 1..)]
+        only: Option<Vec<u64>>,
+    },
+    /// Remove a batch for good (admins only).
+    Purge {
+        #[command(flatten)]
+        actor: Actor,
+        batch: u64,
+    },
+    /// Purge every account's batches past their retention (what `serve` runs daily).
+    PurgeExpired {
+        /// The time to judge expiry by (RFC 3339; default now).
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    Block {
+        #[command(flatten)]
+        actor: Actor,
+        user: u64,
+    },
+    Unblock {
+        #[command(flatten)]
+        actor: Actor,
+        user: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Events in ascending seq.
+    List {
+        #[arg(long)]
+        account: u64,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+    },
+    /// Exit 0 when the hash chain is whole; 5 naming the first broken seq.
+    Verify {
+        #[arg(long)]
+        account: u64,
+    },
+}
+
+#[derive(Args)]
+pub struct GenArgs {
+    #[arg(long, default_value_t = 1)]
+    account: u64,
+    #[arg(long)]
+    records: u64,
+    #[arg(long)]
+    users: u64,
+    #[arg(long)]
+    teams: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub fn load(g: &Global, file: &Path) -> Outcome {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Invalid(format!("cannot read `{}`: {e}", file.display())))?;
+    let (account, count) = g.store()?.load_json(&text)?;
+    if g.json {
+        output::line(serde_json::json!({ "account": account, "records": count }))?;
+    } else {
+        output::line(format!("loaded account {account} with {count} records"))?;
+    }
+    Ok(DONE)
+}
+
+pub fn dump(g: &Global, account: u64) -> Outcome {
+    let doc = g.store()?.dump_json(account)?;
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::Invalid(e.to_string()))?;
+    output::line(text)?;
+    Ok(DONE)
+}
+
+pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
+    match c {
+        TrashCommand::List(actor) => {
+            let (store, ctx) = actor.open(g)?;
+            let batches = store.trash_list(&ctx)?;
+            if g.json {
+                for b in &batches {
+                    output::line(b.to_json())?;
+                }
+            } else {
+                let rows: Vec<Vec<String>> = batches
+                    .iter()
+                    .map(|b| {
+                        let ids: Vec<String> = b
+                            .records
+                            .iter()
+                            .map(|r| format!("{}:{}", r.module, r.id))
+                            .collect();
+                        vec![
+                            b.id.to_string(),
+                            b.deleted_by.to_string(),
+                            b.deleted_at.to_rfc3339(),
+                            b.expires_at.to_rfc3339(),
+                            b.records.len().to_string(),
+                            ids.join(" "),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &[
+                        "batch",
+                        "deleted_by",
+                        "deleted_at",
+                        "expires_at",
+                        "count",
+                        "records",
+                    ],
+                    &rows,
+                )?;
+            }
+        }
+        TrashCommand::Restore { actor, batch, only } => {
+            let (store, ctx) = actor.open(g)?;
+            let n = store.restore(&ctx, batch, only.as_deref())?;
+            report(g, "restored", batch, n)?;
+        }
+        TrashCommand::Purge { actor, batch } => {
+            let (store, ctx) = actor.open(g)?;
+            let n = store.purge(&ctx, batch)?;
+            report(g, "purged", batch, n)?;
+        }
+        TrashCommand::PurgeExpired { now } => {
+            let now = now
+                .as_deref()
+                .map(Timestamp::parse)
+                .transpose()?
+                .unwrap_or_else(Timestamp::now);
+            let n = g.store()?.purge_expired(now)?;
+            if g.json {
+                output::line(serde_json::json!({ "purged": n }))?;
+            } else {
+                output::line(format!("purged {n} expired record(s)"))?;
+            }
+        }
+    }
+    Ok(DONE)
+}
+
+fn report(g: &Global, what: &str, batch: u64, n: u64) -> crmstore::Result<()> {
+    if g.json {
+        output::line(serde_json::json!({ "batch": batch, what: n }))
+    } else {
+        output::line(format!("{what} {n} record(s) of batch {batch}"))
+    }
+}
+
+pub fn user(g: &Global, c: UserCommand) -> Outcome {
+    let (actor, user, blocked) = match c {
+        UserCommand::Block { actor, user } => (actor, user, true),
+        UserCommand::Unblock { actor, user } => (actor, user, false),
+    };
+    let (store, ctx) = actor.open(g)?;
+    store.set_blocked(&ctx, user, blocked)?;
+    let word = if blocked { "blocked" } else { "unblocked" };
+    if g.json {
+        output::line(serde_json::json!({ "user": user, word: true }))?;
+    } else {
+        output::line(format!("user {user} {word}"))?;
+    }
+    Ok(DONE)
+}
+
+pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
+    match c {
+        AuditCommand::List {
+            account,
+            since,
+            action,
+        } => {
+            let since = since.as_deref().map(Timestamp::parse).transpose()?;
+            let events = g.store()?.audit_list(account, since, action.as_deref())?;
+            if g.json {
+                for e in &events {
+                    output::line(e.to_json())?;
+                }
+            } else {
+                let rows: Vec<Vec<String>> = events
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.seq.to_string(),
+                            e.at.to_rfc3339(),
+                            e.actor.map_or_else(|| "operator".into(), |a| a.to_string()),
+                            e.action.clone(),
+                            e.target.clone(),
+                            e.count.to_string(),
+                            e.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &["seq", "at", "actor", "action", "target", "count", "detail"],
+                    &rows,
+                )?;
+            }
+            Ok(DONE)
+        }
+        AuditCommand::Verify { account } => {
+            let rep = g.store()?.audit_verify(account)?;
+            match rep.broken {
+                None => {
+                    if g.json {
+                        output::line(serde_json::json!({ "intact": true, "events": rep.events }))?;
+                    } else {
+                        output::line(format!(
+                            "audit chain of account {account} is whole ({} events)",
+                            rep.events
+                        ))?;
+                    }
+                    Ok(DONE)
+                }
+                Some((seq, why)) => {
+                    eprintln!(
+                        "error: audit chain of account `{account}` is broken at seq `{seq}`: {why}"
+                    );
+                    Ok(INVALID)
+                }
+            }
+        }
+    }
+}
+
+pub fn check(g: &Global) -> Outcome {
+    let rep = g.store()?.check()?;
+    if g.json {
+        output::line(serde_json::json!({
+            "consistent": rep.is_consistent(), "records": rep.records,
+            "index_entries": rep.index_entries, "problems": rep.problems,
+        }))?;
+    } else if rep.is_consistent() {
+        output::line(format!(
+            "consistent: {} records, {} index entries",
+            rep.records, rep.index_entries
+        ))?;
+    }
+    if rep.is_consistent() {
+        return Ok(DONE);
+    }
+    for p in &rep.problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!("error: {} problem(s) found", rep.problem_count);
+    Ok(FAILED)
+}
+
+pub fn gen(g: &Global, a: &GenArgs) -> Outcome {
+    let spec = GenSpec {
+        account: a.account,
+        records: a.records,
+        users: a.users,
+        teams: a.teams,
+        seed: a.seed,
+    };
+    let store = g.store()?;
+    let bar = progress::Bar::new("generating");
+    store.generate(&spec, &bar)?;
+    if g.json {
+        output::line(serde_json::json!({ "account": a.account, "records": a.records }))?;
+    } else {
+        output::line(format!(
+            "generated account {} with {} records",
+            a.account, a.records
+        ))?;
+    }
+    Ok(DONE)
+}

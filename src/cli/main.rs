@@ -1,0 +1,166 @@
+//! The `crmstore` command line: parses, dispatches to one file per command
+//! group, and maps every error to its exit code in one place (CLI.md).
+
+mod admin;
+mod demo;
+mod output;
+mod progress;
+mod records;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crmstore::{Error, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "crmstore",
+    version,
+    about = "An embedded record store for CRMs: the operator's and admin's tool"
+)]
+pub(crate) struct Cli {
+    /// The store file (created if missing).
+    #[arg(long, global = true, env = "CRMSTORE_DB")]
+    db: Option<PathBuf>,
+    /// Print JSON (one object per line for lists) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a demo store and show what each user sees, the trash, export and audit.
+    Demo(demo::Args),
+    /// Create or replace one account from an account document.
+    Load {
+        file: PathBuf,
+    },
+    /// Print an account as an account document.
+    Dump {
+        #[arg(long)]
+        account: u64,
+    },
+    Get(records::GetArgs),
+    Query(records::QueryArgs),
+    Create(records::CreateArgs),
+    Update(records::UpdateArgs),
+    Share(records::ShareArgs),
+    Unshare(records::UnshareArgs),
+    Assign(records::AssignArgs),
+    /// Move records to the trash (prints the batch id).
+    Delete(records::DeleteArgs),
+    /// List, restore and purge deletion batches.
+    #[command(subcommand)]
+    Trash(admin::TrashCommand),
+    /// Block or unblock a user (admins only).
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Export the records the user may export.
+    Export(records::ExportArgs),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
+    /// Verify every index against the records; exit 0 only if consistent.
+    Check,
+    /// Generate a realistic synthetic account.
+    Gen(admin::GenArgs),
+}
+
+/// Global options every command sees.
+pub(crate) struct Global {
+    pub db: Option<PathBuf>,
+    pub json: bool,
+}
+
+impl Global {
+    pub fn store(&self) -> crmstore::Result<Store> {
+        let path = self.db.as_ref().ok_or_else(|| {
+            Error::Invalid("no store given (pass --db PATH or set CRMSTORE_DB)".into())
+        })?;
+        Store::open(path)
+    }
+}
+
+/// The exit codes of CLI.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    Done = 0,
+    Other = 1,
+    NotFound = 3,
+    Denied = 4,
+    Invalid = 5,
+    Conflict = 6,
+}
+
+/// The one mapping from crate errors to exit codes.
+fn exit_for(e: &Error) -> Exit {
+    match e {
+        Error::NotFound(_) => Exit::NotFound,
+        Error::Denied(_) => Exit::Denied,
+        Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) => Exit::Invalid,
+        Error::Conflict(_) => Exit::Conflict,
+        _ => Exit::Other,
+    }
+}
+
+fn hint(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::Corrupt(m) if m.contains("index") => {
+            Some("run `crmstore check` to see what is inconsistent")
+        }
+        Error::Conflict(m) if m.contains("cascade") => {
+            Some("pass --cascade to delete the records below too")
+        }
+        _ => None,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let g = Global {
+        db: cli.db,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Load { file } => admin::load(&g, &file),
+        Command::Dump { account } => admin::dump(&g, account),
+        Command::Get(a) => records::get(&g, &a),
+        Command::Query(a) => records::query(&g, &a),
+        Command::Create(a) => records::create(&g, &a),
+        Command::Update(a) => records::update(&g, &a),
+        Command::Share(a) => records::share(&g, &a),
+        Command::Unshare(a) => records::unshare(&g, &a),
+        Command::Assign(a) => records::assign(&g, &a),
+        Command::Delete(a) => records::delete(&g, &a),
+        Command::Trash(c) => admin::trash(&g, c),
+        Command::User(c) => admin::user(&g, c),
+        Command::Export(a) => records::export(&g, &a),
+        Command::Audit(c) => admin::audit(&g, c),
+        Command::Check => admin::check(&g),
+        Command::Gen(a) => admin::gen(&g, &a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        // `crmstore export ... | head`: the reader left; that is not a failure.
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = hint(&e) {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(exit_for(&e) as u8)
+        }
+    }
+}
+
+/// What a command returns: an exit code (0 or, for `check`/`verify`, 1/5).
+pub(crate) type Outcome = crmstore::Result<u8>;
+
+pub(crate) const DONE: u8 = Exit::Done as u8;
+pub(crate) const FAILED: u8 = Exit::Other as u8;
+pub(crate) const INVALID: u8 = Exit::Invalid as u8;

@@ -1,0 +1,66 @@
+//! The crate's one error type. Each variant is something a caller can act on;
+//! the CLI maps them to exit codes in exactly one place (`cli::exit`).
+
+/// Every failure crmstore reports.
+///
+/// Messages follow one style: lowercase, one line, user values in backticks.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist, or exists but the viewer may not see it
+    /// (the two are indistinguishable on purpose).
+    #[error("{0}")]
+    NotFound(String),
+    /// The viewer may see the thing but not do this to it, or may do nothing at all.
+    #[error("{0}")]
+    Denied(String),
+    /// Input from outside was malformed or refers to something that does not fit.
+    #[error("{0}")]
+    Invalid(String),
+    /// The action clashes with the current state (stale version, live children, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored or archived bytes could not be decoded.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The file was written by a newer crmstore (or is not a crmstore file).
+    #[error("{0}")]
+    Incompatible(String),
+    /// Reading or writing a file failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The storage engine failed.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! storage_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+storage_from!(
+    redb::Error,
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError
+);
+
+impl From<redb::DatabaseError> for Error {
+    fn from(e: redb::DatabaseError) -> Self {
+        match e {
+            redb::DatabaseError::UpgradeRequired(v) => Error::Incompatible(format!(
+                "the store file has redb format `{v}`, which this build cannot read"
+            )),
+            other => Error::Storage(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Writing a record together with its index entries.
+//!
+//! INVARIANT (indexes): see `tables`. These functions are the only writers of
+//! `RECORDS` and the index tables for live records; each is called inside the
+//! write transaction of the action, so a record and its entries commit together.
+
+use crate::codec;
+use crate::error::Result;
+use crate::model::Record;
+use crate::txn::Writer;
+
+/// Every index key a record has, for `put`, `remove` and `check` alike.
+pub(crate) struct Entries<'r> {
+    pub module: (u64, u32, u64),
+    pub owner: (u64, u32, u64, u64),
+    pub team: Option<(u64, u32, u64, u64)>,
+    pub stage: Option<(u64, u32, &'r str, u64)>,
+    pub parent: Option<(u64, u64, u64)>,
+    pub shares: Vec<((u64, u8, u64, u32, u64), u8)>,
+}
+
+pub(crate) fn entries(account: u64, m: u32, r: &Record) -> Entries<'_> {
+    Entries {
+        module: (account, m, r.id),
+        owner: (account, m, r.owner, r.id),
+        team: r.team.map(|t| (account, m, t, r.id)),
+        stage: r.stage.as_deref().map(|s| (account, m, s, r.id)),
+        parent: r.parent.map(|p| (account, p, r.id)),
+        shares: r
+            .shares
+            .iter()
+            .map(|s| {
+                (
+                    (account, s.to.kind_code(), s.to.id(), m, r.id),
+                    s.access.code(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Stores `new` (replacing `old`, the same record as it was) with its index
+/// entries. INVARIANT (indexes): old entries removed, new ones written, same
+/// transaction.
+pub(crate) fn save(
+    w: &mut Writer<'_>,
+    account: u64,
+    old: Option<&Record>,
+    new: &Record,
+) -> Result<()> {
+    let m = w.intern_module(account, &new.module)?;
+    if let Some(old) = old {
+        remove_entries(w, account, m, old)?;
+    }
+    let e = entries(account, m, new);
+    w.by_module.insert(e.module, ())?;
+    w.by_owner.insert(e.owner, ())?;
+    if let Some(k) = e.team {
+        w.by_team.insert(k, ())?;
+    }
+    if let Some(k) = e.stage {
+        w.by_stage.insert(k, ())?;
+    }
+    if let Some(k) = e.parent {
+        w.by_parent.insert(k, ())?;
+    }
+    for (k, access) in e.shares {
+        w.by_share.insert(k, access)?;
+    }
+    for name in new.fields.keys() {
+        w.fields.insert((account, m, name.as_str()), ())?;
+    }
+    w.records
+        .insert((account, new.id), codec::encode(new)?.as_slice())?;
+    Ok(())
+}
+
+/// Removes a live record and its index entries (the trash keeps its bytes).
+/// INVARIANT (indexes): trashed records are in no index.
+pub(crate) fn remove(w: &mut Writer<'_>, account: u64, r: &Record) -> Result<()> {
+    let m = w.intern_module(account, &r.module)?;
+    remove_entries(w, account, m, r)?;
+    w.records.remove((account, r.id))?;
+    Ok(())
+}
+
+fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Result<()> {
+    let e = entries(account, m, r);
+    w.by_module.remove(e.module)?;
+    w.by_owner.remove(e.owner)?;
+    if let Some(k) = e.team {
+        w.by_team.remove(k)?;
+    }
+    if let Some(k) = e.stage {
+        w.by_stage.remove(k)?;
+    }
+    if let Some(k) = e.parent {
+        w.by_parent.remove(k)?;
+    }
+    for (k, _) in e.shares {
+        w.by_share.remove(k)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! crmstore: an embedded record store for CRM applications, on redb.
+//!
+//! Every record carries its owner, team and shares; every read is filtered by
+//! what the viewer may see (profiles with per-module scopes, role hierarchy,
+//! teams, groups, sharing rules, pipeline stages, field-level security).
+//!
+//! ```
+//! use crmstore::{Filter, NewRecord, Query, Store};
+//! # fn main() -> crmstore::Result<()> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path().join("crm.redb"))?;
+//! store.load_json(r#"{
+//!   "account": {"id": 1, "name": "Acme"},
+//!   "roles": [{"id": 1, "name": "Rep", "parent": null}],
+//!   "teams": [{"id": 1, "name": "East"}],
+//!   "profiles": [{"id": 1, "name": "Sales", "modules": {
+//!       "deals": {"view": "own", "create": "own", "edit": "own"}}}],
+//!   "users": [{"id": 1, "name": "ana", "role": 1, "teams": [1], "profile": 1},
+//!             {"id": 2, "name": "bob", "role": 1, "teams": [1], "profile": 1}]
+//! }"#)?;
+//! let ana = store.context(1, 1)?;
+//! let deal = store.create(&ana, NewRecord::new("deals").field("amount", 1200).stage("new"))?;
+//! let page = store.query(&ana, &Query::module("deals").filter(Filter::field("amount").ge(1000)))?;
+//! assert_eq!(page.records[0].id, deal.id);
+//! // bob owns nothing and sees nothing: not even that the deal exists.
+//! let bob = store.context(1, 2)?;
+//! assert!(matches!(store.get(&bob, deal.id), Err(crmstore::Error::NotFound(_))));
+//! # Ok(()) }
+//! ```
+
+mod access;
+mod account;
+mod audit;
+mod check;
+mod codec;
+mod error;
+mod export;
+mod index;
+mod model;
+mod monitor;
+mod progress;
+mod query;
+mod records;
+mod store;
+pub mod synth;
+mod tables;
+mod trash;
+mod txn;
+mod util;
+
+pub use access::{AccessContext, Action};
+pub use audit::{ChainReport, Event};
+pub use check::CheckReport;
+pub use error::{Error, Result};
+pub use export::{ExportFormat, CSV_BUILT_INS};
+pub use model::{
+    Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, MonitorAction, MonitorRule,
+    NewRecord, Principal, Privacy, Profile, Record, Role, Scope, Share, SharingRule, Team,
+    Timestamp, User, Value,
+};
+pub use progress::{NoProgress, Progress};
+pub use query::{CmpOp, FieldRef, Filter, Page, Query};
+pub use records::Update;
+pub use store::{Store, FORMAT_VERSION};
+pub use trash::{Batch, TrashedItem};

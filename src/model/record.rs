@@ -1,0 +1,193 @@
+//! Records: what is stored, what a viewer gets back, and how both look in JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::directory::{Access, Principal};
+use super::value::{Timestamp, Value};
+use crate::error::{Error, Result};
+
+/// One share of a record: `to` gets `access` on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    pub to: Principal,
+    pub access: Access,
+}
+
+/// A record as stored, and (with hidden fields removed) as a viewer reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: u64,
+    pub module: String,
+    pub owner: u64,
+    pub team: Option<u64>,
+    pub stage: Option<String>,
+    /// The record this one hangs under (a comment under a deal); deletes cascade along it.
+    pub parent: Option<u64>,
+    pub fields: BTreeMap<String, Value>,
+    /// Distinct principals, in the order they were added.
+    pub shares: Vec<Share>,
+    /// 1 at creation, +1 on every change.
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub created_by: u64,
+    pub updated_at: Timestamp,
+    pub updated_by: u64,
+}
+
+/// Names a user field may not take: they are the built-ins of every record
+/// (and of the filter language).
+pub const BUILT_IN_FIELDS: [&str; 12] = [
+    "id",
+    "module",
+    "owner",
+    "team",
+    "stage",
+    "parent",
+    "fields",
+    "shares",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+];
+
+pub(crate) fn check_field_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 128 {
+        return Err(Error::Invalid(format!(
+            "field name `{name}` must be 1 to 128 bytes"
+        )));
+    }
+    if BUILT_IN_FIELDS.contains(&name) || name == "updated_by" {
+        return Err(Error::Invalid(format!(
+            "`{name}` is a built-in, not a field (set it with its own argument)"
+        )));
+    }
+    Ok(())
+}
+
+impl Record {
+    /// The share level `principals` get from this record's own shares.
+    pub(crate) fn share_level<'a>(
+        &self,
+        mut matches: impl FnMut(&Principal) -> bool,
+    ) -> Option<Access> {
+        self.shares
+            .iter()
+            .filter(|s| matches(&s.to))
+            .map(|s| s.access)
+            .max()
+    }
+
+    /// The JSON the CLI prints for `get`, `query` and `export`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let fields: serde_json::Map<String, serde_json::Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        serde_json::json!({
+            "id": self.id,
+            "module": self.module,
+            "owner": self.owner,
+            "team": self.team,
+            "stage": self.stage,
+            "parent": self.parent,
+            "fields": fields,
+            "shares": self.shares,
+            "version": self.version,
+            "created_at": self.created_at.to_rfc3339(),
+            "updated_at": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+/// What a caller gives to create a record. Built like a sentence:
+/// `NewRecord::new("deals").field("name", "Big deal").team(1).stage("new")`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewRecord {
+    pub module: String,
+    pub fields: BTreeMap<String, Value>,
+    pub team: Option<u64>,
+    pub stage: Option<String>,
+    pub parent: Option<u64>,
+    /// `None`: the creator owns it.
+    pub owner: Option<u64>,
+}
+
+impl NewRecord {
+    pub fn new(module: impl Into<String>) -> Self {
+        NewRecord {
+            module: module.into(),
+            ..Default::default()
+        }
+    }
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.fields.insert(name.into(), value.into());
+        self
+    }
+    pub fn team(mut self, team: u64) -> Self {
+        self.team = Some(team);
+        self
+    }
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = Some(stage.into());
+        self
+    }
+    pub fn parent(mut self, parent: u64) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+    pub fn owner(mut self, owner: u64) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// Reads the CLI's `--json-record` document:
+    /// `{"fields":{..},"team":1,"stage":"new","parent":null,"owner":3}`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming what is wrong.
+    pub fn from_json(module: &str, text: &str) -> Result<NewRecord> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            #[serde(default)]
+            fields: BTreeMap<String, serde_json::Value>,
+            #[serde(default)]
+            team: Option<u64>,
+            #[serde(default)]
+            stage: Option<String>,
+            #[serde(default)]
+            parent: Option<u64>,
+            #[serde(default)]
+            owner: Option<u64>,
+        }
+        let doc: Doc = serde_json::from_str(text)
+            .map_err(|e| Error::Invalid(format!("record document: {e}")))?;
+        Ok(NewRecord {
+            module: module.to_string(),
+            fields: fields_from_json(doc.fields)?,
+            team: doc.team,
+            stage: doc.stage,
+            parent: doc.parent,
+            owner: doc.owner,
+        })
+    }
+}
+
+/// Converts a JSON map of fields, naming the field whose value is bad.
+pub(crate) fn fields_from_json(
+    map: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> Result<BTreeMap<String, Value>> {
+    map.into_iter()
+        .map(|(k, v)| {
+            check_field_name(&k)?;
+            let v =
+                Value::from_json(&v).map_err(|e| Error::Invalid(format!("field `{k}`: {e}")))?;
+            Ok((k, v))
+        })
+        .collect()
+}

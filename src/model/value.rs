@@ -1,0 +1,217 @@
+//! Field values, their JSON form, and the one total order filters compare by.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A point in time: microseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Self {
+        Timestamp(Utc::now().timestamp_micros())
+    }
+
+    /// Parses RFC 3339 text (`2026-11-23T14:00:00Z`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the text when it is not RFC 3339.
+    pub fn parse(text: &str) -> Result<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Timestamp(t.with_timezone(&Utc).timestamp_micros()))
+            .map_err(|_| Error::Invalid(format!("`{text}` is not an RFC 3339 time")))
+    }
+
+    /// RFC 3339 in UTC, with as many fractional digits as needed.
+    pub fn to_rfc3339(self) -> String {
+        DateTime::<Utc>::from_timestamp_micros(self.0)
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            .unwrap_or_else(|| self.0.to_string())
+    }
+
+    /// This time plus `secs` seconds (saturating).
+    pub fn plus_secs(self, secs: i64) -> Self {
+        Timestamp(self.0.saturating_add(secs.saturating_mul(1_000_000)))
+    }
+}
+
+/// A field's value. Fields are schemaless: a field may hold any type, and a
+/// later update may change it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Timestamp(Timestamp),
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// Reads a value from JSON. A timestamp is written `{"timestamp": "RFC 3339"}`;
+    /// no other object is a value.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for other objects, numbers out of range and bad times.
+    pub fn from_json(json: &serde_json::Value) -> Result<Value> {
+        use serde_json::Value as J;
+        Ok(match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Value::Int(i),
+                (None, Some(f)) if n.is_f64() => Value::Float(f),
+                _ => return Err(Error::Invalid(format!("number `{n}` is out of range"))),
+            },
+            J::String(s) => Value::Text(s.clone()),
+            J::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect::<Result<_>>()?)
+            }
+            J::Object(map) => {
+                match (map.len(), map.get("timestamp")) {
+                    (1, Some(J::String(s))) => Value::Timestamp(Timestamp::parse(s)?),
+                    _ => return Err(Error::Invalid(
+                        "an object is not a value (a time is written {\"timestamp\":\"RFC 3339\"})"
+                            .into(),
+                    )),
+                }
+            }
+        })
+    }
+
+    /// The JSON form `from_json` reads back.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Text(s) => J::String(s.clone()),
+            Value::Timestamp(t) => serde_json::json!({ "timestamp": t.to_rfc3339() }),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+        }
+    }
+
+    /// Text for a CSV cell: plain for scalars, JSON for lists and times.
+    pub fn to_cell(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::Timestamp(t) => t.to_rfc3339(),
+            other => other.to_json().to_string(),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) | Value::Float(_) => 2,
+            Value::Text(_) => 3,
+            Value::Timestamp(_) => 4,
+            Value::List(_) => 5,
+        }
+    }
+
+    /// The one order filters compare by: first by type —
+    /// null < bool < number < text < timestamp < list — then within the type.
+    /// Integers and floats are one type, compared by numeric value; text
+    /// compares by bytes; lists element by element.
+    pub fn total_cmp(&self, other: &Value) -> Ordering {
+        match (self, other) {
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (Value::Int(a), Value::Float(b)) => (*a as f64).total_cmp(b),
+            (Value::Float(a), Value::Int(b)) => a.total_cmp(&(*b as f64)),
+            (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::List(a), Value::List(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    match x.total_cmp(y) {
+                        Ordering::Equal => continue,
+                        o => return o,
+                    }
+                }
+                a.len().cmp(&b.len())
+            }
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Timestamp> for Value {
+    fn from(v: Timestamp) -> Self {
+        Value::Timestamp(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip() {
+        let j = serde_json::json!([1, 2.5, "a", null, true, {"timestamp": "2026-01-02T03:04:05Z"}]);
+        let v = Value::from_json(&j).unwrap();
+        assert_eq!(v.to_json(), j);
+        assert!(Value::from_json(&serde_json::json!({"x": 1})).is_err());
+        assert!(Value::from_json(&serde_json::json!(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn order_is_by_type_then_value() {
+        assert_eq!(
+            Value::Int(2).total_cmp(&Value::Float(1.5)),
+            Ordering::Greater
+        );
+        assert_eq!(Value::Int(2).total_cmp(&Value::Float(2.0)), Ordering::Equal);
+        assert_eq!(
+            Value::Text("1".into()).total_cmp(&Value::Int(5)),
+            Ordering::Greater
+        );
+        assert_eq!(Value::Null.total_cmp(&Value::Bool(false)), Ordering::Less);
+    }
+}

@@ -1,0 +1,240 @@
+//! The index-driven planner and executor.
+//!
+//! A viewer's visible set is a union of index ranges (DESIGN.md "Visibility
+//! must come from indexes"): `all` → the module range (or, with a filter on an
+//! indexed built-in, that index's range); `own` → owner ranges of the viewer
+//! and subordinates; `team` → team ranges of the viewer's teams plus own;
+//! shares → the viewer's principal ranges; sharing rules → owner ranges of the
+//! rules' sources. The ranges are merged in id order without repeats, and each
+//! candidate is still put through [`decide`] and the filter, so the cost grows
+//! with what the viewer can see, never with the size of the account.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use super::filter::{CmpOp, Filter};
+use crate::access::decide::{decide, Action};
+use crate::access::Viewer;
+use crate::error::{Error, Result};
+use crate::model::{Principal, Record, Scope, Value};
+use crate::txn::{Reader, Tx};
+
+/// One index range of candidates.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Source {
+    Module,
+    Owner(u64),
+    Team(u64),
+    Stage(String),
+    Parent(u64),
+    Share(Principal),
+}
+
+/// The ranges whose union holds every record of `module` `v` may view.
+pub(crate) fn sources(v: &Viewer, module: &str, filter: Option<&Filter>) -> BTreeSet<Source> {
+    let view = if v.admin {
+        Scope::All
+    } else {
+        v.perms(module).map_or(Scope::None, |p| p.view)
+    };
+    let mut out = BTreeSet::new();
+    match view {
+        Scope::None => return out,
+        Scope::All => {
+            out.extend(
+                filter
+                    .and_then(indexed_choice)
+                    .unwrap_or_else(|| vec![Source::Module]),
+            );
+            return out;
+        }
+        Scope::Team => out.extend(v.teams.iter().map(|&t| Source::Team(t))),
+        Scope::Own => {}
+    }
+    out.extend(v.owners.iter().map(|&o| Source::Owner(o)));
+    out.extend(v.principals.iter().map(|&p| Source::Share(p)));
+    for grant in v.rules.get(module).into_iter().flatten() {
+        out.extend(grant.owners.iter().map(|&o| Source::Owner(o)));
+    }
+    out
+}
+
+/// For a viewer who sees the whole module: a top-level `owner|team|stage|parent
+/// = v` (or `in [..]`) conjunct narrows the scan to that index.
+fn indexed_choice(filter: &Filter) -> Option<Vec<Source>> {
+    let source = |field: &str, value: &Value| -> Option<Source> {
+        match (field, value) {
+            ("owner", Value::Int(i)) => Some(Source::Owner(u64::try_from(*i).ok()?)),
+            ("team", Value::Int(i)) => Some(Source::Team(u64::try_from(*i).ok()?)),
+            ("parent", Value::Int(i)) => Some(Source::Parent(u64::try_from(*i).ok()?)),
+            ("stage", Value::Text(s)) => Some(Source::Stage(s.clone())),
+            _ => None,
+        }
+    };
+    filter.conjuncts().into_iter().find_map(|c| match c {
+        Filter::Cmp {
+            field,
+            op: CmpOp::Eq,
+            value,
+        } => Some(vec![source(field, value)?]),
+        Filter::In { field, values } => values.iter().map(|v| source(field, v)).collect(),
+        _ => None,
+    })
+}
+
+type Ids = Box<dyn Iterator<Item = Result<u64>>>;
+
+fn ids<K: redb::Key + 'static>(
+    range: redb::Range<'static, K, impl redb::Value + 'static>,
+    id: impl Fn(K::SelfType<'_>) -> u64 + 'static,
+) -> Ids {
+    Box::new(range.map(move |e| e.map(|(k, _)| id(k.value())).map_err(Error::from)))
+}
+
+fn open(r: &Reader, account: u64, m: u32, src: &Source, from: u64) -> Result<Ids> {
+    const MAX: u64 = u64::MAX;
+    Ok(match src {
+        Source::Module => ids(
+            r.by_module.range((account, m, from)..=(account, m, MAX))?,
+            |k| k.2,
+        ),
+        Source::Owner(o) => ids(
+            r.by_owner
+                .range((account, m, *o, from)..=(account, m, *o, MAX))?,
+            |k| k.3,
+        ),
+        Source::Team(t) => ids(
+            r.by_team
+                .range((account, m, *t, from)..=(account, m, *t, MAX))?,
+            |k| k.3,
+        ),
+        Source::Stage(s) => ids(
+            r.by_stage
+                .range((account, m, s.as_str(), from)..=(account, m, s.as_str(), MAX))?,
+            |k| k.3,
+        ),
+        Source::Parent(p) => ids(
+            r.by_parent
+                .range((account, *p, from)..=(account, *p, MAX))?,
+            |k| k.2,
+        ),
+        Source::Share(p) => {
+            let (kind, pid) = (p.kind_code(), p.id());
+            ids(
+                r.by_share
+                    .range((account, kind, pid, m, from)..=(account, kind, pid, m, MAX))?,
+                |k| k.4,
+            )
+        }
+    })
+}
+
+/// The union of sorted id streams, ascending, each id once.
+struct Merge {
+    streams: Vec<Ids>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    last: Option<u64>,
+}
+
+impl Merge {
+    fn new(mut streams: Vec<Ids>) -> Result<Merge> {
+        let mut heap = BinaryHeap::with_capacity(streams.len());
+        for (i, s) in streams.iter_mut().enumerate() {
+            if let Some(id) = s.next().transpose()? {
+                heap.push(Reverse((id, i)));
+            }
+        }
+        Ok(Merge {
+            streams,
+            heap,
+            last: None,
+        })
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Result<u64>;
+
+    fn next(&mut self) -> Option<Result<u64>> {
+        while let Some(Reverse((id, i))) = self.heap.pop() {
+            match self.streams.get_mut(i).and_then(Iterator::next) {
+                Some(Ok(next)) => self.heap.push(Reverse((next, i))),
+                Some(Err(e)) => return Some(Err(e)),
+                None => {}
+            }
+            if self.last != Some(id) {
+                self.last = Some(id);
+                return Some(Ok(id));
+            }
+        }
+        None
+    }
+}
+
+/// What to visit: the module, its id, the checked filter, the first id after
+/// which to start, and the action every visited record must pass.
+pub(crate) struct Scan<'a> {
+    pub account: u64,
+    pub module: &'a str,
+    pub module_id: u32,
+    pub filter: Option<&'a Filter>,
+    pub after: Option<u64>,
+    pub action: Action,
+}
+
+/// Calls `visit` with each record `v` may `scan.action` that passes the
+/// filter, in ascending id order, until it returns `false`. Returns how many
+/// candidates were examined.
+pub(crate) fn scan(
+    r: &Reader,
+    v: &Viewer,
+    scan: &Scan<'_>,
+    mut visit: impl FnMut(Record) -> Result<bool>,
+) -> Result<u64> {
+    let Some(from) = scan.after.map_or(Some(0), |a| a.checked_add(1)) else {
+        return Ok(0);
+    };
+    let streams = sources(v, scan.module, scan.filter)
+        .iter()
+        .map(|s| open(r, scan.account, scan.module_id, s, from))
+        .collect::<Result<Vec<_>>>()?;
+    let mut examined = 0;
+    for id in Merge::new(streams)? {
+        let id = id?;
+        examined += 1;
+        let Some(rec) = r.record(scan.account, id)? else {
+            return Err(Error::Corrupt(format!(
+                "an index names record `{id}`, which does not exist (run `crmstore check`)"
+            )));
+        };
+        if rec.module != scan.module
+            || !decide(v, &rec, scan.action)
+            || !scan.filter.is_none_or(|f| f.matches(&rec))
+        {
+            continue;
+        }
+        if !visit(rec)? {
+            break;
+        }
+    }
+    Ok(examined)
+}
+
+/// The number of records `v` may view, without reading records when the
+/// index ranges alone decide it (no filter, no stage limit).
+pub(crate) fn count(r: &Reader, v: &Viewer, scan_: &Scan<'_>) -> Result<u64> {
+    let staged = !v.admin && v.perms(scan_.module).is_some_and(|p| p.stages.is_some());
+    if scan_.filter.is_some() || staged {
+        let mut n = 0;
+        scan(r, v, scan_, |_| {
+            n += 1;
+            Ok(true)
+        })?;
+        return Ok(n);
+    }
+    let streams = sources(v, scan_.module, None)
+        .iter()
+        .map(|s| open(r, scan_.account, scan_.module_id, s, 0))
+        .collect::<Result<Vec<_>>>()?;
+    Merge::new(streams)?.try_fold(0, |n, id| id.map(|_| n + 1))
+}

@@ -1,0 +1,272 @@
+//! [`Store`]: opening a store file, transactions, and resolving viewers.
+//! Each public method opens its transaction and hands off to the module that
+//! owns the concept (`records`, `account`, `trash`, `audit`, ...).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableHandle};
+
+use crate::access::{AccessContext, Viewer};
+use crate::audit::{self, Entry};
+use crate::error::{Error, Result};
+use crate::model::{Directory, Timestamp};
+use crate::monitor::{self, BlockRequest};
+use crate::tables::META;
+use crate::txn::{Reader, Tx, Writer};
+
+/// The format version this build writes. A store with a higher one is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a write action on behalf of a user works with.
+pub(crate) struct Acting<'a> {
+    pub v: &'a Viewer,
+    pub dir: &'a Directory,
+    pub now: Timestamp,
+    /// Set by the activity monitor when the refusal must block the user.
+    pub block: Option<BlockRequest>,
+}
+
+/// Resolved directories and viewers, each tagged with the directory version
+/// it was made from; an entry for an older version is never used.
+#[derive(Default)]
+struct Cache {
+    dirs: HashMap<u64, (u64, Arc<Directory>)>,
+    viewers: HashMap<(u64, u64), (u64, Arc<Viewer>)>,
+}
+
+/// An open crmstore file. Cheap to share between threads (`&Store` is `Sync`):
+/// readers never block, writers take turns.
+pub struct Store {
+    pub(crate) db: Database,
+    path: PathBuf,
+    cache: Mutex<Cache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (with every table and the
+    /// format version) if the file does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] when the file is not a crmstore store or was
+    /// written by a newer format; [`Error::Storage`] when redb cannot open it
+    /// (for instance another process has it open).
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+                Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
+            }
+            other => Error::from(other),
+        })?;
+        let store = Store {
+            db,
+            path,
+            cache: Mutex::new(Cache::default()),
+        };
+        store.init()?;
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn init(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let format = meta.get("format")?.map(|g| g.value().to_vec());
+            match format {
+                None => {
+                    let has_data = txn.list_tables()?.any(|t| t.name() != META.name());
+                    if has_data {
+                        return Err(Error::Incompatible(format!(
+                            "`{}` is a redb file but not a crmstore store",
+                            self.path.display()
+                        )));
+                    }
+                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                    let id = crate::util::random_id();
+                    meta.insert("store_id", id.to_le_bytes().as_slice())?;
+                }
+                Some(bytes) => {
+                    let v = <[u8; 4]>::try_from(bytes.as_slice())
+                        .map(u32::from_le_bytes)
+                        .map_err(|_| Error::Corrupt("corrupt format version in `meta`".into()))?;
+                    if v > FORMAT_VERSION {
+                        return Err(Error::Incompatible(format!(
+                            "`{}` has store format `{v}`; this crmstore reads up to `{FORMAT_VERSION}` (upgrade crmstore)",
+                            self.path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        // Create every table so read transactions can open them all.
+        drop(Writer::open(&txn)?);
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_read()?;
+        let r = Reader::open(&txn)?;
+        f(&r)
+    }
+
+    /// Runs `f` in one write transaction, committed only if `f` succeeds:
+    /// INVARIANT (one transaction per action).
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_write()?;
+        let out = {
+            let mut w = Writer::open(&txn)?;
+            f(&mut w)
+        };
+        match out {
+            Ok(v) => {
+                txn.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                txn.abort()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a user's write action `name` in one transaction with the viewer
+    /// and directory resolved in it. A refusal (`Denied`) changes nothing of
+    /// the action; it is then audited as `access.denied` naming the action,
+    /// and if the activity monitor asked for it the user is blocked, both in
+    /// one transaction of their own.
+    pub(crate) fn act<T>(
+        &self,
+        ctx: &AccessContext,
+        name: &'static str,
+        now: Timestamp,
+        f: impl FnOnce(&mut Writer<'_>, &mut Acting<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut block = None;
+        let result = self.write(|w| {
+            let v = self.viewer_in(w, ctx)?;
+            let version = w.dir_version(ctx.account)?.unwrap_or(0);
+            let dir = self.directory_in(w, ctx.account, version)?;
+            let mut acting = Acting {
+                v: &v,
+                dir: &dir,
+                now,
+                block: None,
+            };
+            let out = f(w, &mut acting);
+            block = acting.block;
+            out
+        });
+        let Err(Error::Denied(msg)) = result else {
+            return result;
+        };
+        let (a, user) = (ctx.account, ctx.user());
+        self.write(|w| {
+            let e = Entry {
+                actor: Some(user),
+                action: "access.denied",
+                target: name.to_string(),
+                count: 0,
+                detail: msg.clone(),
+            };
+            audit::append(w, a, now, e)?;
+            if let Some(b) = &block {
+                monitor::set_blocked(w, a, None, user, true, &b.reason, now)?;
+            }
+            Ok(())
+        })?;
+        Err(Error::Denied(msg))
+    }
+
+    /// Resolves `user` of `account` into the context every read and write on
+    /// their behalf takes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account or user; [`Error::Denied`]
+    /// when the user is inactive or blocked.
+    pub fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
+        self.read(|r| {
+            let version = r
+                .dir_version(account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+            let viewer = self.viewer(r, account, user, version)?;
+            Ok(AccessContext {
+                account,
+                version,
+                viewer,
+            })
+        })
+    }
+
+    /// The viewer of `ctx` as of the transaction `t`: the context's own when
+    /// the directory has not changed since, else resolved anew.
+    pub(crate) fn viewer_in(&self, t: &impl Tx, ctx: &AccessContext) -> Result<Arc<Viewer>> {
+        let version = t
+            .dir_version(ctx.account)?
+            .ok_or_else(|| Error::NotFound(format!("no account `{}`", ctx.account)))?;
+        if version == ctx.version {
+            return Ok(ctx.viewer.clone());
+        }
+        self.viewer(t, ctx.account, ctx.viewer.user, version)
+    }
+
+    fn viewer(&self, t: &impl Tx, account: u64, user: u64, version: u64) -> Result<Arc<Viewer>> {
+        if let Some((v, viewer)) = self.cache_lock().viewers.get(&(account, user)) {
+            if *v == version {
+                return Ok(viewer.clone());
+            }
+        }
+        let dir = self.directory_in(t, account, version)?;
+        let viewer = Arc::new(Viewer::resolve(&dir, user)?);
+        self.cache_lock()
+            .viewers
+            .insert((account, user), (version, viewer.clone()));
+        Ok(viewer)
+    }
+
+    /// The directory of `account` at `version` (from the cache when it has it).
+    pub(crate) fn directory_in(
+        &self,
+        t: &impl Tx,
+        account: u64,
+        version: u64,
+    ) -> Result<Arc<Directory>> {
+        if let Some((v, dir)) = self.cache_lock().dirs.get(&account) {
+            if *v == version {
+                return Ok(dir.clone());
+            }
+        }
+        let dir = Arc::new(
+            t.directory(account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?,
+        );
+        self.cache_lock()
+            .dirs
+            .insert(account, (version, dir.clone()));
+        Ok(dir)
+    }
+
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A panic while holding the lock cannot leave the cache inconsistent
+        // (entries are replaced whole), so a poisoned lock is still usable.
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,80 @@
+//! Every redb table crmstore uses, with its key layout, in one place.
+//!
+//! Every key of account data starts with the account id, so one account is a
+//! contiguous key range in every table: it can be dumped, backed up, restored
+//! or dropped alone. Table names carry a version: renaming one is a migration.
+//!
+//! Module ids (`u32`) are interned per account in [`MODULES`]; record, batch and
+//! audit ids are per account and never reused.
+//!
+//! INVARIANT (indexes): for every live record in [`RECORDS`] there is exactly one
+//! entry in [`BY_MODULE`] and [`BY_OWNER`], one in [`BY_TEAM`] if it has a team,
+//! [`BY_STAGE`] if it has a stage, [`BY_PARENT`] if it has a parent, one in
+//! [`BY_SHARE`] per share, and no other entries name it. Trashed records are in
+//! no index. `check` verifies this in both directions.
+
+use redb::TableDefinition;
+
+/// Store-wide settings: `"format"` → u32 (LE), `"store_id"` → 16 random bytes.
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
+
+/// account → `AccountState` (counters and audit chain head; codec-encoded).
+pub(crate) const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts_v1");
+
+/// account → `Directory` (settings, users, roles, teams, groups, profiles,
+/// sharing rules; codec-encoded). One value so a directory change is one write
+/// and a resolved viewer can be cached by [`DIR_VERSION`].
+pub(crate) const DIRECTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("directory_v1");
+
+/// account → directory version, bumped by every directory change.
+pub(crate) const DIR_VERSION: TableDefinition<u64, u64> = TableDefinition::new("dir_version_v1");
+
+/// (account, module name) → module id.
+pub(crate) const MODULES: TableDefinition<(u64, &str), u32> = TableDefinition::new("modules_v1");
+
+/// (account, module id, field name) → (): every field name ever written in a
+/// module, so a CSV export knows its header before streaming.
+pub(crate) const FIELDS: TableDefinition<(u64, u32, &str), ()> = TableDefinition::new("fields_v1");
+
+/// (account, record id) → `StoredRecord` (codec-encoded).
+pub(crate) const RECORDS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("records_v1");
+
+/// (account, module, record id) → ().
+pub(crate) const BY_MODULE: TableDefinition<(u64, u32, u64), ()> =
+    TableDefinition::new("by_module_v1");
+
+/// (account, module, owner user, record id) → ().
+pub(crate) const BY_OWNER: TableDefinition<(u64, u32, u64, u64), ()> =
+    TableDefinition::new("by_owner_v1");
+
+/// (account, module, team, record id) → ().
+pub(crate) const BY_TEAM: TableDefinition<(u64, u32, u64, u64), ()> =
+    TableDefinition::new("by_team_v1");
+
+/// (account, module, stage, record id) → ().
+pub(crate) const BY_STAGE: TableDefinition<(u64, u32, &str, u64), ()> =
+    TableDefinition::new("by_stage_v1");
+
+/// (account, principal kind, principal id, module, record id) → access level.
+/// Principal kinds are `Principal::kind_code`; access is `Access::code`.
+pub(crate) const BY_SHARE: TableDefinition<(u64, u8, u64, u32, u64), u8> =
+    TableDefinition::new("by_share_v1");
+
+/// (account, parent record id, child record id) → ().
+pub(crate) const BY_PARENT: TableDefinition<(u64, u64, u64), ()> =
+    TableDefinition::new("by_parent_v1");
+
+/// (account, batch id) → `Batch` (codec-encoded): a deletion batch's header
+/// and the id/module/parent of each record still in it, so a listing never
+/// decodes records.
+pub(crate) const TRASH: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("trash_v1");
+
+/// (account, batch id, record id) → `Record` (codec-encoded): a trashed record,
+/// exactly as it was. INVARIANT (trash): a record id is live or in exactly
+/// one batch or purged, never two of these.
+pub(crate) const TRASHED: TableDefinition<(u64, u64, u64), &[u8]> =
+    TableDefinition::new("trashed_v1");
+
+/// (account, seq) → `Event` (codec-encoded). INVARIANT (audit chain): seqs are
+/// dense from 1 and each event's `prev` is the hash of the event before it.
+pub(crate) const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit_v1");

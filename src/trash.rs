@@ -1,0 +1,420 @@
+//! Soft delete into a restorable trash: deletion batches, cascade along
+//! `parent`, whole or partial restore, purge, and retention.
+//!
+//! INVARIANT (trash): trashed records are in no index and not in `RECORDS`;
+//! each sits in exactly one batch (`TRASHED`), listed in that batch's header
+//! (`TRASH`). Every delete, restore and purge is one transaction with its
+//! audit event.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::access::decide::{decide, Action};
+use crate::access::{AccessContext, Viewer};
+use crate::audit::{self, Entry};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::model::{Record, Timestamp};
+use crate::records::visible;
+use crate::store::{Acting, Store};
+use crate::txn::{Reader, Tx, Writer};
+use crate::{index, monitor, util};
+
+/// One record in a batch, as a listing shows it (no fields: nothing a lister
+/// may not see).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrashedItem {
+    pub id: u64,
+    pub module: String,
+    pub parent: Option<u64>,
+}
+
+/// A deletion batch: what one `delete` moved to the trash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: u64,
+    pub deleted_by: u64,
+    pub deleted_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// The records still in the batch, ascending by id.
+    pub records: Vec<TrashedItem>,
+}
+
+impl Batch {
+    /// The JSON `trash list --json` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "batch": self.id, "deleted_by": self.deleted_by,
+            "deleted_at": self.deleted_at.to_rfc3339(), "expires_at": self.expires_at.to_rfc3339(),
+            "count": self.records.len(), "records": self.records,
+        })
+    }
+}
+
+fn read_batch(
+    t: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    a: u64,
+    b: u64,
+) -> Result<Option<Batch>> {
+    t.get((a, b))?
+        .map(|g| codec::decode(g.value(), || format!("trash key ({a}, {b})")))
+        .transpose()
+}
+
+/// Whether `v` sees batch `b`: admins all; others what they or their
+/// subordinates deleted.
+fn sees(v: &Viewer, b: &Batch) -> bool {
+    v.admin || v.owners.contains(&b.deleted_by)
+}
+
+fn batch_for(w: &Writer<'_>, v: &Viewer, a: u64, id: u64) -> Result<Batch> {
+    match read_batch(&w.trash, a, id)? {
+        Some(b) if sees(v, &b) => Ok(b),
+        _ => Err(Error::NotFound(format!("no trash batch `{id}`"))),
+    }
+}
+
+fn delete(
+    w: &mut Writer<'_>,
+    act: &mut Acting<'_>,
+    ids: &[u64],
+    cascade: bool,
+) -> Result<(u64, u64)> {
+    let (v, settings, now) = (act.v, &act.dir.account, act.now);
+    let a = settings.id;
+    let roots = util::dedup(ids);
+    if roots.is_empty() {
+        return Err(Error::Invalid("no record ids given".into()));
+    }
+    let mut doomed: BTreeMap<u64, Record> = BTreeMap::new();
+    for &id in &roots {
+        let r = visible(w, v, a, id)?;
+        if !decide(v, &r, Action::Delete) {
+            return Err(Error::Denied(format!(
+                "user `{}` may not delete record `{id}`",
+                v.user
+            )));
+        }
+        doomed.insert(id, r);
+    }
+    // Walk down `parent` from every root; without cascade any live child not
+    // itself being deleted is a conflict.
+    let mut stack: Vec<u64> = roots.clone();
+    while let Some(p) = stack.pop() {
+        let children: Vec<u64> = w
+            .by_parent
+            .range((a, p, 0)..=(a, p, u64::MAX))?
+            .map(|e| e.map(|(k, _)| k.value().2))
+            .collect::<Result<_, _>>()?;
+        for c in children {
+            if doomed.contains_key(&c) {
+                continue;
+            }
+            if !cascade {
+                return Err(Error::Conflict(format!(
+                    "record `{p}` has live records below it (delete with cascade)"
+                )));
+            }
+            let child = w
+                .record(a, c)?
+                .ok_or_else(|| Error::Corrupt(format!("by_parent names missing record `{c}`")))?;
+            if !decide(v, &child, Action::Delete) {
+                return Err(Error::Denied(format!(
+                    "user `{}` may not delete every record below record `{p}`",
+                    v.user
+                )));
+            }
+            doomed.insert(c, child);
+            stack.push(c);
+        }
+    }
+    let count = doomed.len() as u64;
+    monitor::charge(
+        w,
+        v,
+        settings,
+        crate::MonitorAction::Delete,
+        count,
+        now,
+        &mut act.block,
+    )?;
+    let mut state = w.state(a)?;
+    let batch_id = state.next_batch.max(1);
+    state.next_batch = batch_id + 1;
+    w.put_state(a, &state)?;
+    let days = i64::from(settings.trash_retention_days);
+    let batch = Batch {
+        id: batch_id,
+        deleted_by: v.user,
+        deleted_at: now,
+        expires_at: now.plus_secs(days.saturating_mul(86_400)),
+        records: doomed
+            .values()
+            .map(|r| TrashedItem {
+                id: r.id,
+                module: r.module.clone(),
+                parent: r.parent,
+            })
+            .collect(),
+    };
+    for r in doomed.values() {
+        index::remove(w, a, r)?;
+        w.trashed
+            .insert((a, batch_id, r.id), codec::encode(r)?.as_slice())?;
+    }
+    w.trash
+        .insert((a, batch_id), codec::encode(&batch)?.as_slice())?;
+    let target = format!(
+        "batch {batch_id}: {}",
+        roots
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let detail = if cascade { "cascade" } else { "" }.to_string();
+    audit::append(
+        w,
+        a,
+        now,
+        Entry {
+            actor: Some(v.user),
+            action: "record.delete",
+            target,
+            count,
+            detail,
+        },
+    )?;
+    Ok((batch_id, count))
+}
+
+fn restore(
+    w: &mut Writer<'_>,
+    v: &Viewer,
+    a: u64,
+    batch_id: u64,
+    only: Option<&[u64]>,
+    now: Timestamp,
+) -> Result<u64> {
+    let mut batch = batch_for(w, v, a, batch_id)?;
+    let in_batch: BTreeMap<u64, Option<u64>> =
+        batch.records.iter().map(|i| (i.id, i.parent)).collect();
+    let mut chosen: BTreeSet<u64> = BTreeSet::new();
+    match only {
+        None => chosen.extend(in_batch.keys()),
+        Some(ids) => {
+            for &id in ids {
+                if !in_batch.contains_key(&id) {
+                    return Err(Error::NotFound(format!(
+                        "record `{id}` is not in trash batch `{batch_id}`"
+                    )));
+                }
+                // A record comes back with its ancestors from the same batch.
+                let mut cur = Some(id);
+                while let Some(c) = cur.filter(|c| in_batch.contains_key(c)) {
+                    if !chosen.insert(c) {
+                        break;
+                    }
+                    cur = in_batch.get(&c).copied().flatten();
+                }
+            }
+        }
+    }
+    let mut records = Vec::with_capacity(chosen.len());
+    for &id in &chosen {
+        let r: Record = w
+            .trashed
+            .get((a, batch_id, id))?
+            .map(|g| codec::decode(g.value(), || format!("trashed key ({a}, {batch_id}, {id})")))
+            .transpose()?
+            .ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "trash batch `{batch_id}` lists record `{id}` it does not hold"
+                ))
+            })?;
+        if !v.admin && !decide(v, &r, Action::Delete) {
+            return Err(Error::Denied(format!(
+                "user `{}` may no longer delete record `{id}`, so may not restore it",
+                v.user
+            )));
+        }
+        if w.record(a, id)?.is_some() {
+            return Err(Error::Corrupt(format!(
+                "record `{id}` is both live and in trash batch `{batch_id}`"
+            )));
+        }
+        if let Some(p) = r.parent {
+            if !chosen.contains(&p) && w.record(a, p)?.is_none() {
+                return Err(Error::Conflict(format!(
+                    "cannot restore record `{id}`: its parent `{p}` is gone"
+                )));
+            }
+        }
+        records.push(r);
+    }
+    for r in &records {
+        w.trashed.remove((a, batch_id, r.id))?;
+        index::save(w, a, None, r)?;
+    }
+    batch.records.retain(|i| !chosen.contains(&i.id));
+    if batch.records.is_empty() {
+        w.trash.remove((a, batch_id))?;
+    } else {
+        w.trash
+            .insert((a, batch_id), codec::encode(&batch)?.as_slice())?;
+    }
+    let count = records.len() as u64;
+    let target = format!("batch {batch_id}");
+    let detail = if only.is_some() {
+        "partial"
+    } else {
+        "whole batch"
+    }
+    .to_string();
+    audit::append(
+        w,
+        a,
+        now,
+        Entry {
+            actor: Some(v.user),
+            action: "record.restore",
+            target,
+            count,
+            detail,
+        },
+    )?;
+    Ok(count)
+}
+
+/// Removes a batch and its records for good.
+fn purge_batch(w: &mut Writer<'_>, a: u64, batch: &Batch) -> Result<u64> {
+    for item in &batch.records {
+        w.trashed.remove((a, batch.id, item.id))?;
+    }
+    w.trash.remove((a, batch.id))?;
+    Ok(batch.records.len() as u64)
+}
+
+fn list(r: &Reader, v: &Viewer, a: u64) -> Result<Vec<Batch>> {
+    let mut out = Vec::new();
+    for e in r.trash.range((a, 0)..=(a, u64::MAX))? {
+        let (k, val) = e?;
+        let b: Batch = codec::decode(val.value(), || format!("trash key {:?}", k.value()))?;
+        if sees(v, &b) {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Moves records (and with `cascade` everything below them by `parent`)
+    /// into one trash batch. Returns the batch id and how many records moved.
+    ///
+    /// # Errors
+    /// `NotFound` for an invisible record; `Denied` without the delete right
+    /// on every record (nothing changes); `Conflict` for live children
+    /// without `cascade`; `Denied` when the activity monitor blocks the user.
+    pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: bool) -> Result<(u64, u64)> {
+        let now = Timestamp::now();
+        self.act(ctx, "record.delete", now, |w, act| {
+            delete(w, act, ids, cascade)
+        })
+    }
+
+    /// The trash batches the viewer may see, ascending by id.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn trash_list(&self, ctx: &AccessContext) -> Result<Vec<Batch>> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            list(r, &v, ctx.account)
+        })
+    }
+
+    /// Puts back a batch, or only `only` (with their ancestors from the same
+    /// batch): same ids, owner, team, shares, fields, parent and version.
+    ///
+    /// # Errors
+    /// `NotFound` for a batch the viewer may not see; `Denied` when a
+    /// non-admin may no longer delete a record restored; `Conflict` when a
+    /// record's parent is gone.
+    pub fn restore(&self, ctx: &AccessContext, batch: u64, only: Option<&[u64]>) -> Result<u64> {
+        let now = Timestamp::now();
+        self.act(ctx, "record.restore", now, |w, act| {
+            restore(w, act.v, ctx.account, batch, only, now)
+        })
+    }
+
+    /// Removes a batch for good. Admins only: the trash is their safety net.
+    ///
+    /// # Errors
+    /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
+    pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
+        let now = Timestamp::now();
+        self.act(ctx, "record.purge", now, |w, act| {
+            let v = act.v;
+            let b = batch_for(w, v, ctx.account, batch)?;
+            if !v.admin {
+                return Err(Error::Denied(format!(
+                    "only an admin may purge the trash (user `{}` is not)",
+                    v.user
+                )));
+            }
+            let count = purge_batch(w, ctx.account, &b)?;
+            let e = Entry {
+                actor: Some(v.user),
+                action: "record.purge",
+                target: format!("batch {batch}"),
+                count,
+                detail: String::new(),
+            };
+            audit::append(w, ctx.account, now, e)?;
+            Ok(count)
+        })
+    }
+
+    /// Purges, in every account, the batches whose retention ended by `now`.
+    /// Returns how many records were purged.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn purge_expired(&self, now: Timestamp) -> Result<u64> {
+        self.write(|w| {
+            let mut expired: BTreeMap<u64, Vec<Batch>> = BTreeMap::new();
+            for e in w.trash.range::<(u64, u64)>(..)? {
+                let (k, val) = e?;
+                let (a, id) = k.value();
+                let b: Batch = codec::decode(val.value(), || format!("trash key ({a}, {id})"))?;
+                if b.expires_at <= now {
+                    expired.entry(a).or_default().push(b);
+                }
+            }
+            let mut total = 0;
+            for (a, batches) in expired {
+                let mut count = 0;
+                for b in &batches {
+                    count += purge_batch(w, a, b)?;
+                }
+                let target = batches
+                    .iter()
+                    .map(|b| format!("batch {}", b.id))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let e = Entry {
+                    actor: None,
+                    action: "record.purge",
+                    target,
+                    count,
+                    detail: "retention expired".into(),
+                };
+                audit::append(w, a, now, e)?;
+                total += count;
+            }
+            Ok(total)
+        })
+    }
+}

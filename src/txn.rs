@@ -1,0 +1,162 @@
+//! The tables of one transaction, opened together: [`Reader`] for a read
+//! transaction, [`Writer`] for a write transaction. Both answer the lookups
+//! every operation needs through [`Tx`], so access checks read the same way
+//! inside and outside a write.
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::error::Result;
+use crate::model::{Directory, Record};
+use crate::tables::*;
+
+/// Per-account counters and the head of the audit chain (`tables::ACCOUNTS`).
+///
+/// INVARIANT (ids never reused): `next_record` is above every record id the
+/// account ever had, live, trashed or purged; likewise `next_batch`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccountState {
+    pub next_record: u64,
+    pub next_batch: u64,
+    pub next_seq: u64,
+    pub head: [u8; 32],
+}
+
+/// Lookups shared by read and write transactions.
+pub(crate) trait Tx {
+    fn dir_version(&self, account: u64) -> Result<Option<u64>>;
+    fn directory(&self, account: u64) -> Result<Option<Directory>>;
+    fn record(&self, account: u64, id: u64) -> Result<Option<Record>>;
+    fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>>;
+}
+
+pub(crate) fn read_directory(
+    t: &impl ReadableTable<u64, &'static [u8]>,
+    account: u64,
+) -> Result<Option<Directory>> {
+    t.get(account)?
+        .map(|g| codec::decode(g.value(), || format!("directory of account `{account}`")))
+        .transpose()
+}
+
+pub(crate) fn read_record(
+    t: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    account: u64,
+    id: u64,
+) -> Result<Option<Record>> {
+    t.get((account, id))?
+        .map(|g| codec::decode(g.value(), || format!("records key ({account}, {id})")))
+        .transpose()
+}
+
+macro_rules! impl_tx {
+    ($name:ident $(, $lt:lifetime)?) => {
+        impl$(<$lt>)? Tx for $name$(<$lt>)? {
+            fn dir_version(&self, account: u64) -> Result<Option<u64>> {
+                Ok(self.dir_version.get(account)?.map(|g| g.value()))
+            }
+            fn directory(&self, account: u64) -> Result<Option<Directory>> {
+                read_directory(&self.directory, account)
+            }
+            fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
+                read_record(&self.records, account, id)
+            }
+            fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
+                Ok(self.modules.get((account, module))?.map(|g| g.value()))
+            }
+        }
+    };
+}
+
+macro_rules! table_set {
+    ($name:ident, $table:ident, $open:ident, $txn:ty $(, $lt:lifetime)?) => {
+        /// Every table, opened in one transaction.
+        pub(crate) struct $name$(<$lt>)? {
+            pub accounts: $table<$($lt,)? u64, &'static [u8]>,
+            pub directory: $table<$($lt,)? u64, &'static [u8]>,
+            pub dir_version: $table<$($lt,)? u64, u64>,
+            pub modules: $table<$($lt,)? (u64, &'static str), u32>,
+            pub fields: $table<$($lt,)? (u64, u32, &'static str), ()>,
+            pub records: $table<$($lt,)? (u64, u64), &'static [u8]>,
+            pub by_module: $table<$($lt,)? (u64, u32, u64), ()>,
+            pub by_owner: $table<$($lt,)? (u64, u32, u64, u64), ()>,
+            pub by_team: $table<$($lt,)? (u64, u32, u64, u64), ()>,
+            pub by_stage: $table<$($lt,)? (u64, u32, &'static str, u64), ()>,
+            pub by_share: $table<$($lt,)? (u64, u8, u64, u32, u64), u8>,
+            pub by_parent: $table<$($lt,)? (u64, u64, u64), ()>,
+            pub trash: $table<$($lt,)? (u64, u64), &'static [u8]>,
+            pub trashed: $table<$($lt,)? (u64, u64, u64), &'static [u8]>,
+            pub audit: $table<$($lt,)? (u64, u64), &'static [u8]>,
+        }
+
+        impl$(<$lt>)? $name$(<$lt>)? {
+            pub(crate) fn open(txn: &$($lt)? $txn) -> Result<Self> {
+                Ok($name {
+                    accounts: txn.$open(ACCOUNTS)?,
+                    directory: txn.$open(DIRECTORY)?,
+                    dir_version: txn.$open(DIR_VERSION)?,
+                    modules: txn.$open(MODULES)?,
+                    fields: txn.$open(FIELDS)?,
+                    records: txn.$open(RECORDS)?,
+                    by_module: txn.$open(BY_MODULE)?,
+                    by_owner: txn.$open(BY_OWNER)?,
+                    by_team: txn.$open(BY_TEAM)?,
+                    by_stage: txn.$open(BY_STAGE)?,
+                    by_share: txn.$open(BY_SHARE)?,
+                    by_parent: txn.$open(BY_PARENT)?,
+                    trash: txn.$open(TRASH)?,
+                    trashed: txn.$open(TRASHED)?,
+                    audit: txn.$open(AUDIT)?,
+                })
+            }
+
+            pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
+                self.accounts
+                    .get(account)?
+                    .map(|g| codec::decode(g.value(), || format!("accounts key {account}")))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
+            }
+        }
+        impl_tx!($name $(, $lt)?);
+    };
+}
+
+table_set!(Reader, ReadOnlyTable, open_table, ReadTransaction);
+table_set!(Writer, Table, open_table, WriteTransaction, 't);
+
+impl Writer<'_> {
+    pub(crate) fn put_state(&mut self, account: u64, state: &AccountState) -> Result<()> {
+        self.accounts
+            .insert(account, codec::encode(state)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Stores a directory and bumps the account's directory version, so every
+    /// cached viewer of the account is re-resolved on its next use.
+    pub(crate) fn put_directory(&mut self, dir: &Directory) -> Result<()> {
+        let account = dir.account.id;
+        self.directory
+            .insert(account, codec::encode(dir)?.as_slice())?;
+        let next = self.dir_version(account)?.unwrap_or(0) + 1;
+        self.dir_version.insert(account, next)?;
+        Ok(())
+    }
+
+    /// The module's id, interning the name on first use.
+    pub(crate) fn intern_module(&mut self, account: u64, module: &str) -> Result<u32> {
+        if let Some(id) = self.module_id(account, module)? {
+            return Ok(id);
+        }
+        // Module ids are dense per account: the next is the count so far.
+        let used = self
+            .modules
+            .range((account, "")..)?
+            .take_while(|e| e.as_ref().map_or(true, |(k, _)| k.value().0 == account));
+        let id = u32::try_from(used.count())
+            .map_err(|_| crate::Error::Invalid("too many modules".into()))?;
+        self.modules.insert((account, module), id)?;
+        Ok(id)
+    }
+}
