@@ -445,3 +445,49 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The directory of `account` (settings, users, roles, teams, groups,
+    /// profiles, sharing rules).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account.
+    pub fn directory(&self, account: u64) -> Result<Directory> {
+        self.read(|r| {
+            crate::txn::Tx::directory(r, account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
+        })
+    }
+
+    /// Changes the directory of `account` with `edit` (a user moves team or
+    /// role, a profile or group changes, ...). The result is checked like a
+    /// loaded document and stored in one transaction, audited as
+    /// `directory.change`; records and trash are untouched, and every viewer
+    /// sees the change on their next call.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
+    /// the edited directory has a bad reference or changes the account id.
+    pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
+        self.write(|w| {
+            let mut dir = crate::txn::Tx::directory(w, account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+            edit(&mut dir);
+            if dir.account.id != account {
+                return Err(Error::Invalid(
+                    "a directory change cannot change the account id".into(),
+                ));
+            }
+            validate_directory(&mut dir)?;
+            w.put_directory(&dir)?;
+            let e = Entry {
+                actor: None,
+                action: "directory.change",
+                target: format!("account {account}"),
+                count: 0,
+                detail: String::new(),
+            };
+            audit::append(w, account, Timestamp::now(), e)
+        })
+    }
+}

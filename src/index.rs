@@ -9,6 +9,9 @@ use crate::error::Result;
 use crate::model::Record;
 use crate::txn::Writer;
 
+/// A `tables::BY_SHARE` key.
+pub(crate) type ShareKey = (u64, u8, u64, u32, u64);
+
 /// Every index key a record has, for `put`, `remove` and `check` alike.
 pub(crate) struct Entries<'r> {
     pub module: (u64, u32, u64),
@@ -16,7 +19,7 @@ pub(crate) struct Entries<'r> {
     pub team: Option<(u64, u32, u64, u64)>,
     pub stage: Option<(u64, u32, &'r str, u64)>,
     pub parent: Option<(u64, u64, u64)>,
-    pub shares: Vec<((u64, u8, u64, u32, u64), u8)>,
+    pub shares: Vec<(ShareKey, u8)>,
 }
 
 pub(crate) fn entries(account: u64, m: u32, r: &Record) -> Entries<'_> {

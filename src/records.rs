@@ -438,6 +438,18 @@ impl Store {
         })
     }
 
+    /// Whether the viewer may do `action` to record `id` (for showing or
+    /// hiding a button; every action checks again when it runs).
+    ///
+    /// # Errors
+    /// `NotFound` when the viewer may not see the record at all.
+    pub fn can(&self, ctx: &AccessContext, id: u64, action: Action) -> Result<bool> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            visible(r, &v, ctx.account, id).map(|rec| decide(&v, &rec, action))
+        })
+    }
+
     /// One page of the records the viewer may see, in ascending id order.
     ///
     /// # Errors

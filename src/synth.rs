@@ -228,7 +228,7 @@ pub fn record(spec: &GenSpec, dir: &Directory, id: u64, now: Timestamp) -> Recor
     let u = spec.users;
     // Square of a uniform draw: low user ids own far more than high ones.
     let x = rng.below(1 << 16);
-    let owner = 1 + (x * x * u >> 32).min(u - 1);
+    let owner = 1 + ((x * x * u) >> 32).min(u - 1);
     let team = dir.user(owner).and_then(|o| o.teams.first().copied());
     let (module, parent, stage) = match id % 7 {
         0 if id > 7 => ("comments", Some(id - 6), None),

@@ -145,7 +145,7 @@ fn main() -> ExitCode {
         Command::Gen(a) => admin::gen(&g, &a),
     };
     match result {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => ExitCode::from(code),
         // `crmstore export ... | head`: the reader left; that is not a failure.
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

@@ -279,7 +279,7 @@ pub struct Directory {
     pub sharing_rules: Vec<SharingRule>,
 }
 
-fn find<'a, T>(items: &'a [T], id: u64, key: impl Fn(&T) -> u64) -> Option<&'a T> {
+fn find<T>(items: &[T], id: u64, key: impl Fn(&T) -> u64) -> Option<&T> {
     items
         .binary_search_by_key(&id, key)
         .ok()

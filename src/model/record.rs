@@ -70,7 +70,7 @@ pub(crate) fn check_field_name(name: &str) -> Result<()> {
 
 impl Record {
     /// The share level `principals` get from this record's own shares.
-    pub(crate) fn share_level<'a>(
+    pub(crate) fn share_level(
         &self,
         mut matches: impl FnMut(&Principal) -> bool,
     ) -> Option<Access> {

@@ -1,0 +1,285 @@
+//! The real binary: exit codes, `error:` lines and JSON shapes of CLI.md.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::DOC;
+
+fn crmstore(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn loaded() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.redb");
+    let doc = dir.path().join("doc.json");
+    std::fs::write(&doc, DOC).unwrap();
+    let o = crmstore(&db, &["load", doc.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    (dir, db)
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let (_d, db) = loaded();
+    let run = |args: &[&str]| crmstore(&db, args);
+    assert_eq!(code(&run(&["get", "--account", "1", "--as", "3", "1"])), 0);
+    let hidden = run(&["get", "--account", "1", "--as", "4", "1"]);
+    let missing = run(&["get", "--account", "1", "--as", "4", "999"]);
+    assert_eq!(
+        (code(&hidden), code(&missing)),
+        (3, 3),
+        "invisible is exactly missing"
+    );
+    assert!(String::from_utf8_lossy(&hidden.stderr).starts_with("error: "));
+    assert_eq!(
+        code(&run(&["get", "--account", "1", "--as", "9", "1"])),
+        4,
+        "blocked"
+    );
+    assert_eq!(
+        code(&run(&[
+            "query",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--module",
+            "deals",
+            "--filter",
+            "iban = 1"
+        ])),
+        4
+    );
+    assert_eq!(
+        code(&run(&[
+            "query",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--module",
+            "deals",
+            "--filter",
+            "amount >"
+        ])),
+        5
+    );
+    assert_eq!(
+        code(&run(&[
+            "update",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "1",
+            "--set",
+            "{\"a\":1}",
+            "--expect-version",
+            "7"
+        ])),
+        6
+    );
+    assert_eq!(
+        code(&run(&[
+            "update",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "1",
+            "--set",
+            "not json"
+        ])),
+        5
+    );
+    assert_eq!(
+        code(&run(&["delete", "--account", "1", "--as", "3", "1"])),
+        6,
+        "live children without --cascade"
+    );
+    assert_eq!(
+        code(&run(&["get", "--account", "1", "--as", "3"])),
+        2,
+        "missing argument"
+    );
+    assert_eq!(code(&run(&["frobnicate"])), 2);
+    assert_eq!(code(&run(&["check"])), 0);
+}
+
+#[test]
+fn json_shapes() {
+    let (_d, db) = loaded();
+    let run = |args: &[&str]| crmstore(&db, args);
+    let o = run(&[
+        "--json",
+        "query",
+        "--account",
+        "1",
+        "--as",
+        "3",
+        "--module",
+        "deals",
+    ]);
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["id"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let keys: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "id",
+        "module",
+        "owner",
+        "team",
+        "stage",
+        "parent",
+        "fields",
+        "shares",
+        "version",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(keys.contains(&k), "{k} missing");
+    }
+    assert!(lines[0]["fields"].get("iban").is_none());
+    let o = run(&[
+        "query",
+        "--json",
+        "--account",
+        "1",
+        "--as",
+        "3",
+        "--module",
+        "deals",
+        "--count",
+    ]);
+    assert_eq!(stdout(&o).trim(), r#"{"count":2}"#);
+    let o = run(&[
+        "--json",
+        "create",
+        "--account",
+        "1",
+        "--as",
+        "3",
+        "--module",
+        "deals",
+        "--json-record",
+        r#"{"fields":{"name":"z"},"stage":"new"}"#,
+    ]);
+    let made: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(made["owner"], 3);
+    let id = made["id"].to_string();
+    let o = run(&["--json", "delete", "--account", "1", "--as", "3", &id]);
+    let del: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(del["count"], 1);
+    let o = run(&["--json", "trash", "list", "--account", "1", "--as", "3"]);
+    let batch: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(batch["batch"], del["batch"]);
+    assert_eq!(batch["records"][0]["module"], "deals");
+    let b = del["batch"].to_string();
+    assert_eq!(
+        code(&run(&[
+            "trash",
+            "restore",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            &b
+        ])),
+        0
+    );
+    let o = run(&[
+        "--json",
+        "audit",
+        "list",
+        "--account",
+        "1",
+        "--action",
+        "record.delete",
+    ]);
+    let ev: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (ev["actor"].as_u64(), ev["count"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(ev["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(code(&run(&["audit", "verify", "--account", "1"])), 0);
+    let o = run(&[
+        "export",
+        "--account",
+        "1",
+        "--as",
+        "3",
+        "--module",
+        "deals",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        stdout(&o).starts_with("id,module,owner,team,stage,parent,version,created_at,updated_at,")
+    );
+}
+
+#[test]
+fn load_refusal_is_exit_5_and_dump_round_trips() {
+    let (d, db) = loaded();
+    let bad = d.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        DOC.replace(
+            "\"role\": 3, \"teams\": [1]",
+            "\"role\": 33, \"teams\": [1]",
+        ),
+    )
+    .unwrap();
+    let o = crmstore(&db, &["load", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 5);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown role `33`"));
+    let dump = stdout(&crmstore(&db, &["dump", "--account", "1"]));
+    let again = d.path().join("again.json");
+    std::fs::write(&again, &dump).unwrap();
+    assert_eq!(code(&crmstore(&db, &["load", again.to_str().unwrap()])), 0);
+    let twice = stdout(&crmstore(&db, &["dump", "--account", "1"]));
+    assert_eq!(dump, twice);
+}
+
+#[test]
+fn demo_runs_in_a_given_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("raj (rep, East)"));
+    assert!(out.contains("audit chain verified"));
+    assert!(!out.contains("INCONSISTENT"));
+}

@@ -1,0 +1,16 @@
+//! Behaviour through the public API and the binary (one test binary, one link).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
+mod access_model;
+mod audit;
+mod cli;
+mod common;
+mod load;
+mod records;
+mod trash;
+mod trash_model;

@@ -1,0 +1,531 @@
+//! Records through the public API: visibility of own/team/all/shares/admin,
+//! hidden fields, filters, writes, pagination, durability, corruption.
+
+use crmstore::{Access, Error, Filter, NewRecord, Principal, Query, Store, Update, Value};
+use redb::{ReadableTable, TableDefinition};
+
+use crate::common::{fixture, raw};
+
+#[test]
+fn each_scope_sees_exactly_its_records() {
+    let f = fixture();
+    assert_eq!(f.ids(1, "deals"), [1, 2, 3, 4], "admin sees all");
+    assert_eq!(f.ids(3, "deals"), [1, 2], "rep sees own");
+    assert_eq!(f.ids(4, "deals"), [3], "rep sees own");
+    assert_eq!(
+        f.ids(2, "deals"),
+        [1, 2, 3, 4],
+        "manager owns subordinates' records"
+    );
+    assert_eq!(f.ids(5, "deals"), [1, 2, 4], "team scope: team East");
+    assert_eq!(
+        f.ids(6, "deals"),
+        [1, 3, 4],
+        "all scope limited to stages new/won"
+    );
+    assert_eq!(f.ids(7, "deals"), [2], "share to a group the viewer is in");
+    assert_eq!(
+        f.ids(5, "comments"),
+        Vec::<u64>::new(),
+        "module not in profile: nothing"
+    );
+}
+
+#[test]
+fn an_invisible_record_is_exactly_a_missing_one() {
+    let f = fixture();
+    let sue = f.ctx(4);
+    let hidden = f.store.get(&sue, 1).unwrap_err();
+    let missing = f.store.get(&sue, 999).unwrap_err();
+    assert!(matches!(hidden, Error::NotFound(_)));
+    assert_eq!(
+        hidden.to_string().replace('1', "N"),
+        missing.to_string().replace("999", "N")
+    );
+    // Updating or sharing it is NotFound too, never Denied.
+    assert!(matches!(
+        f.store.update(&sue, 1, Update::new().set("x", 1)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        f.store.share(&sue, &[1], Principal::User(4), Access::Read),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn hidden_fields_never_appear_and_cannot_be_filtered_on() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let r = f.store.get(&raj, 1).unwrap();
+    assert!(!r.fields.contains_key("iban"));
+    assert_eq!(
+        r.fields.get("discount"),
+        Some(&Value::Int(5)),
+        "read-only is visible"
+    );
+    assert!(
+        f.store
+            .get(&f.ctx(1), 1)
+            .unwrap()
+            .fields
+            .contains_key("iban"),
+        "admin sees it"
+    );
+    for text in [
+        "iban = \"DE1\"",
+        "not iban = null",
+        "amount > 0 or iban ~ \"D\"",
+        "(name = \"a\" and (iban in [1]))",
+    ] {
+        let q = Query::module("deals").filter(Filter::parse(text).unwrap());
+        assert!(
+            matches!(f.store.query(&raj, &q), Err(Error::Denied(_))),
+            "{text}"
+        );
+        assert!(
+            matches!(f.store.count(&raj, &q), Err(Error::Denied(_))),
+            "{text}"
+        );
+    }
+    // Denied before any type check: a type error on a hidden field is still Denied.
+    let q = Query::module("deals").filter(
+        Filter::field("iban")
+            .contains("x")
+            .and(Filter::field("owner").eq("x")),
+    );
+    assert!(matches!(f.store.query(&raj, &q), Err(Error::Denied(_))));
+    assert!(matches!(
+        f.store.update(&raj, 1, Update::new().set("iban", "x")),
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        f.store.update(&raj, 1, Update::new().set("discount", 9)),
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        f.store
+            .create(&raj, NewRecord::new("deals").field("iban", "x")),
+        Err(Error::Denied(_))
+    ));
+}
+
+#[test]
+fn counts_and_filters_see_only_visible_records() {
+    let f = fixture();
+    let sue = f.ctx(4);
+    let all = Query::module("deals").filter(Filter::parse("amount >= 0").unwrap());
+    assert_eq!(f.store.count(&sue, &all).unwrap(), 1);
+    assert_eq!(f.store.count(&sue, &Query::module("deals")).unwrap(), 1);
+    let q = Query::module("deals").filter(Filter::field("owner").eq(3));
+    assert_eq!(f.store.count(&sue, &q).unwrap(), 0);
+    assert_eq!(
+        f.store.count(&f.ctx(1), &q).unwrap(),
+        2,
+        "admin: indexed owner filter"
+    );
+    let q = Query::module("deals")
+        .filter(Filter::parse(r#"stage in ["won", "lost"] and amount > 2500"#).unwrap());
+    assert_eq!(f.store.query(&f.ctx(1), &q).unwrap().records.len(), 1);
+    assert_eq!(
+        f.store.count(&f.ctx(6), &Query::module("deals")).unwrap(),
+        3,
+        "stage limits apply to counts"
+    );
+    assert_eq!(
+        f.store
+            .count(&f.ctx(5), &Query::module("comments"))
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn bad_filters_and_modules_are_invalid() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let bad = |q: Query| matches!(f.store.query(&raj, &q), Err(Error::Invalid(_)));
+    assert!(bad(
+        Query::module("deals").filter(Filter::field("owner").eq("bob"))
+    ));
+    assert!(bad(
+        Query::module("deals").filter(Filter::field("created_at").gt("yesterday"))
+    ));
+    assert!(bad(Query::module("nope")));
+    assert!(Filter::parse("amount >").is_err());
+}
+
+#[test]
+fn inactive_and_blocked_users_cannot_act() {
+    let f = fixture();
+    assert!(matches!(f.store.context(1, 8), Err(Error::Denied(_))));
+    assert!(matches!(f.store.context(1, 9), Err(Error::Denied(_))));
+    assert!(matches!(f.store.context(1, 99), Err(Error::NotFound(_))));
+    assert!(matches!(f.store.context(2, 1), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn create_sets_owner_by_the_rules() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let r = f
+        .store
+        .create(
+            &raj,
+            NewRecord::new("deals").field("name", "n").stage("new"),
+        )
+        .unwrap();
+    assert_eq!(
+        (r.owner, r.team, r.version),
+        (3, Some(1), 1),
+        "owner is the creator, team theirs"
+    );
+    assert!(matches!(
+        f.store.create(&raj, NewRecord::new("deals").owner(4)),
+        Err(Error::Denied(_))
+    ));
+    let ali = f.ctx(6);
+    let r = f
+        .store
+        .create(&ali, NewRecord::new("deals").owner(4).stage("won"))
+        .unwrap();
+    assert_eq!(r.owner, 4, "edit scope all may set the owner");
+    assert!(
+        matches!(
+            f.store.create(&ali, NewRecord::new("deals").stage("lost")),
+            Err(Error::Denied(_))
+        ),
+        "stage outside limits"
+    );
+    assert!(
+        matches!(
+            f.store.create(&f.ctx(7), NewRecord::new("deals")),
+            Err(Error::Denied(_))
+        ),
+        "create none"
+    );
+    assert!(matches!(
+        f.store.create(&f.ctx(1), NewRecord::new("deals").owner(77)),
+        Err(Error::Invalid(_))
+    ));
+    assert!(
+        matches!(
+            f.store.create(&raj, NewRecord::new("comments").parent(3)),
+            Err(Error::Invalid(_))
+        ),
+        "invisible parent"
+    );
+    assert!(matches!(
+        f.store
+            .create(&raj, NewRecord::new("deals").field("owner", 1)),
+        Err(Error::Invalid(_))
+    ));
+    let ids: Vec<u64> = (0..3)
+        .map(|_| f.store.create(&raj, NewRecord::new("deals")).unwrap().id)
+        .collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
+}
+
+#[test]
+fn update_versions_and_conflicts() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let r = f
+        .store
+        .update(
+            &raj,
+            1,
+            Update::new()
+                .set("amount", 7)
+                .set("name", Value::Null)
+                .stage(Some("won")),
+        )
+        .unwrap();
+    assert_eq!(r.version, 2);
+    assert_eq!(r.fields.get("amount"), Some(&Value::Int(7)));
+    assert!(!r.fields.contains_key("name"), "null removes the field");
+    let e = f
+        .store
+        .update(&raj, 1, Update::new().set("amount", 8).expect_version(1))
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)));
+    assert_eq!(
+        f.store.get(&raj, 1).unwrap().fields.get("amount"),
+        Some(&Value::Int(7)),
+        "conflict changed nothing"
+    );
+    f.store
+        .update(
+            &raj,
+            1,
+            Update::new().set("amount", "text now").expect_version(2),
+        )
+        .unwrap();
+    // Team-scope viewer sees but may not edit others' records.
+    assert!(matches!(
+        f.store.update(&f.ctx(5), 4, Update::new().set("x", 1)),
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        Update::from_json(r#"{"owner": 3}"#),
+        Err(Error::Invalid(_))
+    ));
+    assert!(
+        matches!(
+            f.store.update(&raj, 1, Update::new().parent(Some(5))),
+            Err(Error::Invalid(_))
+        ),
+        "cycle"
+    );
+}
+
+#[test]
+fn share_unshare_assign_are_all_or_nothing() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let sue = f.ctx(4);
+    f.store
+        .share(&raj, &[1], Principal::User(4), Access::Read)
+        .unwrap();
+    assert_eq!(f.ids(4, "deals"), [1, 3]);
+    f.store
+        .share(&raj, &[1], Principal::User(4), Access::ReadWrite)
+        .unwrap();
+    assert_eq!(
+        f.store.get(&raj, 1).unwrap().shares.len(),
+        1,
+        "re-share replaces the level"
+    );
+    f.store
+        .update(&sue, 1, Update::new().set("amount", 1))
+        .unwrap();
+    // sue can edit record 1 via share but does not own it: may not share it on.
+    assert!(matches!(
+        f.store.share(&sue, &[1], Principal::User(7), Access::Read),
+        Err(Error::Denied(_))
+    ));
+    // One forbidden record refuses the whole batch.
+    assert!(matches!(
+        f.store
+            .share(&sue, &[3, 1], Principal::User(7), Access::Read),
+        Err(Error::Denied(_))
+    ));
+    assert_eq!(f.ids(7, "deals"), [2]);
+    f.store.unshare(&raj, &[1], Principal::User(4)).unwrap();
+    assert_eq!(f.ids(4, "deals"), [3]);
+    assert!(matches!(
+        f.store.share(&raj, &[1], Principal::Team(9), Access::Read),
+        Err(Error::Invalid(_))
+    ));
+    f.store.assign(&f.ctx(2), &[1, 2], 4, Some(2)).unwrap();
+    assert_eq!(f.ids(4, "deals"), [1, 2, 3]);
+    assert_eq!(f.ids(3, "deals"), Vec::<u64>::new());
+    assert!(f.store.check().unwrap().is_consistent());
+}
+
+#[test]
+fn hierarchy_and_directory_changes_apply_at_once() {
+    let f = fixture();
+    let max = f.ctx(2);
+    assert_eq!(
+        f.store
+            .query(&max, &Query::module("deals"))
+            .unwrap()
+            .records
+            .len(),
+        4
+    );
+    let mut doc: serde_json::Value = f.store.dump_json(1).unwrap();
+    doc["account"]["hierarchy_access"] = false.into();
+    f.store.load_json(&doc.to_string()).unwrap();
+    // The same context, made before the change, sees the change.
+    let ids: Vec<u64> = f
+        .store
+        .query(&max, &Query::module("deals"))
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [4]);
+}
+
+#[test]
+fn pages_walk_in_id_order() {
+    let f = fixture();
+    let ada = f.ctx(1);
+    let mut seen = Vec::new();
+    let mut q = Query::module("deals").limit(3);
+    loop {
+        let page = f.store.query(&ada, &q).unwrap();
+        seen.extend(page.records.iter().map(|r| r.id));
+        match page.next_after {
+            Some(a) => q = Query::module("deals").limit(3).after(a),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [1, 2, 3, 4]);
+    assert!(f
+        .store
+        .query(&ada, &Query::module("deals").limit(0))
+        .unwrap()
+        .records
+        .is_empty());
+    assert!(f
+        .store
+        .query(&ada, &Query::module("deals").after(u64::MAX))
+        .unwrap()
+        .records
+        .is_empty());
+}
+
+#[test]
+fn a_viewer_who_sees_50_of_100000_examines_about_50() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("big.redb")).unwrap();
+    let spec = crmstore::synth::GenSpec {
+        account: 1,
+        records: 100_000,
+        users: 50,
+        teams: 5,
+        seed: 7,
+    };
+    store.generate(&spec, &crmstore::NoProgress).unwrap();
+    // A newcomer with the share-only profile, in no team or group, owning nothing.
+    store
+        .update_directory(1, |d| {
+            d.roles.push(crmstore::Role {
+                id: 99,
+                name: "Guest".into(),
+                parent: None,
+            });
+            d.users.push(crmstore::User {
+                id: 999,
+                name: "guest".into(),
+                role: 99,
+                teams: vec![],
+                profile: crmstore::synth::profiles::SHARE_ONLY,
+                admin: false,
+                active: true,
+                blocked: false,
+            });
+        })
+        .unwrap();
+    let admin = store.context(1, 1).unwrap();
+    let shared: Vec<u64> = (0..50)
+        .map(|i| 1 + i * 1_999)
+        .filter(|id| id % 7 != 0 && id % 7 <= 4)
+        .collect();
+    store
+        .share(&admin, &shared, Principal::User(999), Access::Read)
+        .unwrap();
+    let guest = store.context(1, 999).unwrap();
+    let page = store
+        .query(&guest, &Query::module("deals").limit(100))
+        .unwrap();
+    assert_eq!(
+        page.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        shared
+    );
+    assert!(
+        page.examined <= shared.len() as u64 + 1,
+        "examined {} to find {}",
+        page.examined,
+        shared.len()
+    );
+    assert_eq!(
+        store.count(&guest, &Query::module("deals")).unwrap(),
+        shared.len() as u64
+    );
+    // An all-scope viewer filtering on an indexed built-in uses that index.
+    let owner_page = store
+        .query(
+            &admin,
+            &Query::module("deals").filter(Filter::field("owner").eq(50)),
+        )
+        .unwrap();
+    assert!(owner_page.examined <= owner_page.records.len() as u64 + 1);
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let r = f
+        .store
+        .create(&raj, NewRecord::new("deals").field("name", "kept"))
+        .unwrap();
+    let dump = f.store.dump_json(1).unwrap();
+    let path = f.path.clone();
+    drop(f.store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.dump_json(1).unwrap(), dump);
+    let again = store
+        .create(&store.context(1, 3).unwrap(), NewRecord::new("deals"))
+        .unwrap();
+    assert_eq!(again.id, r.id + 1, "ids continue after reopen");
+}
+
+const RECORDS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("records_v1");
+const BY_OWNER: TableDefinition<(u64, u32, u64, u64), ()> = TableDefinition::new("by_owner_v1");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
+
+#[test]
+fn a_corrupt_value_is_corrupt_not_a_panic() {
+    let f = fixture();
+    let path = f.path.clone();
+    drop(f.store);
+    raw(&path, |t| {
+        t.open_table(RECORDS)
+            .unwrap()
+            .insert((1, 3), [1u8, 0xff, 0xff].as_slice())
+            .unwrap();
+    });
+    let store = Store::open(&path).unwrap();
+    let e = store.get(&store.context(1, 1).unwrap(), 3).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("records key (1, 3)")),
+        "{e}"
+    );
+    assert!(!store.check().unwrap().is_consistent());
+}
+
+#[test]
+fn check_finds_an_index_entry_removed_behind_its_back() {
+    let f = fixture();
+    assert!(f.store.check().unwrap().is_consistent());
+    let path = f.path.clone();
+    drop(f.store);
+    raw(&path, |t| {
+        let mut owners = t.open_table(BY_OWNER).unwrap();
+        let key = owners.iter().unwrap().next().unwrap().unwrap().0.value();
+        owners.remove(key).unwrap();
+    });
+    let rep = Store::open(&path).unwrap().check().unwrap();
+    assert!(!rep.is_consistent());
+    assert!(rep.problems[0].contains("owner"), "{:?}", rep.problems);
+}
+
+#[test]
+fn a_newer_format_is_refused() {
+    let f = fixture();
+    let path = f.path.clone();
+    drop(f.store);
+    raw(&path, |t| {
+        t.open_table(META)
+            .unwrap()
+            .insert("format", 99u32.to_le_bytes().as_slice())
+            .unwrap();
+    });
+    let e = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Incompatible(m) if m.contains("99")),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        b"not a database at all, just some bytes to refuse properly",
+    )
+    .unwrap();
+    assert!(Store::open(&path).is_err());
+}
