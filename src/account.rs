@@ -283,6 +283,16 @@ fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
     Ok((dir, records, next))
 }
 
+/// How many live records `a` has.
+pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
+    let mut n = 0;
+    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The key range of one account in a table whose key starts with the account.
 fn bounds<K>(lo: K, next_account_lo: Option<K>) -> (Bound<K>, Bound<K>) {
     (

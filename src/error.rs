@@ -26,6 +26,9 @@ pub enum Error {
     /// The file was written by a newer crmstore (or is not a crmstore file).
     #[error("{0}")]
     Incompatible(String),
+    /// An archive could not be decrypted with the key given.
+    #[error("{0}")]
+    Crypto(String),
     /// Reading or writing a file failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

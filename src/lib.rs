@@ -31,6 +31,7 @@
 mod access;
 mod account;
 mod audit;
+pub mod backup;
 mod check;
 mod codec;
 mod error;

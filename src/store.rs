@@ -119,6 +119,18 @@ impl Store {
         Ok(())
     }
 
+    /// The random id written at creation; archives name the store they came from.
+    pub(crate) fn store_id(&self) -> Result<[u8; 16]> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let id = meta
+            .get("store_id")?
+            .map(|g| g.value().to_vec())
+            .unwrap_or_default();
+        <[u8; 16]>::try_from(id.as_slice())
+            .map_err(|_| Error::Corrupt("corrupt store id in `meta`".into()))
+    }
+
     /// Runs `f` in one read transaction (a consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
         let txn = self.db.begin_read()?;

@@ -2,6 +2,7 @@
 //! group, and maps every error to its exit code in one place (CLI.md).
 
 mod admin;
+mod backup;
 mod demo;
 mod output;
 mod progress;
@@ -68,6 +69,11 @@ enum Command {
     Check,
     /// Generate a realistic synthetic account.
     Gen(admin::GenArgs),
+    /// Encrypted backups: keygen, create, list, verify, restore, prune.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Run scheduled backups and trash purges until stopped.
+    Serve(backup::ServeArgs),
 }
 
 /// Global options every command sees.
@@ -101,7 +107,9 @@ fn exit_for(e: &Error) -> Exit {
     match e {
         Error::NotFound(_) => Exit::NotFound,
         Error::Denied(_) => Exit::Denied,
-        Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) => Exit::Invalid,
+        Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) | Error::Crypto(_) => {
+            Exit::Invalid
+        }
         Error::Conflict(_) => Exit::Conflict,
         _ => Exit::Other,
     }
@@ -143,6 +151,8 @@ fn main() -> ExitCode {
         Command::Audit(c) => admin::audit(&g, c),
         Command::Check => admin::check(&g),
         Command::Gen(a) => admin::gen(&g, &a),
+        Command::Backup(c) => backup::run(&g, c),
+        Command::Serve(a) => backup::serve(&g, &a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

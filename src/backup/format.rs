@@ -1,0 +1,378 @@
+//! The archive format: `age( frames )`, where the plaintext is a sequence of
+//! standard zstd frames, so `age -d -i KEY ARCHIVE | zstd -d` gives the
+//! entries back with the reference tools.
+//!
+//! ```text
+//! Format (plaintext inside age):
+//!   chunk*  footer
+//!   chunk  = skippable frame (magic 0x184D2A50, 8-byte LE length L) + zstd frame of L bytes
+//!            whose content is items, each a 4-byte LE length + postcard `Item`
+//!   footer = skippable frame (magic 0x184D2A51, 16 bytes): trailer chunk offset (u64 LE), b"CRMTRLR1"
+//! ```
+//! The first chunk holds `Item::Header`. Each account starts a new chunk with
+//! `Item::Account`. The last chunk holds `Item::Trailer`: per-account offsets
+//! and SHA-256 (so one account restores by seeking), counts, and the SHA-256
+//! of every plaintext byte before the trailer chunk. Chunks are at most
+//! [`CHUNK_BYTES`] before compression: memory stays flat for any store size.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+
+pub(crate) const MAGIC: [u8; 8] = *b"CRMSARCH";
+/// The archive format this build writes; newer ones are refused.
+pub const ARCHIVE_FORMAT: u32 = 1;
+const SKIP_CHUNK: u32 = 0x184D_2A50;
+const SKIP_FOOTER: u32 = 0x184D_2A51;
+pub(crate) const FOOTER_LEN: u64 = 24;
+const FOOTER_TAG: [u8; 8] = *b"CRMTRLR1";
+/// Items are gathered up to this many bytes before a chunk is compressed.
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+/// A chunk claiming more than this is refused before it is read.
+const MAX_CHUNK: u64 = 64 << 20;
+
+/// What an archive holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArchiveScope {
+    Full,
+    Account(u64),
+}
+
+impl std::fmt::Display for ArchiveScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArchiveScope::Full => write!(f, "full"),
+            ArchiveScope::Account(a) => write!(f, "account:{a}"),
+        }
+    }
+}
+
+/// Why an archive was written; retention keeps weekly and monthly ones and
+/// never prunes manual ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Manual,
+    Weekly,
+    Monthly,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Manual => "manual",
+            Kind::Weekly => "weekly",
+            Kind::Monthly => "monthly",
+        }
+    }
+
+    /// Parses `manual`, `weekly` or `monthly`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for anything else.
+    pub fn parse(text: &str) -> Result<Kind> {
+        match text {
+            "manual" => Ok(Kind::Manual),
+            "weekly" => Ok(Kind::Weekly),
+            "monthly" => Ok(Kind::Monthly),
+            _ => Err(Error::Invalid(format!(
+                "`{text}` is not a backup kind (manual, weekly, monthly)"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Header {
+    pub magic: [u8; 8],
+    pub format: u32,
+    pub created_at: Timestamp,
+    pub scope: ArchiveScope,
+    pub kind: Kind,
+    pub store_id: [u8; 16],
+}
+
+/// How many entries of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub records: u64,
+    pub batches: u64,
+    pub trashed: u64,
+    pub audit: u64,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, o: &Counts) {
+        self.records += o.records;
+        self.batches += o.batches;
+        self.trashed += o.trashed;
+        self.audit += o.audit;
+    }
+}
+
+/// Where one account lies in the plaintext, and the SHA-256 of those bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountIndex {
+    pub account: u64,
+    pub start: u64,
+    pub end: u64,
+    pub counts: Counts,
+    pub sha256: [u8; 32],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Trailer {
+    pub accounts: Vec<AccountIndex>,
+    pub totals: Counts,
+    pub digest: [u8; 32],
+}
+
+/// One entry. Values are the store's own encoded bytes (version byte +
+/// postcard), so archiving copies them without decoding. Indexes are not
+/// archived: a restore rebuilds them from the records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Item {
+    Header(Header),
+    Account(u64),
+    Directory(Vec<u8>),
+    State(Vec<u8>),
+    Record(u64, Vec<u8>),
+    Batch(u64, Vec<u8>),
+    Trashed(u64, u64, Vec<u8>),
+    Audit(u64, Vec<u8>),
+    Trailer(Trailer),
+}
+
+/// Writes items as chunks, tracking the plaintext position and hashes.
+pub(crate) struct ChunkWriter<W: Write> {
+    out: W,
+    pub pos: u64,
+    total: Sha256,
+    account: Sha256,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> ChunkWriter<W> {
+    pub fn new(out: W) -> Self {
+        ChunkWriter {
+            out,
+            pos: 0,
+            total: Sha256::new(),
+            account: Sha256::new(),
+            buf: Vec::with_capacity(CHUNK_BYTES + 4096),
+        }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes)?;
+        self.total.update(bytes);
+        self.account.update(bytes);
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn push(&mut self, item: &Item) -> Result<()> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        postcard::to_io(item, &mut self.buf)
+            .map_err(|e| Error::Invalid(format!("cannot encode archive item: {e}")))?;
+        let len = u32::try_from(self.buf.len() - start - 4)
+            .map_err(|_| Error::Invalid("archive item too large".into()))?;
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        if self.buf.len() >= CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Compresses what is gathered into one chunk.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let frame = zstd::bulk::compress(&self.buf, 3)?;
+        let mut head = Vec::with_capacity(16);
+        head.extend_from_slice(&SKIP_CHUNK.to_le_bytes());
+        head.extend_from_slice(&8u32.to_le_bytes());
+        head.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        self.raw(&head)?;
+        self.raw(&frame)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Starts a region whose hash `end_region` returns.
+    pub fn begin_region(&mut self) -> Result<u64> {
+        self.flush()?;
+        self.account = Sha256::new();
+        Ok(self.pos)
+    }
+
+    pub fn end_region(&mut self) -> Result<(u64, [u8; 32])> {
+        self.flush()?;
+        Ok((
+            self.pos,
+            std::mem::take(&mut self.account).finalize().into(),
+        ))
+    }
+
+    /// The digest of everything written so far.
+    pub fn digest(&mut self) -> Result<[u8; 32]> {
+        self.flush()?;
+        Ok(self.total.clone().finalize().into())
+    }
+
+    /// Writes the trailer chunk and the footer; returns the inner writer.
+    pub fn finish(mut self, trailer: Trailer) -> Result<W> {
+        self.flush()?;
+        let at = self.pos;
+        self.push(&Item::Trailer(trailer))?;
+        self.flush()?;
+        let mut foot = Vec::with_capacity(FOOTER_LEN as usize);
+        foot.extend_from_slice(&SKIP_FOOTER.to_le_bytes());
+        foot.extend_from_slice(&16u32.to_le_bytes());
+        foot.extend_from_slice(&at.to_le_bytes());
+        foot.extend_from_slice(&FOOTER_TAG);
+        self.raw(&foot)?;
+        Ok(self.out)
+    }
+}
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("archive: {what}"))
+}
+
+/// Reads one chunk's items; `None` at the footer. Tracks position and hash.
+pub(crate) struct ChunkReader<R: Read> {
+    inp: R,
+    pub pos: u64,
+    /// SHA-256 of every byte read since `new`.
+    pub hash: Sha256,
+    /// The raw bytes of the chunk `next` read last (for hashing regions).
+    pub last: Vec<u8>,
+}
+
+impl<R: Read> ChunkReader<R> {
+    pub fn new(inp: R, pos: u64) -> Self {
+        ChunkReader {
+            inp,
+            pos,
+            hash: Sha256::new(),
+            last: Vec::new(),
+        }
+    }
+
+    pub fn inner(&mut self) -> &mut R {
+        &mut self.inp
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.inp.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => bad("truncated"),
+            _ => crate::backup::crypto::read_error(e),
+        })?;
+        self.hash.update(&*buf);
+        self.last.extend_from_slice(buf);
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    /// The next chunk's items, or `None` at the footer (returning the
+    /// trailer offset it names).
+    pub fn next(&mut self) -> Result<Chunk> {
+        self.last.clear();
+        let mut head = [0u8; 8];
+        self.read_exact(&mut head)?;
+        let (magic, size) = (
+            u32::from_le_bytes([head[0], head[1], head[2], head[3]]),
+            u32::from_le_bytes([head[4], head[5], head[6], head[7]]),
+        );
+        match (magic, size) {
+            (SKIP_CHUNK, 8) => {
+                let mut len = [0u8; 8];
+                self.read_exact(&mut len)?;
+                let len = u64::from_le_bytes(len);
+                if len > MAX_CHUNK {
+                    return Err(bad(format_args!(
+                        "chunk of {len} bytes is larger than any crmstore writes"
+                    )));
+                }
+                let mut frame =
+                    vec![0u8; usize::try_from(len).map_err(|_| bad("chunk too large"))?];
+                self.read_exact(&mut frame)?;
+                let plain = zstd::bulk::decompress(&frame, MAX_CHUNK as usize)
+                    .map_err(|e| bad(format_args!("chunk does not decompress: {e}")))?;
+                Ok(Chunk::Items(parse_items(&plain)?))
+            }
+            (SKIP_FOOTER, 16) => {
+                let mut foot = [0u8; 16];
+                self.read_exact(&mut foot)?;
+                if foot[8..] != FOOTER_TAG {
+                    return Err(bad("footer is damaged"));
+                }
+                let mut at = [0u8; 8];
+                at.copy_from_slice(&foot[..8]);
+                Ok(Chunk::Footer(u64::from_le_bytes(at)))
+            }
+            _ => Err(bad(format_args!(
+                "unexpected bytes at offset {}",
+                self.pos - 8
+            ))),
+        }
+    }
+}
+
+pub(crate) enum Chunk {
+    Items(Vec<Item>),
+    Footer(u64),
+}
+
+fn parse_items(mut plain: &[u8]) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    while !plain.is_empty() {
+        let (len, rest) = plain
+            .split_at_checked(4)
+            .ok_or_else(|| bad("item length cut short"))?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let (body, rest) = rest
+            .split_at_checked(len)
+            .ok_or_else(|| bad("item cut short"))?;
+        items.push(
+            postcard::from_bytes(body)
+                .map_err(|e| bad(format_args!("item does not decode: {e}")))?,
+        );
+        plain = rest;
+    }
+    Ok(items)
+}
+
+/// Reads the footer at the end of a seekable plaintext: the trailer offset.
+pub(crate) fn footer_offset(tail: &[u8; FOOTER_LEN as usize]) -> Result<u64> {
+    let magic = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if magic != SKIP_FOOTER || tail[16..] != FOOTER_TAG {
+        return Err(bad(
+            "no footer: the archive is truncated or not a crmstore archive",
+        ));
+    }
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&tail[8..16]);
+    Ok(u64::from_le_bytes(at))
+}
+
+/// Checks a header can be read by this build.
+pub(crate) fn check_header(h: &Header) -> Result<()> {
+    if h.magic != MAGIC {
+        return Err(bad("not a crmstore archive"));
+    }
+    if h.format > ARCHIVE_FORMAT {
+        return Err(Error::Incompatible(format!(
+            "archive format `{}` is newer than this crmstore reads (`{ARCHIVE_FORMAT}`); upgrade crmstore",
+            h.format
+        )));
+    }
+    Ok(())
+}

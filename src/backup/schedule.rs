@@ -1,0 +1,391 @@
+//! The backup scheduler behind `crmstore serve`, for apps embedding crmstore
+//! too: weekly and monthly archives (cron expressions, UTC, with seconds),
+//! prune after each, a daily trash purge, a missed run caught up once at
+//! start. tokio-cron-scheduler fires the jobs; what it does not do, this
+//! wrapper does: runs never overlap (a slow run delays the next and a tick
+//! arriving while one is already waiting is dropped), a stop waits for the
+//! run in progress, and temporary files of a killed run are removed at start.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use croner::parser::{CronParser, Seconds};
+use croner::Cron;
+use serde::Deserialize;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use super::crypto::Encryption;
+use super::format::Kind;
+use super::retention::Keep;
+use super::write::{Archive, BackupOptions};
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+use crate::progress::NoProgress;
+use crate::store::Store;
+
+/// The `[backup]` and `[trash]` sections of `serve`'s TOML config.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub backup: BackupSection,
+    #[serde(default)]
+    pub trash: TrashSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSection {
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub passphrase_file: Option<PathBuf>,
+    #[serde(default = "weekly")]
+    pub weekly: String,
+    #[serde(default = "monthly")]
+    pub monthly: String,
+    #[serde(default = "five")]
+    pub keep_weekly: usize,
+    #[serde(default = "twelve")]
+    pub keep_monthly: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrashSection {
+    #[serde(default = "purge")]
+    pub purge: String,
+}
+
+impl Default for TrashSection {
+    fn default() -> Self {
+        TrashSection { purge: purge() }
+    }
+}
+
+fn weekly() -> String {
+    "0 0 3 * * Sun".into()
+}
+fn monthly() -> String {
+    "0 0 4 1 * *".into()
+}
+fn purge() -> String {
+    "0 30 2 * * *".into()
+}
+fn five() -> usize {
+    5
+}
+fn twelve() -> usize {
+    12
+}
+
+impl ScheduleConfig {
+    /// Parses the TOML text.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming what is wrong.
+    pub fn parse(text: &str) -> Result<ScheduleConfig> {
+        let cfg: ScheduleConfig =
+            toml::from_str(text).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+        for expr in [&cfg.backup.weekly, &cfg.backup.monthly, &cfg.trash.purge] {
+            cron(expr)?;
+        }
+        Ok(cfg)
+    }
+
+    fn encryption(&self) -> Result<Encryption> {
+        match &self.backup.passphrase_file {
+            Some(p) if self.backup.recipients.is_empty() => Encryption::passphrase_file(p),
+            Some(_) => Err(Error::Invalid(
+                "config: give recipients or passphrase_file, not both".into(),
+            )),
+            None => Encryption::recipients(&self.backup.recipients),
+        }
+    }
+}
+
+fn cron(expr: &str) -> Result<Cron> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .build()
+        .parse(expr)
+        .map_err(|e| Error::Invalid(format!("config: cron expression `{expr}`: {e}")))
+}
+
+fn utc(t: Timestamp) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(t.0).unwrap_or_default()
+}
+
+/// Whether a run of `expr` due at or before `now` is newer than `newest`
+/// (no archive at all counts as missed).
+pub(crate) fn missed(expr: &str, newest: Option<Timestamp>, now: Timestamp) -> Result<bool> {
+    let Some(newest) = newest else {
+        return Ok(true);
+    };
+    let due = cron(expr)?
+        .find_previous_occurrence(&utc(now), true)
+        .map_err(|e| Error::Invalid(format!("cron expression `{expr}`: {e}")))?;
+    Ok(utc(newest) < due)
+}
+
+struct Shared {
+    store: Arc<Store>,
+    cfg: ScheduleConfig,
+    encryption: Encryption,
+    /// Held for the whole of a run: runs never overlap.
+    gate: Mutex<()>,
+    /// A run of that kind is already waiting for the gate.
+    queued: [AtomicBool; 3],
+}
+
+/// Weekly and monthly backups and the daily trash purge of one store.
+pub struct BackupScheduler {
+    shared: Arc<Shared>,
+    jobs: Option<JobScheduler>,
+}
+
+fn slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Manual => 0,
+        Kind::Weekly => 1,
+        Kind::Monthly => 2,
+    }
+}
+
+impl Shared {
+    /// One scheduled backup and the prune after it, never beside another run.
+    fn backup(&self, kind: Kind) -> Result<Option<Archive>> {
+        let queued = &self.queued[slot(kind)];
+        if queued.swap(true, Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let _gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        queued.store(false, Ordering::SeqCst);
+        let opts = BackupOptions {
+            dir: self.cfg.backup.dir.clone(),
+            encryption: self.encryption_clone()?,
+            account: None,
+            kind,
+        };
+        let archive = self.store.backup(&opts, &NoProgress)?;
+        let keep = Keep {
+            weekly: self.cfg.backup.keep_weekly,
+            monthly: self.cfg.backup.keep_monthly,
+        };
+        super::prune(&self.cfg.backup.dir, Timestamp::now(), keep)?;
+        Ok(Some(archive))
+    }
+
+    fn encryption_clone(&self) -> Result<Encryption> {
+        Ok(match &self.encryption {
+            Encryption::Recipients(r) => Encryption::Recipients(r.clone()),
+            Encryption::Passphrase(p) => Encryption::Passphrase(p.clone()),
+        })
+    }
+
+    fn purge(&self) -> Result<u64> {
+        let _gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.store.purge_expired(Timestamp::now())
+    }
+}
+
+fn report<T: std::fmt::Debug>(what: &str, r: Result<T>) {
+    match r {
+        Ok(v) => eprintln!("crmstore serve: {what}: {v:?}"),
+        Err(e) => eprintln!("error: crmstore serve: {what}: {e}"),
+    }
+}
+
+impl BackupScheduler {
+    /// Checks the config (cron expressions, keys) for `store`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming a bad expression or key.
+    pub fn new(store: Arc<Store>, cfg: ScheduleConfig) -> Result<BackupScheduler> {
+        for expr in [&cfg.backup.weekly, &cfg.backup.monthly, &cfg.trash.purge] {
+            cron(expr)?;
+        }
+        let encryption = cfg.encryption()?;
+        let shared = Shared {
+            store,
+            cfg,
+            encryption,
+            gate: Mutex::new(()),
+            queued: Default::default(),
+        };
+        Ok(BackupScheduler {
+            shared: Arc::new(shared),
+            jobs: None,
+        })
+    }
+
+    /// Runs one backup of `kind` now (and prunes), waiting for any run in progress.
+    ///
+    /// # Errors
+    /// As [`Store::backup`].
+    pub fn run_now(&self, kind: Kind) -> Result<Option<Archive>> {
+        self.shared.backup(kind)
+    }
+
+    /// Removes temporary files a killed run left, then runs once each
+    /// scheduled kind whose last due time at `now` is newer than its newest
+    /// archive. Returns the kinds it ran.
+    ///
+    /// # Errors
+    /// As [`Store::backup`].
+    pub fn catch_up(&self, now: Timestamp) -> Result<Vec<Kind>> {
+        let dir = &self.shared.cfg.backup.dir;
+        super::clean_temporary(dir)?;
+        let listed = if dir.exists() {
+            super::list(dir)?
+        } else {
+            Vec::new()
+        };
+        let mut ran = Vec::new();
+        for (kind, expr) in [
+            (Kind::Weekly, &self.shared.cfg.backup.weekly),
+            (Kind::Monthly, &self.shared.cfg.backup.monthly),
+        ] {
+            let newest = listed
+                .iter()
+                .filter(|l| l.sidecar.kind == kind && l.sidecar.scope == "full")
+                .filter_map(|l| l.sidecar.created().ok())
+                .max();
+            if missed(expr, newest, now)? {
+                self.shared.backup(kind)?;
+                ran.push(kind);
+            }
+        }
+        Ok(ran)
+    }
+
+    /// Starts the cron jobs (UTC).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the scheduler cannot start.
+    pub async fn start(&mut self) -> Result<()> {
+        let err =
+            |e: tokio_cron_scheduler::JobSchedulerError| Error::Invalid(format!("scheduler: {e}"));
+        let sched = JobScheduler::new().await.map_err(err)?;
+        for (kind, expr) in [
+            (Kind::Weekly, self.shared.cfg.backup.weekly.clone()),
+            (Kind::Monthly, self.shared.cfg.backup.monthly.clone()),
+        ] {
+            let shared = self.shared.clone();
+            let job = Job::new_async(expr.as_str(), move |_, _| {
+                let shared = shared.clone();
+                Box::pin(async move {
+                    let r = tokio::task::spawn_blocking(move || shared.backup(kind)).await;
+                    report(
+                        &format!("{} backup", kind.name()),
+                        r.unwrap_or_else(|e| Err(Error::Invalid(e.to_string()))),
+                    );
+                })
+            })
+            .map_err(err)?;
+            sched.add(job).await.map_err(err)?;
+        }
+        let shared = self.shared.clone();
+        let job = Job::new_async(self.shared.cfg.trash.purge.as_str(), move |_, _| {
+            let shared = shared.clone();
+            Box::pin(async move {
+                let r = tokio::task::spawn_blocking(move || shared.purge()).await;
+                report(
+                    "trash purge-expired",
+                    r.unwrap_or_else(|e| Err(Error::Invalid(e.to_string()))),
+                );
+            })
+        })
+        .map_err(err)?;
+        sched.add(job).await.map_err(err)?;
+        sched.start().await.map_err(err)?;
+        self.jobs = Some(sched);
+        Ok(())
+    }
+
+    /// Stops firing jobs and waits for the run in progress to finish.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the scheduler cannot shut down.
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(mut s) = self.jobs.take() {
+            s.shutdown()
+                .await
+                .map_err(|e| Error::Invalid(format!("scheduler: {e}")))?;
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            drop(
+                shared
+                    .gate
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        })
+        .await
+        .map_err(|e| Error::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_missed_run_is_seen_once_from_the_newest_archive() {
+        let weekly = "0 0 3 * * Sun";
+        // 2026-11-22 is a Sunday.
+        assert!(missed(
+            weekly,
+            Some(at("2026-11-15T03:00:00Z")),
+            at("2026-11-23T10:00:00Z")
+        )
+        .unwrap());
+        assert!(!missed(
+            weekly,
+            Some(at("2026-11-22T03:00:00Z")),
+            at("2026-11-23T10:00:00Z")
+        )
+        .unwrap());
+        assert!(!missed(
+            weekly,
+            Some(at("2026-11-22T03:00:05Z")),
+            at("2026-11-28T10:00:00Z")
+        )
+        .unwrap());
+        assert!(
+            missed(weekly, None, at("2026-11-23T10:00:00Z")).unwrap(),
+            "no archive yet"
+        );
+        assert!(missed(
+            "0 0 4 1 * *",
+            Some(at("2026-10-01T04:00:01Z")),
+            at("2026-11-23T00:00:00Z")
+        )
+        .unwrap());
+    }
+
+    #[test]
+    fn config_parses_with_defaults_and_refuses_bad_cron() {
+        let cfg =
+            ScheduleConfig::parse("[backup]\ndir = \"/b\"\nrecipients = [\"age1x\"]\n").unwrap();
+        assert_eq!((cfg.backup.keep_weekly, cfg.backup.keep_monthly), (5, 12));
+        assert_eq!(cfg.trash.purge, "0 30 2 * * *");
+        assert!(
+            ScheduleConfig::parse("[backup]\ndir = \"/b\"\nweekly = \"every tuesday\"\n").is_err()
+        );
+        assert!(ScheduleConfig::parse("[backup]\ndir = \"/b\"\nunknown = 1\n").is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! Writing an archive: one read transaction (a consistent point in time while
+//! writers keep going), streamed through zstd and age to a temporary file,
+//! fsynced, renamed, then its sidecar.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::crypto::Encryption;
+use super::format::{
+    AccountIndex, ArchiveScope, ChunkWriter, Counts, Header, Item, Kind, Trailer, ARCHIVE_FORMAT,
+    MAGIC,
+};
+use super::sidecar::Sidecar;
+use crate::audit::{self, Entry};
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::txn::{Reader, Tx};
+
+/// What to back up, where, and to whom.
+#[derive(Debug)]
+pub struct BackupOptions {
+    /// The folder the archive and its sidecar go to (created if missing).
+    pub dir: PathBuf,
+    pub encryption: Encryption,
+    /// One account, or the whole store.
+    pub account: Option<u64>,
+    pub kind: Kind,
+}
+
+/// A finished archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Archive {
+    pub file: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub sidecar: Sidecar,
+}
+
+/// Counts and hashes the encrypted bytes on their way to the file.
+struct Hashing<W: Write> {
+    inner: W,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Removes a temporary file unless the write got to its rename.
+pub(crate) struct TempFile(pub Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` all or nothing: temporary name, fsync, rename, fsync the folder.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_name(path);
+    let mut guard = TempFile(Some(tmp.clone()));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    guard.0 = None;
+    sync_dir(path)
+}
+
+pub(crate) fn tmp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        // Directories cannot be opened for sync everywhere; where they can, do.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn file_name(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp) -> PathBuf {
+    let stamp = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(at.0)
+        .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|| at.0.to_string());
+    let scope = match scope {
+        ArchiveScope::Full => "full".to_string(),
+        ArchiveScope::Account(a) => format!("account{a}"),
+    };
+    let base = format!("crmstore-{scope}-{}-{stamp}", kind.name());
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            format!("{base}.age")
+        } else {
+            format!("{base}-{n}.age")
+        };
+        let p = dir.join(name);
+        if !p.exists() && !tmp_name(&p).exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+fn write_account<W: Write>(
+    r: &Reader,
+    a: u64,
+    w: &mut ChunkWriter<W>,
+    progress: &dyn Progress,
+) -> Result<AccountIndex> {
+    let start = w.begin_region()?;
+    let mut counts = Counts::default();
+    w.push(&Item::Account(a))?;
+    let dir = r
+        .directory
+        .get(a)?
+        .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+    w.push(&Item::Directory(dir.value().to_vec()))?;
+    if let Some(s) = r.accounts.get(a)? {
+        w.push(&Item::State(s.value().to_vec()))?;
+    }
+    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        w.push(&Item::Record(k.value().1, v.value().to_vec()))?;
+        counts.records += 1;
+        if counts.records % 4096 == 0 {
+            progress.inc(4096);
+        }
+    }
+    progress.inc(counts.records % 4096);
+    for e in r.trash.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        w.push(&Item::Batch(k.value().1, v.value().to_vec()))?;
+        counts.batches += 1;
+    }
+    for e in r.trashed.range((a, 0, 0)..=(a, u64::MAX, u64::MAX))? {
+        let (k, v) = e?;
+        let (_, b, id) = k.value();
+        w.push(&Item::Trashed(b, id, v.value().to_vec()))?;
+        counts.trashed += 1;
+    }
+    for e in r.audit.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        w.push(&Item::Audit(k.value().1, v.value().to_vec()))?;
+        counts.audit += 1;
+    }
+    let (end, sha256) = w.end_region()?;
+    Ok(AccountIndex {
+        account: a,
+        start,
+        end,
+        counts,
+        sha256,
+    })
+}
+
+impl Store {
+    /// Writes an encrypted archive of the whole store (or one account) from
+    /// one read transaction, then its sidecar, and audits `backup.create` in
+    /// every account it holds.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown account; `Io` when the folder cannot be
+    /// written (no partial file is left behind).
+    pub fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
+        std::fs::create_dir_all(&opts.dir)?;
+        let now = Timestamp::now();
+        let scope = opts
+            .account
+            .map_or(ArchiveScope::Full, ArchiveScope::Account);
+        let path = file_name(&opts.dir, scope, opts.kind, now);
+        let tmp = tmp_name(&path);
+        let mut guard = TempFile(Some(tmp.clone()));
+        let file = File::options().write(true).create_new(true).open(&tmp)?;
+        let hashing = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hash: Sha256::new(),
+            size: 0,
+        };
+        let store_id = self.store_id()?;
+        let (index, totals, hashing) = self.read(|r| {
+            let accounts: Vec<u64> = match opts.account {
+                Some(a) => {
+                    r.dir_version(a)?
+                        .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+                    vec![a]
+                }
+                None => r
+                    .directory
+                    .range::<u64>(..)?
+                    .map(|e| Ok(e?.0.value()))
+                    .collect::<Result<_>>()?,
+            };
+            progress.set_len(
+                accounts
+                    .iter()
+                    .map(|&a| crate::account::record_count(r, a))
+                    .sum::<Result<u64>>()?,
+            );
+            let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
+            w.push(&Item::Header(Header {
+                magic: MAGIC,
+                format: ARCHIVE_FORMAT,
+                created_at: now,
+                scope,
+                kind: opts.kind,
+                store_id,
+            }))?;
+            let mut index = Vec::with_capacity(accounts.len());
+            let mut totals = Counts::default();
+            for a in accounts {
+                let i = write_account(r, a, &mut w, progress)?;
+                totals.add(&i.counts);
+                index.push(i);
+            }
+            let digest = w.digest()?;
+            let age = w.finish(Trailer {
+                accounts: index.clone(),
+                totals,
+                digest,
+            })?;
+            Ok((index, totals, age.finish()?))
+        })?;
+        let Hashing { inner, hash, size } = hashing;
+        let file = inner.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &path)?;
+        guard.0 = None;
+        sync_dir(&path)?;
+        let sha256 = hex::encode(hash.finalize());
+        let sidecar = Sidecar::new(
+            &path, now, scope, opts.kind, totals, &index, size, &sha256, store_id,
+        );
+        sidecar.write(&path)?;
+        progress.finish();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.write(|w| {
+            for i in &index {
+                let e = Entry {
+                    actor: None,
+                    action: "backup.create",
+                    target: name.clone(),
+                    count: i.counts.records,
+                    detail: format!("{} {}", opts.kind.name(), scope),
+                };
+                audit::append(w, i.account, now, e)?;
+            }
+            Ok(())
+        })?;
+        Ok(Archive {
+            file: path,
+            sha256,
+            size,
+            sidecar,
+        })
+    }
+}

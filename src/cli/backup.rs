@@ -1,0 +1,299 @@
+//! `crmstore backup ...` and `crmstore serve`: the operator's commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+
+use crmstore::backup::{
+    self, BackupOptions, BackupScheduler, Decryption, Encryption, Keep, Kind, ScheduleConfig,
+};
+use crmstore::{Error, Timestamp};
+
+use crate::{output, progress, Global, Outcome, DONE, INVALID};
+
+/// How to open an archive: an identity file or a passphrase file.
+#[derive(Args)]
+pub struct Key {
+    /// An age identity file (from `backup keygen`).
+    #[arg(long, conflicts_with = "passphrase_file")]
+    identity: Option<PathBuf>,
+    /// A file whose first line is the passphrase.
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl Key {
+    fn open(&self) -> crmstore::Result<Decryption> {
+        match (&self.identity, &self.passphrase_file) {
+            (Some(i), _) => Decryption::identity_file(i),
+            (None, Some(p)) => Decryption::passphrase_file(p),
+            (None, None) => Err(Error::Invalid(
+                "no key given (pass --identity KEYFILE or --passphrase-file FILE)".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Write an age identity file; print its public key.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write an encrypted archive of the store (or one account).
+    Create {
+        #[arg(long)]
+        to: PathBuf,
+        /// age public keys (age1...); repeat for several.
+        #[arg(long = "recipient", conflicts_with = "passphrase_file")]
+        recipients: Vec<String>,
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        #[arg(long)]
+        account: Option<u64>,
+        #[arg(long, default_value = "manual", value_parser = ["manual", "weekly", "monthly"])]
+        kind: String,
+    },
+    /// The archives in a folder, and whether each still matches its sidecar.
+    List {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Decrypt and check everything; write nothing.
+    Verify {
+        file: PathBuf,
+        #[command(flatten)]
+        key: Key,
+    },
+    /// Restore a full archive to a new store (--to), or one account into --db.
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        key: Key,
+        #[arg(long, conflicts_with_all = ["account", "as_new"])]
+        to: Option<PathBuf>,
+        #[arg(long)]
+        account: Option<u64>,
+        #[arg(long, requires = "account")]
+        as_new: Option<u64>,
+    },
+    /// Keep the newest N weekly and M monthly archives; never manual ones.
+    Prune {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        keep_weekly: usize,
+        #[arg(long, default_value_t = 12)]
+        keep_monthly: usize,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The TOML config ([backup] dir, recipients, weekly, monthly, keep_*; [trash] purge).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn run(g: &Global, c: BackupCommand) -> Outcome {
+    match c {
+        BackupCommand::Keygen { out } => {
+            let public = backup::keygen(&out)?;
+            output::line(public)?;
+        }
+        BackupCommand::Create {
+            to,
+            recipients,
+            passphrase_file,
+            account,
+            kind,
+        } => {
+            let encryption = match passphrase_file {
+                Some(p) => Encryption::passphrase_file(&p)?,
+                None => Encryption::recipients(&recipients)?,
+            };
+            let opts = BackupOptions {
+                dir: to,
+                encryption,
+                account,
+                kind: Kind::parse(&kind)?,
+            };
+            let bar = progress::Bar::new("backing up");
+            let a = g.store()?.backup(&opts, &bar)?;
+            if g.json {
+                output::line(
+                    serde_json::json!({ "file": name(&a.file), "sha256": a.sha256, "size": a.size }),
+                )?;
+            } else {
+                output::line(format!(
+                    "wrote {} ({} bytes, sha256 {})",
+                    name(&a.file),
+                    a.size,
+                    a.sha256
+                ))?;
+            }
+        }
+        BackupCommand::List { dir } => {
+            let listed = backup::list(&dir)?;
+            if g.json {
+                for l in &listed {
+                    output::line(serde_json::json!({
+                        "file": name(&l.file), "created_at": l.sidecar.created_at, "scope": l.sidecar.scope,
+                        "kind": l.sidecar.kind, "size": l.sidecar.size, "sha256": l.sidecar.sha256, "intact": l.intact,
+                        "counts": l.sidecar.counts,
+                    }))?;
+                }
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            l.sidecar.file.clone(),
+                            l.sidecar.created_at.clone(),
+                            l.sidecar.scope.clone(),
+                            l.sidecar.kind.name().into(),
+                            l.sidecar.counts.records.to_string(),
+                            l.sidecar.size.to_string(),
+                            if l.intact { "yes" } else { "NO" }.into(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &[
+                        "file",
+                        "created_at",
+                        "scope",
+                        "kind",
+                        "records",
+                        "size",
+                        "intact",
+                    ],
+                    &rows,
+                )?;
+            }
+        }
+        BackupCommand::Verify { file, key } => {
+            let bar = progress::Bar::new("verifying");
+            let rep = backup::verify(&file, &key.open()?, &bar)?;
+            if !rep.is_intact() {
+                for p in &rep.problems {
+                    eprintln!("error: {}: {p}", name(&file));
+                }
+                return Ok(INVALID);
+            }
+            if g.json {
+                output::line(
+                    serde_json::json!({ "file": name(&file), "intact": true, "scope": rep.scope.to_string(), "counts": rep.counts }),
+                )?;
+            } else {
+                output::line(format!(
+                    "{} is intact: {} ({} records, {} audit events)",
+                    name(&file),
+                    rep.scope,
+                    rep.counts.records,
+                    rep.counts.audit
+                ))?;
+            }
+        }
+        BackupCommand::Restore {
+            file,
+            key,
+            to,
+            account,
+            as_new,
+        } => {
+            let key = key.open()?;
+            let counts = match (to, account) {
+                (Some(to), _) => {
+                    backup::restore_store(&file, &key, &to, &progress::Bar::new("restoring"))?
+                }
+                (None, Some(a)) => g.store()?.restore_account(&file, &key, a, as_new)?,
+                (None, None) => {
+                    return Err(Error::Invalid(
+                        "say where to restore: --to NEWDB, or --db P --account A".into(),
+                    ))
+                }
+            };
+            if g.json {
+                output::line(serde_json::json!({ "restored": true, "counts": counts }))?;
+            } else {
+                output::line(format!(
+                    "restored {} records, {} trash batches, {} audit events",
+                    counts.records, counts.batches, counts.audit
+                ))?;
+            }
+        }
+        BackupCommand::Prune {
+            dir,
+            keep_weekly,
+            keep_monthly,
+        } => {
+            let plan = backup::prune(
+                &dir,
+                Timestamp::now(),
+                Keep {
+                    weekly: keep_weekly,
+                    monthly: keep_monthly,
+                },
+            )?;
+            for d in &plan {
+                if g.json {
+                    output::line(
+                        serde_json::json!({ "file": d.name, "keep": d.keep, "reason": d.reason }),
+                    )?;
+                } else {
+                    output::line(format!(
+                        "{} {}: {}",
+                        if d.keep { "keep  " } else { "remove" },
+                        d.name,
+                        d.reason
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(DONE)
+}
+
+pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
+    let text = std::fs::read_to_string(&a.config)
+        .map_err(|e| Error::Invalid(format!("cannot read config `{}`: {e}", a.config.display())))?;
+    let cfg = ScheduleConfig::parse(&text)?;
+    let store = Arc::new(g.store()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut sched = BackupScheduler::new(store, cfg)?;
+        let ran = tokio::task::block_in_place(|| sched.catch_up(Timestamp::now()))?;
+        for k in ran {
+            eprintln!("crmstore serve: caught up a missed {} backup", k.name());
+        }
+        sched.start().await?;
+        eprintln!("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
+        wait_for_signal().await?;
+        eprintln!("crmstore serve: stopping; waiting for the run in progress");
+        sched.stop().await?;
+        Ok(DONE)
+    })
+}
+
+async fn wait_for_signal() -> crmstore::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
