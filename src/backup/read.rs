@@ -63,12 +63,17 @@ impl VerifyReport {
     }
 }
 
+/// Checks stored bytes decode as a `T`.
+fn valid<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> {
+    codec::decode::<T>(bytes, || "archive".to_string()).map(|_| ())
+}
+
 /// Checks one item decodes as what it claims to be.
 fn check_item(item: &Item, counts: &mut Counts) -> Result<()> {
     let place = || "archive".to_string();
     match item {
-        Item::Directory(b) => drop(codec::decode::<Directory>(b, place)?),
-        Item::State(b) => drop(codec::decode::<AccountState>(b, place)?),
+        Item::Directory(b) => valid::<Directory>(b)?,
+        Item::State(b) => valid::<AccountState>(b)?,
         Item::Record(id, b) => {
             let r: Record = codec::decode(b, place)?;
             if r.id != *id {
@@ -77,15 +82,15 @@ fn check_item(item: &Item, counts: &mut Counts) -> Result<()> {
             counts.records += 1;
         }
         Item::Batch(_, b) => {
-            drop(codec::decode::<Batch>(b, place)?);
+            valid::<Batch>(b)?;
             counts.batches += 1;
         }
         Item::Trashed(_, _, b) => {
-            drop(codec::decode::<Record>(b, place)?);
+            valid::<Record>(b)?;
             counts.trashed += 1;
         }
         Item::Audit(_, b) => {
-            drop(codec::decode::<audit::Event>(b, place)?);
+            valid::<audit::Event>(b)?;
             counts.audit += 1;
         }
         Item::Account(_) => {}
@@ -230,18 +235,18 @@ fn land(w: &mut Writer<'_>, l: &Landing, item: Item, counts: &mut Counts) -> Res
             counts.records += 1;
         }
         Item::Batch(id, b) => {
-            drop(codec::decode::<Batch>(&b, place)?);
+            valid::<Batch>(&b)?;
             w.trash.insert((a, id), b.as_slice())?;
             counts.batches += 1;
         }
         Item::Trashed(batch, id, b) => {
-            drop(codec::decode::<Record>(&b, place)?);
+            valid::<Record>(&b)?;
             w.trashed.insert((a, batch, id), b.as_slice())?;
             counts.trashed += 1;
         }
         Item::Audit(seq, b) => {
             if l.take_log {
-                drop(codec::decode::<audit::Event>(&b, place)?);
+                valid::<audit::Event>(&b)?;
                 w.audit.insert((a, seq), b.as_slice())?;
             }
             counts.audit += 1;

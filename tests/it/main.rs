@@ -8,6 +8,7 @@
 
 mod access_model;
 mod audit;
+mod backup;
 mod cli;
 mod common;
 mod load;
