@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crmstore::{Access, ExportFormat, Filter, NewRecord, Principal, Query, Store};
+use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Kind};
+use crmstore::{Access, ExportFormat, Filter, NewRecord, NoProgress, Principal, Query, Store};
 
 use crate::{output, Outcome, DONE};
 
@@ -109,6 +110,10 @@ pub fn run(a: &Args) -> Outcome {
     let path = dir.join("demo.redb");
     if path.exists() {
         std::fs::remove_file(&path)?;
+    }
+    let old_backups = dir.join("backups");
+    if old_backups.exists() {
+        std::fs::remove_dir_all(&old_backups)?;
     }
     let store = Store::open(&path)?;
     let (account, n) = store.load_json(DOCUMENT)?;
@@ -215,5 +220,58 @@ pub fn run(a: &Args) -> Outcome {
             "INCONSISTENT"
         }
     ))?;
+    backup_and_restore(&store, &dir)?;
     Ok(DONE)
+}
+
+/// A backup of the account, a damaging delete and purge, a restore from the archive.
+fn backup_and_restore(store: &Store, dir: &std::path::Path) -> crmstore::Result<()> {
+    output::line("\n== backup and restore")?;
+    let key = dir.join("demo-key.txt");
+    if key.exists() {
+        std::fs::remove_file(&key)?;
+    }
+    let public = backup::keygen(&key)?;
+    let opts = BackupOptions {
+        dir: dir.join("backups"),
+        encryption: Encryption::recipients(&[&public])?,
+        account: Some(1),
+        kind: Kind::Manual,
+    };
+    let archive = store.backup(&opts, &NoProgress)?;
+    output::line(format!(
+        "backed up account 1 to {} ({} bytes, age-encrypted to {public})",
+        archive.file.display(),
+        archive.size
+    ))?;
+    let alice = store.context(1, 1)?;
+    let all: Vec<u64> = store
+        .query(&alice, &Query::module("deals"))?
+        .records
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let (batch, n) = store.delete(&alice, &all, true)?;
+    store.purge(&alice, batch)?;
+    output::line(format!(
+        "damage: alice deletes all {n} deals and comments, and purges the trash"
+    ))?;
+    show_everyone(store, "after the damage")?;
+    let counts =
+        store.restore_account(&archive.file, &Decryption::identity_file(&key)?, 1, None)?;
+    output::line(format!(
+        "operator restores account 1 from the archive: {} records back, live audit log kept",
+        counts.records
+    ))?;
+    show_everyone(store, "after the restore from backup")?;
+    let last = store
+        .audit_list(1, None, None)?
+        .pop()
+        .map(|e| e.action)
+        .unwrap_or_default();
+    let whole = store.audit_verify(1)?.broken.is_none();
+    output::line(format!(
+        "last audit event: {last}; chain {}",
+        if whole { "whole" } else { "BROKEN" }
+    ))
 }
