@@ -64,3 +64,23 @@ pub use query::{CmpOp, FieldRef, Filter, Page, Query};
 pub use records::Update;
 pub use store::{Store, FORMAT_VERSION};
 pub use trash::{Batch, TrashedItem};
+
+/// Entry points for the fuzz targets in `fuzz/`: bytes in, an answer out,
+/// never a panic. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses and validates an account document without storing it.
+    pub fn account_document(text: &str) -> crate::Result<()> {
+        crate::account::parse_only(text)
+    }
+
+    /// Decodes stored bytes as a record.
+    pub fn stored_record(bytes: &[u8]) -> crate::Result<()> {
+        crate::codec::decode::<crate::Record>(bytes, || "fuzz".into()).map(|_| ())
+    }
+
+    /// Reads a decrypted archive stream as `verify` does.
+    pub fn archive_plaintext(bytes: &[u8]) -> crate::Result<()> {
+        crate::backup::read::verify_plain(bytes, &crate::NoProgress).map(|_| ())
+    }
+}

@@ -301,11 +301,25 @@ impl<R: Read> ChunkReader<R> {
                         "chunk of {len} bytes is larger than any crmstore writes"
                     )));
                 }
-                let mut frame =
-                    vec![0u8; usize::try_from(len).map_err(|_| bad("chunk too large"))?];
-                self.read_exact(&mut frame)?;
-                let plain = zstd::bulk::decompress(&frame, MAX_CHUNK as usize)
+                // Read what is there rather than allocate what the length claims.
+                let mut frame = Vec::with_capacity(CHUNK_BYTES);
+                (&mut self.inp)
+                    .take(len)
+                    .read_to_end(&mut frame)
+                    .map_err(crate::backup::crypto::read_error)?;
+                if frame.len() as u64 != len {
+                    return Err(bad("truncated"));
+                }
+                self.hash.update(&frame);
+                self.last.extend_from_slice(&frame);
+                self.pos += len;
+                let mut plain = Vec::with_capacity(CHUNK_BYTES);
+                zstd::stream::read::Decoder::new(frame.as_slice())
+                    .and_then(|d| d.take(MAX_CHUNK + 1).read_to_end(&mut plain))
                     .map_err(|e| bad(format_args!("chunk does not decompress: {e}")))?;
+                if plain.len() as u64 > MAX_CHUNK {
+                    return Err(bad("chunk decompresses to more than any crmstore writes"));
+                }
                 Ok(Chunk::Items(parse_items(&plain)?))
             }
             (SKIP_FOOTER, 16) => {

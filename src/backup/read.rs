@@ -106,7 +106,12 @@ fn check_item(item: &Item, counts: &mut Counts) -> Result<()> {
 /// `Crypto` for a wrong key; `Corrupt`/`Incompatible` when the archive
 /// cannot be read at all. Mismatches found while reading are in the report.
 pub fn verify(file: &Path, key: &Decryption, progress: &dyn Progress) -> Result<VerifyReport> {
-    let mut rd = ChunkReader::new(open(file, key)?, 0);
+    verify_plain(open(file, key)?, progress)
+}
+
+/// [`verify`] on the decrypted stream.
+pub(crate) fn verify_plain(plain: impl Read, progress: &dyn Progress) -> Result<VerifyReport> {
+    let mut rd = ChunkReader::new(plain, 0);
     let Chunk::Items(first) = rd.next()? else {
         return Err(bad("no header"));
     };
