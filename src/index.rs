@@ -51,6 +51,17 @@ pub(crate) fn save(
     old: Option<&Record>,
     new: &Record,
 ) -> Result<()> {
+    save_encoded(w, account, old, new, None)
+}
+
+/// [`save`] with the record's stored bytes already at hand (a restore).
+pub(crate) fn save_encoded(
+    w: &mut Writer<'_>,
+    account: u64,
+    old: Option<&Record>,
+    new: &Record,
+    encoded: Option<&[u8]>,
+) -> Result<()> {
     let m = w.intern_module(account, &new.module)?;
     if let Some(old) = old {
         remove_entries(w, account, m, old)?;
@@ -71,10 +82,14 @@ pub(crate) fn save(
         w.by_share.insert(k, access)?;
     }
     for name in new.fields.keys() {
-        w.fields.insert((account, m, name.as_str()), ())?;
+        w.register_field(account, m, name)?;
     }
-    w.records
-        .insert((account, new.id), codec::encode(new)?.as_slice())?;
+    match encoded {
+        Some(bytes) => w.records.insert((account, new.id), bytes)?,
+        None => w
+            .records
+            .insert((account, new.id), codec::encode(new)?.as_slice())?,
+    };
     Ok(())
 }
 

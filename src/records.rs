@@ -415,6 +415,21 @@ impl Store {
         })
     }
 
+    /// Creates many records in one transaction: all or none (an import).
+    /// A record may name as parent one created earlier in the same call.
+    ///
+    /// # Errors
+    /// As [`Store::create`], for the first record refused; nothing is created.
+    pub fn create_many(&self, ctx: &AccessContext, news: Vec<NewRecord>) -> Result<Vec<Record>> {
+        self.act(ctx, "record.create", Timestamp::now(), |w, act| {
+            news.into_iter()
+                .map(|new| {
+                    create(w, act.dir, act.v, ctx.account, new).map(|r| decide::redact(act.v, r))
+                })
+                .collect()
+        })
+    }
+
     /// The record `id` as the viewer sees it.
     ///
     /// # Errors

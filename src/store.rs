@@ -141,7 +141,20 @@ impl Store {
     /// Runs `f` in one write transaction, committed only if `f` succeeds:
     /// INVARIANT (one transaction per action).
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_write()?;
+        self.write_with(redb::Durability::Immediate, f)
+    }
+
+    /// [`Store::write`] for bulk work (generation, restore into a new file):
+    /// with `Durability::None` the commit skips fsync and is made durable by
+    /// the next immediate commit, which the caller must make.
+    pub(crate) fn write_with<T>(
+        &self,
+        durability: redb::Durability,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(durability)
+            .map_err(|e| Error::Storage(e.to_string()))?;
         let out = {
             let mut w = Writer::open(&txn)?;
             f(&mut w)

@@ -314,7 +314,13 @@ impl Store {
         let mut next = 1;
         while next <= spec.records {
             let end = (next + 20_000).min(spec.records + 1);
-            self.write(|w| {
+            // Batches skip fsync; the last one is immediate and makes all durable.
+            let durability = if end > spec.records {
+                redb::Durability::Immediate
+            } else {
+                redb::Durability::None
+            };
+            self.write_with(durability, |w| {
                 for id in next..end {
                     index::save(w, a, None, &record(spec, &dir, id, now))?;
                 }

@@ -3,6 +3,8 @@
 //! every operation needs through [`Tx`], so access checks read the same way
 //! inside and outside a write.
 
+use std::collections::{HashMap, HashSet};
+
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -124,9 +126,51 @@ macro_rules! table_set {
 }
 
 table_set!(Reader, ReadOnlyTable, open_table, ReadTransaction);
-table_set!(Writer, Table, open_table, WriteTransaction, 't);
+table_set!(WriteTables, Table, open_table, WriteTransaction, 't);
 
-impl Writer<'_> {
+/// The tables of a write transaction, and what this transaction already
+/// knows about module ids and registered field names (bulk writes repeat them
+/// for every record).
+pub(crate) struct Writer<'t> {
+    tables: WriteTables<'t>,
+    module_cache: HashMap<(u64, String), u32>,
+    field_cache: HashSet<(u64, u32, String)>,
+}
+
+impl<'t> std::ops::Deref for Writer<'t> {
+    type Target = WriteTables<'t>;
+    fn deref(&self) -> &Self::Target {
+        &self.tables
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tables
+    }
+}
+
+impl_tx!(Writer, 't);
+
+impl<'t> Writer<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        Ok(Writer {
+            tables: WriteTables::open(txn)?,
+            module_cache: HashMap::new(),
+            field_cache: HashSet::new(),
+        })
+    }
+
+    /// Registers a field name of a module (for CSV headers), once per transaction.
+    pub(crate) fn register_field(&mut self, account: u64, module: u32, name: &str) -> Result<()> {
+        let key = (account, module, name.to_string());
+        if !self.field_cache.contains(&key) {
+            self.tables.fields.insert((account, module, name), ())?;
+            self.field_cache.insert(key);
+        }
+        Ok(())
+    }
+
     pub(crate) fn put_state(&mut self, account: u64, state: &AccountState) -> Result<()> {
         self.accounts
             .insert(account, codec::encode(state)?.as_slice())?;
@@ -146,7 +190,11 @@ impl Writer<'_> {
 
     /// The module's id, interning the name on first use.
     pub(crate) fn intern_module(&mut self, account: u64, module: &str) -> Result<u32> {
+        if let Some(id) = self.module_cache.get(&(account, module.to_string())) {
+            return Ok(*id);
+        }
         if let Some(id) = self.module_id(account, module)? {
+            self.module_cache.insert((account, module.to_string()), id);
             return Ok(id);
         }
         // Module ids are dense per account: the next is the count so far.
@@ -156,7 +204,8 @@ impl Writer<'_> {
             .take_while(|e| e.as_ref().map_or(true, |(k, _)| k.value().0 == account));
         let id = u32::try_from(used.count())
             .map_err(|_| crate::Error::Invalid("too many modules".into()))?;
-        self.modules.insert((account, module), id)?;
+        self.tables.modules.insert((account, module), id)?;
+        self.module_cache.insert((account, module.to_string()), id);
         Ok(id)
     }
 }

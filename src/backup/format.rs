@@ -147,35 +147,134 @@ pub(crate) enum Item {
     Trailer(Trailer),
 }
 
-/// Writes items as chunks, tracking the plaintext position and hashes.
-pub(crate) struct ChunkWriter<W: Write> {
-    out: W,
+/// [`Item`] borrowing its bytes, for writing without copies. INVARIANT:
+/// same variants in the same order as `Item`, so both encode alike.
+#[derive(Serialize)]
+pub(crate) enum ItemRef<'a> {
+    Header(&'a Header),
+    Account(u64),
+    Directory(&'a [u8]),
+    State(&'a [u8]),
+    Record(u64, &'a [u8]),
+    Batch(u64, &'a [u8]),
+    Trashed(u64, u64, &'a [u8]),
+    Audit(u64, &'a [u8]),
+    Trailer(&'a Trailer),
+}
+
+/// Where the writer stands: the plaintext position, the hash of the region
+/// since the previous mark, and the hash of everything so far.
+pub(crate) struct Mark {
     pub pos: u64,
-    total: Sha256,
-    account: Sha256,
+    pub region: [u8; 32],
+    pub total: [u8; 32],
+}
+
+enum Msg {
+    Chunk(Vec<u8>),
+    Raw(Vec<u8>),
+    Mark(std::sync::mpsc::SyncSender<Mark>),
+}
+
+/// Writes items as chunks. Compression, encryption and writing run on a
+/// worker thread while the caller keeps reading the store; at most a few
+/// chunks are in flight, so memory stays flat.
+pub(crate) struct ChunkWriter<W: Write + Send + 'static> {
+    tx: Option<std::sync::mpsc::SyncSender<Msg>>,
+    worker: Option<std::thread::JoinHandle<Result<W>>>,
     buf: Vec<u8>,
 }
 
-impl<W: Write> ChunkWriter<W> {
+/// The worker's end: the output, its position and hashes.
+struct Sink<W> {
+    out: W,
+    pos: u64,
+    total: Sha256,
+    region: Sha256,
+}
+
+impl<W: Write> Sink<W> {
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes)?;
+        self.total.update(bytes);
+        self.region.update(bytes);
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+fn worker<W: Write>(out: W, rx: std::sync::mpsc::Receiver<Msg>) -> Result<W> {
+    let mut sink = Sink {
+        out,
+        pos: 0,
+        total: Sha256::new(),
+        region: Sha256::new(),
+    };
+    let mut zstd = zstd::bulk::Compressor::new(3)?;
+    for msg in rx {
+        match msg {
+            Msg::Chunk(plain) => {
+                let frame = zstd.compress(&plain)?;
+                let mut head = Vec::with_capacity(16);
+                head.extend_from_slice(&SKIP_CHUNK.to_le_bytes());
+                head.extend_from_slice(&8u32.to_le_bytes());
+                head.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+                sink.emit(&head)?;
+                sink.emit(&frame)?;
+            }
+            Msg::Raw(bytes) => sink.emit(&bytes)?,
+            Msg::Mark(reply) => {
+                let region = std::mem::take(&mut sink.region).finalize().into();
+                let mark = Mark {
+                    pos: sink.pos,
+                    region,
+                    total: sink.total.clone().finalize().into(),
+                };
+                // The caller waits on this reply; if it went away there is nobody to tell.
+                let _ = reply.send(mark);
+            }
+        }
+    }
+    Ok(sink.out)
+}
+
+impl<W: Write + Send + 'static> ChunkWriter<W> {
     pub fn new(out: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let worker = std::thread::spawn(move || worker(out, rx));
         ChunkWriter {
-            out,
-            pos: 0,
-            total: Sha256::new(),
-            account: Sha256::new(),
+            tx: Some(tx),
+            worker: Some(worker),
             buf: Vec::with_capacity(CHUNK_BYTES + 4096),
         }
     }
 
-    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes)?;
-        self.total.update(bytes);
-        self.account.update(bytes);
-        self.pos += bytes.len() as u64;
-        Ok(())
+    fn send(&mut self, msg: Msg) -> Result<()> {
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(msg).is_ok())
+            .unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            // The worker stopped: its own error says why.
+            Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| Error::Io(std::io::Error::other("archive writer stopped"))))
+        }
     }
 
-    pub fn push(&mut self, item: &Item) -> Result<()> {
+    fn join(&mut self) -> Result<W> {
+        self.tx = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(Error::Io(std::io::Error::other("archive writer failed"))),
+        }
+    }
+
+    pub fn push(&mut self, item: &ItemRef<'_>) -> Result<()> {
         let start = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
         postcard::to_io(item, &mut self.buf)
@@ -189,56 +288,42 @@ impl<W: Write> ChunkWriter<W> {
         Ok(())
     }
 
-    /// Compresses what is gathered into one chunk.
+    /// Hands what is gathered to the worker as one chunk.
     pub fn flush(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let frame = zstd::bulk::compress(&self.buf, 3)?;
-        let mut head = Vec::with_capacity(16);
-        head.extend_from_slice(&SKIP_CHUNK.to_le_bytes());
-        head.extend_from_slice(&8u32.to_le_bytes());
-        head.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-        self.raw(&head)?;
-        self.raw(&frame)?;
-        self.buf.clear();
-        Ok(())
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES + 4096));
+        self.send(Msg::Chunk(chunk))
     }
 
-    /// Starts a region whose hash `end_region` returns.
-    pub fn begin_region(&mut self) -> Result<u64> {
+    /// Flushes and waits for the worker: where it stands, and the region
+    /// hash since the previous mark (which starts a new region).
+    pub fn mark(&mut self) -> Result<Mark> {
         self.flush()?;
-        self.account = Sha256::new();
-        Ok(self.pos)
-    }
-
-    pub fn end_region(&mut self) -> Result<(u64, [u8; 32])> {
-        self.flush()?;
-        Ok((
-            self.pos,
-            std::mem::take(&mut self.account).finalize().into(),
-        ))
-    }
-
-    /// The digest of everything written so far.
-    pub fn digest(&mut self) -> Result<[u8; 32]> {
-        self.flush()?;
-        Ok(self.total.clone().finalize().into())
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Msg::Mark(tx))?;
+        match rx.recv() {
+            Ok(m) => Ok(m),
+            Err(_) => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| Error::Io(std::io::Error::other("archive writer stopped")))),
+        }
     }
 
     /// Writes the trailer chunk and the footer; returns the inner writer.
-    pub fn finish(mut self, trailer: Trailer) -> Result<W> {
-        self.flush()?;
-        let at = self.pos;
-        self.push(&Item::Trailer(trailer))?;
+    pub fn finish(mut self, trailer: &Trailer) -> Result<W> {
+        let at = self.mark()?.pos;
+        self.push(&ItemRef::Trailer(trailer))?;
         self.flush()?;
         let mut foot = Vec::with_capacity(FOOTER_LEN as usize);
         foot.extend_from_slice(&SKIP_FOOTER.to_le_bytes());
         foot.extend_from_slice(&16u32.to_le_bytes());
         foot.extend_from_slice(&at.to_le_bytes());
         foot.extend_from_slice(&FOOTER_TAG);
-        self.raw(&foot)?;
-        Ok(self.out)
+        self.send(Msg::Raw(foot))?;
+        self.join()
     }
 }
 
@@ -389,4 +474,57 @@ pub(crate) fn check_header(h: &Header) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_and_owned_items_encode_alike() {
+        let owned = Item::Trashed(3, 9, vec![1, 2, 250]);
+        let borrowed = ItemRef::Trashed(3, 9, &[1, 2, 250]);
+        assert_eq!(
+            postcard::to_allocvec(&owned).unwrap(),
+            postcard::to_allocvec(&borrowed).unwrap()
+        );
+        let t = Trailer {
+            accounts: vec![],
+            totals: Counts::default(),
+            digest: [7; 32],
+        };
+        assert_eq!(
+            postcard::to_allocvec(&Item::Trailer(t.clone())).unwrap(),
+            postcard::to_allocvec(&ItemRef::Trailer(&t)).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_written_stream_reads_back() {
+        let mut w = ChunkWriter::new(Vec::new());
+        w.push(&ItemRef::Account(4)).unwrap();
+        let m = w.mark().unwrap();
+        w.push(&ItemRef::Record(1, b"abc")).unwrap();
+        let t = Trailer {
+            accounts: vec![],
+            totals: Counts::default(),
+            digest: [0; 32],
+        };
+        let bytes = w.finish(&t).unwrap();
+        let mut r = ChunkReader::new(bytes.as_slice(), 0);
+        let Chunk::Items(a) = r.next().unwrap() else {
+            panic!()
+        };
+        assert_eq!(a, [Item::Account(4)]);
+        assert_eq!(r.pos, m.pos);
+        let Chunk::Items(b) = r.next().unwrap() else {
+            panic!()
+        };
+        assert_eq!(b, [Item::Record(1, b"abc".to_vec())]);
+        let Chunk::Items(c) = r.next().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c, [Item::Trailer(t)]);
+        assert!(matches!(r.next().unwrap(), Chunk::Footer(_)));
+    }
 }

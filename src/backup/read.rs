@@ -236,7 +236,7 @@ fn land(w: &mut Writer<'_>, l: &Landing, item: Item, counts: &mut Counts) -> Res
             if r.id != id {
                 return Err(bad(format_args!("record `{id}` says it is `{}`", r.id)));
             }
-            index::save(w, a, None, &r)?;
+            index::save_encoded(w, a, None, &r, Some(&b))?;
             counts.records += 1;
         }
         Item::Batch(id, b) => {
@@ -305,7 +305,9 @@ pub fn restore_store(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     while let Chunk::Items(items) = rd.next()? {
-        store.write(|w| {
+        // Not durable chunk by chunk: the file is renamed into place only
+        // after the immediate commit below.
+        store.write_with(redb::Durability::None, |w| {
             for item in items {
                 match item {
                     Item::Header(_) | Item::Trailer(_) => {}

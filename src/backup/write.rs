@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::crypto::Encryption;
 use super::format::{
-    AccountIndex, ArchiveScope, ChunkWriter, Counts, Header, Item, Kind, Trailer, ARCHIVE_FORMAT,
-    MAGIC,
+    AccountIndex, ArchiveScope, ChunkWriter, Counts, Header, ItemRef, Kind, Trailer,
+    ARCHIVE_FORMAT, MAGIC,
 };
 use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};
@@ -125,26 +125,26 @@ fn file_name(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp) -> Path
     }
 }
 
-fn write_account<W: Write>(
+fn write_account<W: Write + Send + 'static>(
     r: &Reader,
     a: u64,
     w: &mut ChunkWriter<W>,
     progress: &dyn Progress,
 ) -> Result<AccountIndex> {
-    let start = w.begin_region()?;
+    let start = w.mark()?.pos;
     let mut counts = Counts::default();
-    w.push(&Item::Account(a))?;
+    w.push(&ItemRef::Account(a))?;
     let dir = r
         .directory
         .get(a)?
         .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
-    w.push(&Item::Directory(dir.value().to_vec()))?;
+    w.push(&ItemRef::Directory(dir.value()))?;
     if let Some(s) = r.accounts.get(a)? {
-        w.push(&Item::State(s.value().to_vec()))?;
+        w.push(&ItemRef::State(s.value()))?;
     }
     for e in r.records.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
-        w.push(&Item::Record(k.value().1, v.value().to_vec()))?;
+        w.push(&ItemRef::Record(k.value().1, v.value()))?;
         counts.records += 1;
         if counts.records % 4096 == 0 {
             progress.inc(4096);
@@ -153,21 +153,22 @@ fn write_account<W: Write>(
     progress.inc(counts.records % 4096);
     for e in r.trash.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
-        w.push(&Item::Batch(k.value().1, v.value().to_vec()))?;
+        w.push(&ItemRef::Batch(k.value().1, v.value()))?;
         counts.batches += 1;
     }
     for e in r.trashed.range((a, 0, 0)..=(a, u64::MAX, u64::MAX))? {
         let (k, v) = e?;
         let (_, b, id) = k.value();
-        w.push(&Item::Trashed(b, id, v.value().to_vec()))?;
+        w.push(&ItemRef::Trashed(b, id, v.value()))?;
         counts.trashed += 1;
     }
     for e in r.audit.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
-        w.push(&Item::Audit(k.value().1, v.value().to_vec()))?;
+        w.push(&ItemRef::Audit(k.value().1, v.value()))?;
         counts.audit += 1;
     }
-    let (end, sha256) = w.end_region()?;
+    let end = w.mark()?;
+    let (end, sha256) = (end.pos, end.region);
     Ok(AccountIndex {
         account: a,
         start,
@@ -214,14 +215,12 @@ impl Store {
                     .map(|e| Ok(e?.0.value()))
                     .collect::<Result<_>>()?,
             };
-            progress.set_len(
-                accounts
-                    .iter()
-                    .map(|&a| crate::account::record_count(r, a))
-                    .sum::<Result<u64>>()?,
-            );
+            progress.set_len(match opts.account {
+                Some(a) => crate::account::record_count(r, a)?,
+                None => redb::ReadableTableMetadata::len(&r.records)?,
+            });
             let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
-            w.push(&Item::Header(Header {
+            w.push(&ItemRef::Header(&Header {
                 magic: MAGIC,
                 format: ARCHIVE_FORMAT,
                 created_at: now,
@@ -236,12 +235,14 @@ impl Store {
                 totals.add(&i.counts);
                 index.push(i);
             }
-            let digest = w.digest()?;
-            let age = w.finish(Trailer {
-                accounts: index.clone(),
+            let digest = w.mark()?.total;
+            let trailer = Trailer {
+                accounts: index,
                 totals,
                 digest,
-            })?;
+            };
+            let age = w.finish(&trailer)?;
+            let index = trailer.accounts;
             Ok((index, totals, age.finish()?))
         })?;
         let Hashing { inner, hash, size } = hashing;
