@@ -2,6 +2,7 @@
 //! same bytes through zstd and age directly), one small account out of the
 //! full archive, and redb file growth under a long backup read.
 //! `cargo bench --bench backup`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -5,6 +5,7 @@
 pub(crate) mod crypto;
 pub(crate) mod format;
 pub(crate) mod read;
+pub(crate) mod restore;
 pub(crate) mod retention;
 pub(crate) mod schedule;
 pub(crate) mod sidecar;
@@ -14,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 pub use crypto::{keygen, Decryption, Encryption};
 pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
-pub use read::{restore_store, verify, VerifyReport};
+pub use read::{verify, VerifyReport};
+pub use restore::restore_store;
 pub use retention::{plan as plan_prune, ArchiveFacts, Decision, Keep};
 pub use schedule::{BackupScheduler, ScheduleConfig};
 pub use sidecar::Sidecar;

@@ -1,42 +1,37 @@
-//! Reading archives: `verify` (everything, nothing written), restore of a
-//! whole store into a new file, and restore of one account into a live store
-//! (seeking straight to it) in one write transaction.
+//! Reading archives: opening one with its key, and `verify` (decrypt and
+//! check everything, write nothing).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::crypto::Decryption;
 use super::format::{
-    check_header, footer_offset, AccountIndex, ArchiveScope, Chunk, ChunkReader, Counts, Header,
-    Item, Trailer, FOOTER_LEN,
+    check_header, AccountIndex, ArchiveScope, Chunk, ChunkReader, Counts, Header, Item, Trailer,
 };
-use super::write::{tmp_name, TempFile};
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
 use crate::progress::Progress;
-use crate::store::Store;
 use crate::trash::Batch;
-use crate::txn::{AccountState, Tx, Writer};
-use crate::{account, index};
+use crate::txn::AccountState;
 
-fn bad(what: impl std::fmt::Display) -> Error {
+pub(super) fn bad(what: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("archive: {what}"))
 }
 
-type Plain = age::stream::StreamReader<BufReader<File>>;
+pub(super) type Plain = age::stream::StreamReader<BufReader<File>>;
 
-fn open(file: &Path, key: &Decryption) -> Result<Plain> {
+pub(super) fn open(file: &Path, key: &Decryption) -> Result<Plain> {
     let f = File::open(file)
         .map_err(|e| Error::Invalid(format!("cannot open archive `{}`: {e}", file.display())))?;
     key.open(BufReader::with_capacity(1 << 20, f))
 }
 
-fn header_of(items: &[Item]) -> Result<Header> {
+pub(super) fn header_of(items: &[Item]) -> Result<Header> {
     match items.first() {
         Some(Item::Header(h)) => {
             check_header(h)?;
@@ -64,7 +59,7 @@ impl VerifyReport {
 }
 
 /// Checks stored bytes decode as a `T`.
-fn valid<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> {
+pub(super) fn valid<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> {
     codec::decode::<T>(bytes, || "archive".to_string()).map(|_| ())
 }
 
@@ -198,279 +193,4 @@ pub(crate) fn verify_plain(plain: impl Read, progress: &dyn Progress) -> Result<
         accounts: seen.iter().map(|i| i.account).collect(),
         problems,
     })
-}
-
-/// How the items of one account land in a store.
-struct Landing {
-    target: u64,
-    /// Take the archived audit log and counters (new account or new store);
-    /// otherwise keep the live log and merge counters upward.
-    take_log: bool,
-}
-
-fn land(w: &mut Writer<'_>, l: &Landing, item: Item, counts: &mut Counts) -> Result<()> {
-    let place = || "archive".to_string();
-    let a = l.target;
-    match item {
-        Item::Directory(b) => {
-            let mut dir: Directory = codec::decode(&b, place)?;
-            dir.account.id = a;
-            w.put_directory(&dir)?;
-        }
-        Item::State(b) => {
-            let archived: AccountState = codec::decode(&b, place)?;
-            let state = if l.take_log {
-                archived
-            } else {
-                let live = w.state(a)?;
-                AccountState {
-                    next_record: live.next_record.max(archived.next_record),
-                    next_batch: live.next_batch.max(archived.next_batch),
-                    ..live
-                }
-            };
-            w.put_state(a, &state)?;
-        }
-        Item::Record(id, b) => {
-            let r: Record = codec::decode(&b, place)?;
-            if r.id != id {
-                return Err(bad(format_args!("record `{id}` says it is `{}`", r.id)));
-            }
-            index::save_encoded(w, a, None, &r, Some(&b))?;
-            counts.records += 1;
-        }
-        Item::Batch(id, b) => {
-            valid::<Batch>(&b)?;
-            w.trash.insert((a, id), b.as_slice())?;
-            counts.batches += 1;
-        }
-        Item::Trashed(batch, id, b) => {
-            valid::<Record>(&b)?;
-            w.trashed.insert((a, batch, id), b.as_slice())?;
-            counts.trashed += 1;
-        }
-        Item::Audit(seq, b) => {
-            if l.take_log {
-                valid::<audit::Event>(&b)?;
-                w.audit.insert((a, seq), b.as_slice())?;
-            }
-            counts.audit += 1;
-        }
-        Item::Account(_) => {}
-        Item::Header(_) | Item::Trailer(_) => return Err(bad("header or trailer in the middle")),
-    }
-    Ok(())
-}
-
-/// Builds a new store file at `to` from a full archive. Refuses to overwrite;
-/// writes under a temporary name and renames only when every check passed.
-///
-/// # Errors
-/// `Conflict` when `to` exists; `Invalid` for an account archive;
-/// `Crypto`/`Corrupt`/`Incompatible` for a bad archive (nothing is left at `to`).
-pub fn restore_store(
-    file: &Path,
-    key: &Decryption,
-    to: &Path,
-    progress: &dyn Progress,
-) -> Result<Counts> {
-    if to.exists() {
-        return Err(Error::Conflict(format!(
-            "`{}` exists; restore builds a new store file",
-            to.display()
-        )));
-    }
-    let report = verify(file, key, &crate::NoProgress)?;
-    if let Some(p) = report.problems.first() {
-        return Err(Error::Corrupt(p.clone()));
-    }
-    if report.scope != ArchiveScope::Full {
-        return Err(Error::Invalid(format!(
-            "`{}` holds one account; restore it with --account into a store",
-            file.display()
-        )));
-    }
-    progress.set_len(report.counts.records);
-    let tmp = tmp_name(to);
-    let _ = std::fs::remove_file(&tmp);
-    let mut guard = TempFile(Some(tmp.clone()));
-    let store = Store::open(&tmp)?;
-    let mut rd = ChunkReader::new(open(file, key)?, 0);
-    let mut counts = Counts::default();
-    let mut current: Option<u64> = None;
-    let mut done = 0;
-    let now = Timestamp::now();
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    while let Chunk::Items(items) = rd.next()? {
-        // Not durable chunk by chunk: the file is renamed into place only
-        // after the immediate commit below.
-        store.write_with(redb::Durability::None, |w| {
-            for item in items {
-                match item {
-                    Item::Header(_) | Item::Trailer(_) => {}
-                    Item::Account(a) => current = Some(a),
-                    other => {
-                        let a = current.ok_or_else(|| bad("items outside any account"))?;
-                        land(
-                            w,
-                            &Landing {
-                                target: a,
-                                take_log: true,
-                            },
-                            other,
-                            &mut counts,
-                        )?;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        progress.inc(counts.records - done);
-        done = counts.records;
-    }
-    store.write(|w| {
-        for &a in &report.accounts {
-            let e = Entry {
-                actor: None,
-                action: "backup.restore",
-                target: name.clone(),
-                count: 0,
-                detail: "whole store".into(),
-            };
-            audit::append(w, a, now, e)?;
-        }
-        Ok(())
-    })?;
-    drop(store);
-    std::fs::rename(&tmp, to)?;
-    guard.0 = None;
-    progress.finish();
-    Ok(counts)
-}
-
-/// The trailer of a seekable archive, after checking its header.
-fn trailer_of(rd: &mut Plain) -> Result<Trailer> {
-    let mut head = ChunkReader::new(&mut *rd, 0);
-    let Chunk::Items(first) = head.next()? else {
-        return Err(bad("no header"));
-    };
-    header_of(&first)?;
-    let end = rd
-        .seek(SeekFrom::End(-(FOOTER_LEN as i64)))
-        .map_err(super::crypto::read_error)?;
-    let mut tail = [0u8; FOOTER_LEN as usize];
-    rd.read_exact(&mut tail)
-        .map_err(super::crypto::read_error)?;
-    let at = footer_offset(&tail)?;
-    if at >= end {
-        return Err(bad("footer points past the end"));
-    }
-    rd.seek(SeekFrom::Start(at))
-        .map_err(super::crypto::read_error)?;
-    match ChunkReader::new(&mut *rd, at).next()? {
-        Chunk::Items(items) => match items.into_iter().next() {
-            Some(Item::Trailer(t)) => Ok(t),
-            _ => Err(bad("footer does not point at the trailer")),
-        },
-        Chunk::Footer(_) => Err(bad("footer does not point at the trailer")),
-    }
-}
-
-impl Store {
-    /// Restores account `account` from a full or account archive, seeking
-    /// straight to it. Without `as_new` it replaces the live account in one
-    /// write transaction (readers see the old or the new, never a mix),
-    /// keeping the live audit log; with `as_new` it lands beside it under
-    /// that id, with the archived log. Either way `backup.restore` is
-    /// appended. A bad archive leaves the store untouched.
-    ///
-    /// # Errors
-    /// `NotFound` when the archive lacks the account; `Conflict` when
-    /// `as_new` names an existing account; `Crypto`/`Corrupt`/`Incompatible`
-    /// for a bad archive.
-    pub fn restore_account(
-        &self,
-        file: &Path,
-        key: &Decryption,
-        account: u64,
-        as_new: Option<u64>,
-    ) -> Result<Counts> {
-        let mut rd = open(file, key)?;
-        let trailer = trailer_of(&mut rd)?;
-        let idx = trailer
-            .accounts
-            .iter()
-            .find(|i| i.account == account)
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "archive `{}` holds no account `{account}`",
-                    file.display()
-                ))
-            })?
-            .clone();
-        rd.seek(SeekFrom::Start(idx.start))
-            .map_err(super::crypto::read_error)?;
-        let target = as_new.unwrap_or(account);
-        let now = Timestamp::now();
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.write(|w| {
-            let exists = w.dir_version(target)?.is_some();
-            if as_new.is_some() && exists {
-                return Err(Error::Conflict(format!(
-                    "account `{target}` exists; --as-new needs a free account id"
-                )));
-            }
-            if exists {
-                account::clear_data(w, target)?;
-            }
-            let landing = Landing {
-                target,
-                take_log: as_new.is_some() || !exists,
-            };
-            let mut chunks = ChunkReader::new(&mut rd, idx.start);
-            let mut counts = Counts::default();
-            while chunks.pos < idx.end {
-                let Chunk::Items(items) = chunks.next()? else {
-                    return Err(bad("account ends early"));
-                };
-                for item in items {
-                    land(w, &landing, item, &mut counts)?;
-                }
-            }
-            let sha: [u8; 32] = chunks.hash.finalize().into();
-            if chunks.pos != idx.end || sha != idx.sha256 {
-                return Err(bad(format_args!(
-                    "account `{account}` does not match its hash"
-                )));
-            }
-            if counts != idx.counts {
-                return Err(bad(format_args!(
-                    "account `{account}` does not match its counts"
-                )));
-            }
-            let detail = match as_new {
-                Some(n) => format!("account {account} restored as new account {n}"),
-                None => format!("account {account} replaced"),
-            };
-            audit::append(
-                w,
-                target,
-                now,
-                Entry {
-                    actor: None,
-                    action: "backup.restore",
-                    target: name.clone(),
-                    count: counts.records,
-                    detail,
-                },
-            )?;
-            Ok(counts)
-        })
-    }
 }

@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod cli;
 mod common;
+mod compat;
 mod load;
 mod records;
 mod trash;

@@ -1,0 +1,426 @@
+//! crmstore against SQLite (WAL, a normalized and well-indexed ACL schema)
+//! on the same generated data, the same questions, for four viewers. Both
+//! sides must return the same ids before anything is timed.
+//! `cargo bench --bench compare_sqlite` (sizes: CRMSTORE_SIZES=10000,100000,1000000)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use crmstore::synth::{self, GenSpec};
+use crmstore::{AccessContext, Directory, Filter, NewRecord, Principal, Query, Scope, Store};
+use rusqlite::{params, Connection};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE records(id INTEGER PRIMARY KEY, module TEXT NOT NULL, owner INT NOT NULL, team INT, stage TEXT,
+  parent INT, fields TEXT NOT NULL, version INT NOT NULL, created_at INT NOT NULL, updated_at INT NOT NULL);
+CREATE INDEX records_module_owner ON records(module, owner, id);
+CREATE INDEX records_module_team ON records(module, team, id);
+CREATE INDEX records_parent ON records(parent);
+CREATE TABLE shares(kind INT NOT NULL, principal INT NOT NULL, module TEXT NOT NULL, record INT NOT NULL, access INT NOT NULL,
+  PRIMARY KEY(kind, principal, module, record)) WITHOUT ROWID;
+CREATE INDEX shares_record ON shares(record);
+CREATE TABLE users(id INTEGER PRIMARY KEY, role INT NOT NULL);
+CREATE TABLE user_teams(user INT NOT NULL, team INT NOT NULL, PRIMARY KEY(user, team)) WITHOUT ROWID;
+CREATE TABLE role_closure(ancestor INT NOT NULL, descendant INT NOT NULL, PRIMARY KEY(ancestor, descendant)) WITHOUT ROWID;
+CREATE TABLE group_members(grp INT NOT NULL, user INT NOT NULL, PRIMARY KEY(user, grp)) WITHOUT ROWID;
+CREATE TABLE trash(id INTEGER PRIMARY KEY, module TEXT, owner INT, team INT, stage TEXT, parent INT, fields TEXT,
+  version INT, created_at INT, updated_at INT);
+";
+
+fn kind(p: Principal) -> (i64, i64) {
+    match p {
+        Principal::User(i) => (1, i as i64),
+        Principal::Team(i) => (2, i as i64),
+        Principal::Group(i) => (3, i as i64),
+        Principal::Role(i) => (4, i as i64),
+        Principal::RoleAndSubordinates(i) => (5, i as i64),
+    }
+}
+
+fn insert_record(tx: &Connection, r: &crmstore::Record) {
+    let fields = serde_json::Value::Object(
+        r.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+    .to_string();
+    tx.prepare_cached("INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+        .unwrap()
+        .execute(params![
+            r.id as i64,
+            r.module,
+            r.owner as i64,
+            r.team.map(|t| t as i64),
+            r.stage,
+            r.parent.map(|p| p as i64),
+            fields,
+            r.version as i64,
+            r.created_at.0,
+            r.updated_at.0
+        ])
+        .unwrap();
+    for s in &r.shares {
+        let (k, p) = kind(s.to);
+        tx.prepare_cached("INSERT INTO shares VALUES (?1, ?2, ?3, ?4, ?5)")
+            .unwrap()
+            .execute(params![k, p, r.module, r.id as i64, 1])
+            .unwrap();
+    }
+}
+
+/// Loads the same generated account into SQLite (the directory as tables:
+/// users, team membership, the role closure, resolved group membership).
+fn load_sqlite(path: &Path, spec: &GenSpec, dir: &Directory) -> f64 {
+    let _ = std::fs::remove_file(path);
+    let mut c = Connection::open(path).unwrap();
+    c.execute_batch(SCHEMA).unwrap();
+    let t = std::time::Instant::now();
+    let tx = c.transaction().unwrap();
+    for u in &dir.users {
+        tx.execute(
+            "INSERT INTO users VALUES (?1, ?2)",
+            params![u.id as i64, u.role as i64],
+        )
+        .unwrap();
+        for t in &u.teams {
+            tx.execute(
+                "INSERT INTO user_teams VALUES (?1, ?2)",
+                params![u.id as i64, *t as i64],
+            )
+            .unwrap();
+        }
+    }
+    for r in &dir.roles {
+        let mut cur = Some(r.id);
+        while let Some(a) = cur {
+            tx.execute(
+                "INSERT INTO role_closure VALUES (?1, ?2)",
+                params![a as i64, r.id as i64],
+            )
+            .unwrap();
+            cur = dir.roles.iter().find(|x| x.id == a).and_then(|x| x.parent);
+        }
+    }
+    for g in &dir.groups {
+        for u in &dir.users {
+            let mut above = vec![u.role];
+            let mut cur = dir
+                .roles
+                .iter()
+                .find(|x| x.id == u.role)
+                .and_then(|x| x.parent);
+            while let Some(p) = cur {
+                above.push(p);
+                cur = dir.roles.iter().find(|x| x.id == p).and_then(|x| x.parent);
+            }
+            let member = g.users.contains(&u.id)
+                || g.roles.contains(&u.role)
+                || g.teams.iter().any(|t| u.teams.contains(t))
+                || g.roles_and_subordinates.iter().any(|r| above.contains(r));
+            if member {
+                tx.execute(
+                    "INSERT INTO group_members VALUES (?1, ?2)",
+                    params![g.id as i64, u.id as i64],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let now = crmstore::Timestamp::now();
+    for id in 1..=spec.records {
+        insert_record(&tx, &synth::record(spec, dir, id, now));
+    }
+    tx.commit().unwrap();
+    t.elapsed().as_secs_f64()
+}
+
+/// The viewer's resolved context as temp tables: what a CRM on SQLite caches
+/// per session, as crmstore caches its resolved viewer. Not timed.
+fn viewer_tables(c: &Connection, dir: &Directory, user: u64) {
+    let u = dir.users.iter().find(|x| x.id == user).unwrap();
+    c.execute_batch("DROP TABLE IF EXISTS temp.v_owners; DROP TABLE IF EXISTS temp.v_teams; DROP TABLE IF EXISTS temp.v_principals; DROP TABLE IF EXISTS temp.v_rule_owners;
+        CREATE TEMP TABLE v_owners(u INTEGER PRIMARY KEY); CREATE TEMP TABLE v_teams(t INTEGER PRIMARY KEY);
+        CREATE TEMP TABLE v_principals(kind INT, id INT, PRIMARY KEY(kind, id)) WITHOUT ROWID; CREATE TEMP TABLE v_rule_owners(u INTEGER PRIMARY KEY);").unwrap();
+    // owners: the viewer and everyone whose role is strictly below theirs.
+    c.execute("INSERT INTO v_owners SELECT ?1 UNION SELECT us.id FROM users us JOIN role_closure rc ON rc.descendant = us.role WHERE rc.ancestor = ?2 AND us.role != ?2",
+        params![user as i64, u.role as i64]).unwrap();
+    c.execute(
+        "INSERT INTO v_teams SELECT team FROM user_teams WHERE user = ?1",
+        params![user as i64],
+    )
+    .unwrap();
+    c.execute("INSERT INTO v_principals SELECT 1, ?1 UNION SELECT 2, team FROM user_teams WHERE user = ?1 UNION SELECT 3, grp FROM group_members WHERE user = ?1
+        UNION SELECT 4, ?2 UNION SELECT 5, ancestor FROM role_closure WHERE descendant = ?2", params![user as i64, u.role as i64]).unwrap();
+    let principals: BTreeSet<(i64, i64)> = c
+        .prepare("SELECT kind, id FROM v_principals")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for rule in dir
+        .sharing_rules
+        .iter()
+        .filter(|r| r.module == "deals" && principals.contains(&kind(r.share_with)))
+    {
+        let (k, p) = kind(rule.owned_by);
+        let sql = match k {
+            1 => "INSERT OR IGNORE INTO v_rule_owners SELECT id FROM users WHERE id = ?1",
+            2 => "INSERT OR IGNORE INTO v_rule_owners SELECT user FROM user_teams WHERE team = ?1",
+            3 => "INSERT OR IGNORE INTO v_rule_owners SELECT user FROM group_members WHERE grp = ?1",
+            4 => "INSERT OR IGNORE INTO v_rule_owners SELECT id FROM users WHERE role = ?1",
+            _ => "INSERT OR IGNORE INTO v_rule_owners SELECT us.id FROM users us JOIN role_closure rc ON rc.descendant = us.role WHERE rc.ancestor = ?1",
+        };
+        c.execute(sql, params![p]).unwrap();
+    }
+}
+
+/// The visible-ids subquery for a view scope.
+fn visible_sql(scope: Scope, stages: Option<&BTreeSet<String>>) -> String {
+    let union = match scope {
+        Scope::All => "SELECT id FROM records WHERE module = 'deals'".to_string(),
+        s => {
+            let mut parts = vec!["SELECT id FROM records WHERE module = 'deals' AND owner IN (SELECT u FROM v_owners)".to_string()];
+            if s == Scope::Team {
+                parts.push("SELECT id FROM records WHERE module = 'deals' AND team IN (SELECT t FROM v_teams)".into());
+            }
+            parts.push("SELECT s.record FROM v_principals p JOIN shares s ON s.kind = p.kind AND s.principal = p.id AND s.module = 'deals'".into());
+            parts.push("SELECT id FROM records WHERE module = 'deals' AND owner IN (SELECT u FROM v_rule_owners)".into());
+            parts.join(" UNION ")
+        }
+    };
+    let stage = stages.map_or(String::new(), |st| {
+        let list: Vec<String> = st.iter().map(|s| format!("'{s}'")).collect();
+        format!(" AND (r.stage IS NULL OR r.stage IN ({}))", list.join(","))
+    });
+    format!("SELECT r.id FROM records r WHERE r.id IN ({union}){stage}")
+}
+
+fn sql_ids(c: &Connection, sql: &str) -> Vec<u64> {
+    c.prepare_cached(sql)
+        .unwrap()
+        .query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|x| x.unwrap() as u64)
+        .collect()
+}
+
+fn store_ids(store: &Store, ctx: &AccessContext, q: &Query) -> Vec<u64> {
+    store
+        .query(ctx, q)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn sizes() -> Vec<u64> {
+    std::env::var("CRMSTORE_SIZES")
+        .ok()
+        .map_or(vec![10_000, 100_000, 1_000_000], |s| {
+            s.split(',').filter_map(|x| x.trim().parse().ok()).collect()
+        })
+}
+
+fn compare(c: &mut Criterion) {
+    for n in sizes() {
+        let spec = GenSpec {
+            account: 1,
+            records: n,
+            users: 200,
+            teams: 20,
+            seed: 42,
+        };
+        let store = Store::open(support::generated(n)).unwrap();
+        let dir = store.directory(1).unwrap();
+        let sqlite_path: PathBuf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("target/bench-data/sqlite-{n}.db"));
+        if !sqlite_path.exists() {
+            let s = load_sqlite(&sqlite_path, &spec, &dir);
+            eprintln!("sqlite bulk load of {n}: {s:.2} s");
+        }
+        let conn = Connection::open(&sqlite_path).unwrap();
+        let v = support::viewers(&store);
+        let mut g = c.benchmark_group(format!("compare {n}"));
+        g.sample_size(20);
+        for (name, user) in [
+            ("own rep", v.rep),
+            ("manager", v.manager),
+            ("team scope", v.team),
+            ("share-only", v.partner),
+        ] {
+            let ctx = store.context(1, user).unwrap();
+            let perms = dir
+                .profiles
+                .iter()
+                .find(|p| p.id == dir.users.iter().find(|u| u.id == user).unwrap().profile)
+                .unwrap()
+                .modules["deals"]
+                .clone();
+            viewer_tables(&conn, &dir, user);
+            let visible = visible_sql(perms.view, perms.stages.as_ref());
+            let page_sql = format!("{visible} ORDER BY r.id LIMIT 50");
+            let count_sql = format!("SELECT count(*) FROM ({visible})");
+            let filter_sql = format!(
+                "{visible} AND json_extract(r.fields, '$.amount') >= 50000 ORDER BY r.id LIMIT 50"
+            );
+            let page = Query::module("deals").limit(50);
+            let filtered = Query::module("deals")
+                .filter(Filter::field("amount").ge(50_000))
+                .limit(50);
+            // Same answers before any timing.
+            assert_eq!(
+                store_ids(&store, &ctx, &page),
+                sql_ids(&conn, &page_sql),
+                "{n} {name}: first page differs"
+            );
+            assert_eq!(
+                store_ids(&store, &ctx, &filtered),
+                sql_ids(&conn, &filter_sql),
+                "{n} {name}: filtered page differs"
+            );
+            let count: i64 = conn.query_row(&count_sql, [], |r| r.get(0)).unwrap();
+            assert_eq!(
+                store.count(&ctx, &Query::module("deals")).unwrap(),
+                count as u64,
+                "{n} {name}: count differs"
+            );
+            let probe = *store_ids(&store, &ctx, &page).last().unwrap_or(&1);
+            let get_sql = format!("{visible} AND r.id = {probe}");
+            assert_eq!(sql_ids(&conn, &get_sql), [probe]);
+            eprintln!("{n} {name}: sees {count}");
+            g.bench_function(format!("{name}/first page/crmstore"), |b| {
+                b.iter(|| store.query(&ctx, &page).unwrap())
+            });
+            g.bench_function(format!("{name}/first page/sqlite"), |b| {
+                b.iter(|| sql_ids(&conn, &page_sql))
+            });
+            g.bench_function(format!("{name}/count/crmstore"), |b| {
+                b.iter(|| store.count(&ctx, &Query::module("deals")).unwrap())
+            });
+            g.bench_function(format!("{name}/count/sqlite"), |b| {
+                b.iter(|| {
+                    conn.query_row(&count_sql, [], |r| r.get::<_, i64>(0))
+                        .unwrap()
+                })
+            });
+            g.bench_function(format!("{name}/filtered page/crmstore"), |b| {
+                b.iter(|| store.query(&ctx, &filtered).unwrap())
+            });
+            g.bench_function(format!("{name}/filtered page/sqlite"), |b| {
+                b.iter(|| sql_ids(&conn, &filter_sql))
+            });
+            g.bench_function(format!("{name}/get by id/crmstore"), |b| {
+                b.iter(|| store.get(&ctx, probe).unwrap())
+            });
+            g.bench_function(format!("{name}/get by id/sqlite"), |b| {
+                b.iter(|| sql_ids(&conn, &get_sql))
+            });
+        }
+        g.finish();
+        writes(c, n, &store, &conn);
+    }
+}
+
+/// Single insert, and delete with cascade (to a trash, restored between
+/// iterations), on copies so the cached data stays as generated.
+fn writes(c: &mut Criterion, n: u64, base: &Store, conn: &Connection) {
+    let (_d, path) = support::copy_of(n, "compare-writes");
+    drop(base.directory(1));
+    let store = Store::open(&path).unwrap();
+    let admin = store.context(1, 1).unwrap();
+    let mut g = c.benchmark_group(format!("compare {n}"));
+    g.sample_size(20);
+    g.bench_function("single insert/crmstore", |b| {
+        b.iter(|| {
+            store
+                .create(
+                    &admin,
+                    NewRecord::new("deals")
+                        .field("name", "x")
+                        .field("amount", 5),
+                )
+                .unwrap()
+        })
+    });
+    let mut next = 10_000_000i64;
+    g.bench_function("single insert/sqlite", |b| b.iter(|| {
+        next += 1;
+        conn.execute("INSERT INTO records VALUES (?1, 'deals', 1, 1, 'new', NULL, '{\"name\":\"x\",\"amount\":5}', 1, 0, 0)", params![next]).unwrap();
+    }));
+    // A deal with its comment: ids ≡ 1 (mod 7) have a comment 6 above them.
+    let root = 8u64;
+    g.bench_function("delete with cascade/crmstore", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                let (bt, _) = store.delete(&admin, &[root], true).unwrap();
+                store.restore(&admin, bt, None).unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("delete with cascade/sqlite", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                conn.execute_batch(&format!(
+                    "BEGIN;
+                INSERT INTO trash SELECT * FROM records WHERE id = {root} OR parent = {root};
+                DELETE FROM shares WHERE record IN (SELECT id FROM trash);
+                DELETE FROM records WHERE id IN (SELECT id FROM trash);
+                COMMIT;
+                BEGIN; INSERT INTO records SELECT * FROM trash; DELETE FROM trash; COMMIT;"
+                ))
+                .unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    conn.execute("DELETE FROM records WHERE id > 9999999", [])
+        .unwrap();
+}
+
+fn bulk_load(c: &mut Criterion) {
+    let n = 100_000;
+    let spec = GenSpec {
+        account: 1,
+        records: n,
+        users: 200,
+        teams: 20,
+        seed: 42,
+    };
+    let tmp =
+        tempfile::tempdir_in(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target")).unwrap();
+    let mut g = c.benchmark_group("bulk load 100000");
+    g.sample_size(10);
+    g.bench_function("crmstore", |b| {
+        b.iter_batched(
+            || {
+                let p = tmp.path().join("bulk.redb");
+                let _ = std::fs::remove_file(&p);
+                Store::open(&p).unwrap()
+            },
+            |store| store.generate(&spec, &crmstore::NoProgress).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    let dir = synth::directory(&spec).unwrap();
+    g.bench_function("sqlite", |b| {
+        b.iter(|| load_sqlite(&tmp.path().join("bulk.db"), &spec, &dir))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, compare, bulk_load);
+criterion_main!(benches);

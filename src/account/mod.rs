@@ -1,0 +1,210 @@
+//! Accounts as documents: `load` (validate everything, then create or replace
+//! the account in one transaction) and `dump` (the same document back), and
+//! clearing an account's data.
+
+mod document;
+
+use std::ops::Bound;
+
+use redb::ReadableTable;
+
+use crate::audit::{self, Entry};
+use crate::error::{Error, Result};
+use crate::index;
+use crate::model::{Directory, Record, Timestamp};
+use crate::store::Store;
+use crate::txn::{Reader, Writer};
+
+use document::{parse, render};
+pub(crate) use document::{parse_only, validate_directory};
+
+/// How many live records `a` has.
+pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
+    let mut n = 0;
+    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The key range of one account in a table whose key starts with the account.
+fn bounds<K>(lo: K, next_account_lo: Option<K>) -> (Bound<K>, Bound<K>) {
+    (
+        Bound::Included(lo),
+        next_account_lo.map_or(Bound::Unbounded, Bound::Excluded),
+    )
+}
+
+/// Removes the account's records, index entries, field registry and trash.
+/// Its audit log and counters stay (the log is evidence; ids are never reused).
+pub(crate) fn clear_data(w: &mut Writer<'_>, a: u64) -> Result<u64> {
+    let n = a.checked_add(1);
+    let mut dropped = 0;
+    w.records
+        .retain_in::<(u64, u64), _>(bounds((a, 0), n.map(|n| (n, 0))), |_, _| false)?;
+    w.by_module
+        .retain_in::<(u64, u32, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
+    w.by_owner.retain_in::<(u64, u32, u64, u64), _>(
+        bounds((a, 0, 0, 0), n.map(|n| (n, 0, 0, 0))),
+        |_, _| false,
+    )?;
+    w.by_team.retain_in::<(u64, u32, u64, u64), _>(
+        bounds((a, 0, 0, 0), n.map(|n| (n, 0, 0, 0))),
+        |_, _| false,
+    )?;
+    w.by_stage.retain_in::<(u64, u32, &str, u64), _>(
+        bounds((a, 0, "", 0), n.map(|n| (n, 0, "", 0))),
+        |_, _| false,
+    )?;
+    w.by_share.retain_in::<(u64, u8, u64, u32, u64), _>(
+        bounds((a, 0, 0, 0, 0), n.map(|n| (n, 0, 0, 0, 0))),
+        |_, _| false,
+    )?;
+    w.by_parent
+        .retain_in::<(u64, u64, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
+    w.fields
+        .retain_in::<(u64, u32, &str), _>(bounds((a, 0, ""), n.map(|n| (n, 0, ""))), |_, _| {
+            false
+        })?;
+    w.trashed
+        .retain_in::<(u64, u64, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
+    w.trash
+        .retain_in::<(u64, u64), _>(bounds((a, 0), n.map(|n| (n, 0))), |_, _| {
+            dropped += 1;
+            false
+        })?;
+    Ok(dropped)
+}
+
+fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> Result<u64> {
+    let a = dir.account.id;
+    let replaced = w.directory.get(a)?.is_some();
+    let dropped = clear_data(w, a)?;
+    w.put_directory(dir)?;
+    for r in records {
+        index::save(w, a, None, r)?;
+    }
+    let mut state = w.state(a)?;
+    state.next_record = state.next_record.max(next);
+    w.put_state(a, &state)?;
+    let detail = if replaced {
+        format!("replaced; {dropped} trash batches dropped")
+    } else {
+        "created".to_string()
+    };
+    let count = records.len() as u64;
+    audit::append(
+        w,
+        a,
+        Timestamp::now(),
+        Entry {
+            actor: None,
+            action: "account.load",
+            target: format!("account {a}"),
+            count,
+            detail,
+        },
+    )?;
+    Ok(count)
+}
+
+fn dump(r: &Reader, dir: Directory) -> Result<serde_json::Value> {
+    let a = dir.account.id;
+    let mut records = Vec::new();
+    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        let id = k.value().1;
+        records.push(crate::codec::decode::<Record>(v.value(), || {
+            format!("records key ({a}, {id})")
+        })?);
+    }
+    render(dir, records, r.state(a)?.next_record.max(1))
+}
+
+impl Store {
+    /// Creates or replaces one account from an account document (CLI.md).
+    /// Every reference is checked first; a document with any problem is
+    /// refused whole and changes nothing. Replacing keeps the account's audit
+    /// log (and appends `account.load`) and drops its trash. Returns the
+    /// account id and the number of records.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the first problem.
+    pub fn load_json(&self, text: &str) -> Result<(u64, u64)> {
+        let (dir, records, next) = parse(text)?;
+        let count = self.write(|w| load(w, &dir, &records, next))?;
+        Ok((dir.account.id, count))
+    }
+
+    /// The account as a document `load_json` reads back.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account.
+    pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
+        self.read(|r| {
+            let dir = crate::txn::Tx::directory(r, account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+            dump(r, dir)
+        })
+    }
+
+    /// The ids of every account in the store, ascending.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn accounts(&self) -> Result<Vec<u64>> {
+        self.read(|r| {
+            r.directory
+                .range::<u64>(..)?
+                .map(|e| Ok(e?.0.value()))
+                .collect()
+        })
+    }
+}
+
+impl Store {
+    /// The directory of `account` (settings, users, roles, teams, groups,
+    /// profiles, sharing rules).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account.
+    pub fn directory(&self, account: u64) -> Result<Directory> {
+        self.read(|r| {
+            crate::txn::Tx::directory(r, account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
+        })
+    }
+
+    /// Changes the directory of `account` with `edit` (a user moves team or
+    /// role, a profile or group changes, ...). The result is checked like a
+    /// loaded document and stored in one transaction, audited as
+    /// `directory.change`; records and trash are untouched, and every viewer
+    /// sees the change on their next call.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
+    /// the edited directory has a bad reference or changes the account id.
+    pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
+        self.write(|w| {
+            let mut dir = crate::txn::Tx::directory(w, account)?
+                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+            edit(&mut dir);
+            if dir.account.id != account {
+                return Err(Error::Invalid(
+                    "a directory change cannot change the account id".into(),
+                ));
+            }
+            validate_directory(&mut dir)?;
+            w.put_directory(&dir)?;
+            let e = Entry {
+                actor: None,
+                action: "directory.change",
+                target: format!("account {account}"),
+                count: 0,
+                detail: String::new(),
+            };
+            audit::append(w, account, Timestamp::now(), e)
+        })
+    }
+}

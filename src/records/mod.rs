@@ -1,0 +1,266 @@
+//! Creating, reading, updating and querying records on behalf of a viewer,
+//! and the record-level management actions (share, unshare, assign).
+
+mod update;
+mod write;
+
+pub use update::Update;
+
+use crate::access::decide::{self, decide, Action};
+use crate::access::{AccessContext, Viewer};
+use crate::error::{Error, Result};
+use crate::model::{Access, NewRecord, Principal, Record, Timestamp};
+use crate::query::plan::{self, Scan};
+use crate::query::{Page, Query};
+use crate::store::Store;
+use crate::txn::Tx;
+
+use write::{create, manage, update, Manage};
+
+pub(crate) fn not_found(id: u64) -> Error {
+    Error::NotFound(format!("no record `{id}`"))
+}
+
+/// The record `id` if `v` may view it; a hidden record is missing, exactly.
+pub(crate) fn visible(t: &impl Tx, v: &Viewer, account: u64, id: u64) -> Result<Record> {
+    match t.record(account, id)? {
+        Some(r) if decide(v, &r, Action::View) => Ok(r),
+        _ => Err(not_found(id)),
+    }
+}
+
+pub(crate) fn access_name(a: Access) -> &'static str {
+    match a {
+        Access::Read => "read",
+        Access::ReadWrite => "read_write",
+        Access::Full => "full",
+    }
+}
+
+/// Refuses a filter naming a field hidden from `v` (before any other check),
+/// then checks its types.
+pub(crate) fn prepare_filter(v: &Viewer, q: &Query) -> Result<Option<crate::Filter>> {
+    let Some(f) = &q.filter else { return Ok(None) };
+    if let Some(h) = f
+        .fields()
+        .into_iter()
+        .find(|name| decide::hidden(v, &q.module, name))
+    {
+        return Err(Error::Denied(format!(
+            "field `{h}` of `{}` is hidden from user `{}`",
+            q.module, v.user
+        )));
+    }
+    f.clone().prepare().map(Some)
+}
+
+impl Store {
+    /// Creates a record owned by the viewer (or by `new.owner` when the viewer
+    /// is an admin or has edit scope `all`).
+    ///
+    /// # Errors
+    /// `Denied` without the create right, for a stage outside the viewer's
+    /// stages, or for a hidden or read-only field; `Invalid` for an unknown
+    /// owner, team or parent.
+    pub fn create(&self, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
+        self.act(ctx, "record.create", Timestamp::now(), |w, act| {
+            create(w, act.dir, act.v, ctx.account, new).map(|r| decide::redact(act.v, r))
+        })
+    }
+
+    /// Creates many records in one transaction: all or none (an import).
+    /// A record may name as parent one created earlier in the same call.
+    ///
+    /// # Errors
+    /// As [`Store::create`], for the first record refused; nothing is created.
+    pub fn create_many(&self, ctx: &AccessContext, news: Vec<NewRecord>) -> Result<Vec<Record>> {
+        self.act(ctx, "record.create", Timestamp::now(), |w, act| {
+            news.into_iter()
+                .map(|new| {
+                    create(w, act.dir, act.v, ctx.account, new).map(|r| decide::redact(act.v, r))
+                })
+                .collect()
+        })
+    }
+
+    /// The record `id` as the viewer sees it.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist or the viewer may not see it (the two
+    /// are the same answer).
+    pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            visible(r, &v, ctx.account, id).map(|rec| decide::redact(&v, rec))
+        })
+    }
+
+    /// Applies `up` to record `id`: version +1.
+    ///
+    /// # Errors
+    /// `NotFound` if invisible; `Denied` without the edit right or for a hidden
+    /// or read-only field; `Conflict` for a stale `expect_version`.
+    pub fn update(&self, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
+        self.act(ctx, "record.update", Timestamp::now(), |w, act| {
+            update(w, act.v, ctx.account, id, up).map(|r| decide::redact(act.v, r))
+        })
+    }
+
+    /// Whether the viewer may do `action` to record `id` (for showing or
+    /// hiding a button; every action checks again when it runs).
+    ///
+    /// # Errors
+    /// `NotFound` when the viewer may not see the record at all.
+    pub fn can(&self, ctx: &AccessContext, id: u64, action: Action) -> Result<bool> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            visible(r, &v, ctx.account, id).map(|rec| decide(&v, &rec, action))
+        })
+    }
+
+    /// One page of the records the viewer may see, in ascending id order.
+    ///
+    /// # Errors
+    /// `Denied` for a filter on a hidden field; `Invalid` for a filter whose
+    /// built-ins have the wrong type or an unknown module.
+    pub fn query(&self, ctx: &AccessContext, q: &Query) -> Result<Page> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            let filter = prepare_filter(&v, q)?;
+            let empty = Page {
+                records: Vec::new(),
+                next_after: None,
+                examined: 0,
+            };
+            let Some(m) = self.module_for_read(r, ctx.account, &q.module, &v)? else {
+                return Ok(empty);
+            };
+            let limit = q.limit.unwrap_or(usize::MAX);
+            if limit == 0 {
+                return Ok(empty);
+            }
+            let scan = Scan {
+                account: ctx.account,
+                module: &q.module,
+                module_id: m,
+                filter: filter.as_ref(),
+                after: q.after,
+                action: Action::View,
+            };
+            let mut records = Vec::new();
+            let mut more = false;
+            let examined = plan::scan(r, &v, &scan, |rec| {
+                if records.len() == limit {
+                    more = true;
+                    return Ok(false);
+                }
+                records.push(decide::redact(&v, rec));
+                Ok(true)
+            })?;
+            let next_after = if more {
+                records.last().map(|r| r.id)
+            } else {
+                None
+            };
+            Ok(Page {
+                records,
+                next_after,
+                examined,
+            })
+        })
+    }
+
+    /// How many records of the query the viewer may see (`after`/`limit` ignored).
+    ///
+    /// # Errors
+    /// As [`Store::query`].
+    pub fn count(&self, ctx: &AccessContext, q: &Query) -> Result<u64> {
+        self.read(|r| {
+            let v = self.viewer_in(r, ctx)?;
+            let filter = prepare_filter(&v, q)?;
+            let Some(m) = self.module_for_read(r, ctx.account, &q.module, &v)? else {
+                return Ok(0);
+            };
+            let scan = Scan {
+                account: ctx.account,
+                module: &q.module,
+                module_id: m,
+                filter: filter.as_ref(),
+                after: None,
+                action: Action::View,
+            };
+            plan::count(r, &v, &scan)
+        })
+    }
+
+    /// The module id to scan, or `None` when the viewer sees nothing there.
+    /// An unknown module (in no record and no part of the directory) is `Invalid`.
+    pub(crate) fn module_for_read(
+        &self,
+        t: &impl Tx,
+        account: u64,
+        module: &str,
+        v: &Viewer,
+    ) -> Result<Option<u32>> {
+        let id = t.module_id(account, module)?;
+        if id.is_none() {
+            let version = t.dir_version(account)?.unwrap_or(0);
+            if !self
+                .directory_in(t, account, version)?
+                .mentions_module(module)
+            {
+                return Err(Error::Invalid(format!("unknown module `{module}`")));
+            }
+        }
+        Ok(id.filter(|_| decide::may_view_module(v, module)))
+    }
+
+    /// Shares each record with `to` at `access` (replacing its level if it
+    /// already has one). All records or none; audited as `record.share`.
+    ///
+    /// # Errors
+    /// `NotFound` for an invisible record; `Denied` unless the viewer is an
+    /// admin or owns and may edit every record; `Invalid` for an unknown principal.
+    pub fn share(
+        &self,
+        ctx: &AccessContext,
+        ids: &[u64],
+        to: Principal,
+        access: Access,
+    ) -> Result<u64> {
+        self.manage(ctx, ids, &Manage::Share(to, access))
+    }
+
+    /// Removes `from`'s share of each record. As [`Store::share`].
+    ///
+    /// # Errors
+    /// As [`Store::share`].
+    pub fn unshare(&self, ctx: &AccessContext, ids: &[u64], from: Principal) -> Result<u64> {
+        self.manage(ctx, ids, &Manage::Unshare(from))
+    }
+
+    /// Gives each record to `owner` (and `team`, when given). As [`Store::share`].
+    ///
+    /// # Errors
+    /// As [`Store::share`]; `Invalid` for an unknown user or team.
+    pub fn assign(
+        &self,
+        ctx: &AccessContext,
+        ids: &[u64],
+        owner: u64,
+        team: Option<u64>,
+    ) -> Result<u64> {
+        self.manage(ctx, ids, &Manage::Assign { owner, team })
+    }
+
+    fn manage(&self, ctx: &AccessContext, ids: &[u64], what: &Manage) -> Result<u64> {
+        let name = match what {
+            Manage::Share(..) => "record.share",
+            Manage::Unshare(_) => "record.unshare",
+            Manage::Assign { .. } => "record.assign",
+        };
+        self.act(ctx, name, Timestamp::now(), |w, act| {
+            manage(w, act.dir, act.v, ctx.account, ids, what)
+        })
+    }
+}

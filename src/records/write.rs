@@ -1,0 +1,290 @@
+//! The write paths behind `Store::create`, `update`, `share`, `unshare` and
+//! `assign`: every check first, then the change with its index entries (and
+//! audit event) in the caller's transaction.
+
+use crate::access::decide::{self, decide, Action};
+use crate::access::Viewer;
+use crate::audit::{self, Entry};
+use crate::error::{Error, Result};
+use crate::model::record::check_field_name;
+use crate::model::{
+    Access, Directory, FieldRule, NewRecord, Principal, Record, Share, Timestamp, Value,
+};
+use crate::txn::{Tx, Writer};
+use crate::{index, util};
+
+use super::{access_name, visible, Update};
+
+fn check_writes(
+    v: &Viewer,
+    module: &str,
+    fields: impl Iterator<Item = impl AsRef<str>>,
+) -> Result<()> {
+    for f in fields {
+        let f = f.as_ref();
+        check_field_name(f)?;
+        if let Some(rule) = decide::field_rule(v, module, f) {
+            let what = if rule == FieldRule::Hidden {
+                "hidden"
+            } else {
+                "read-only"
+            };
+            return Err(Error::Denied(format!(
+                "field `{f}` of `{module}` is {what} for user `{}`",
+                v.user
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A new parent must exist, be visible, and not be the record or below it.
+fn check_parent(
+    t: &impl Tx,
+    v: &Viewer,
+    account: u64,
+    child: Option<u64>,
+    parent: u64,
+) -> Result<()> {
+    let unknown = || Error::Invalid(format!("unknown parent record `{parent}`"));
+    visible(t, v, account, parent).map_err(|_| unknown())?;
+    let mut cur = Some(parent);
+    let mut steps = 0u64;
+    while let Some(p) = cur {
+        if Some(p) == child {
+            return Err(Error::Invalid(format!(
+                "parent `{parent}` would make a cycle"
+            )));
+        }
+        steps += 1;
+        if steps > 1_000_000 {
+            return Err(Error::Corrupt("parent chain does not end".into()));
+        }
+        cur = t.record(account, p)?.and_then(|r| r.parent);
+    }
+    Ok(())
+}
+
+fn check_module_name(module: &str) -> Result<()> {
+    if module.is_empty() || module.len() > 64 || module.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "module name `{module}` must be 1 to 64 printable bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_stage(v: &Viewer, module: &str, stage: Option<&str>) -> Result<()> {
+    if decide::stage_allowed(v, module, stage) {
+        return Ok(());
+    }
+    Err(Error::Denied(format!(
+        "stage `{}` of `{module}` is outside user `{}`'s pipeline stages",
+        stage.unwrap_or_default(),
+        v.user
+    )))
+}
+
+pub(super) fn create(
+    w: &mut Writer<'_>,
+    dir: &Directory,
+    v: &Viewer,
+    account: u64,
+    new: NewRecord,
+) -> Result<Record> {
+    check_module_name(&new.module)?;
+    let module = new.module.as_str();
+    if !decide::may_create(v, module) {
+        return Err(Error::Denied(format!(
+            "user `{}` may not create records in `{module}`",
+            v.user
+        )));
+    }
+    let owner = new.owner.unwrap_or(v.user);
+    if owner != v.user && !decide::may_set_owner(v, module) {
+        return Err(Error::Denied(format!(
+            "user `{}` may only create records they own",
+            v.user
+        )));
+    }
+    let owner_user = dir
+        .user(owner)
+        .ok_or_else(|| Error::Invalid(format!("unknown owner `{owner}`")))?;
+    let team = new.team.or_else(|| owner_user.teams.first().copied());
+    if let Some(t) = team {
+        dir.team(t)
+            .ok_or_else(|| Error::Invalid(format!("unknown team `{t}`")))?;
+    }
+    check_stage(v, module, new.stage.as_deref())?;
+    check_writes(v, module, new.fields.keys())?;
+    if let Some(p) = new.parent {
+        check_parent(w, v, account, None, p)?;
+    }
+    let mut state = w.state(account)?;
+    let id = state.next_record.max(1);
+    state.next_record = id + 1;
+    w.put_state(account, &state)?;
+    let now = Timestamp::now();
+    let mut fields = new.fields;
+    fields.retain(|_, val| *val != Value::Null);
+    let rec = Record {
+        id,
+        module: new.module,
+        owner,
+        team,
+        stage: new.stage,
+        parent: new.parent,
+        fields,
+        shares: Vec::new(),
+        version: 1,
+        created_at: now,
+        created_by: v.user,
+        updated_at: now,
+        updated_by: v.user,
+    };
+    index::save(w, account, None, &rec)?;
+    Ok(rec)
+}
+
+pub(super) fn update(
+    w: &mut Writer<'_>,
+    v: &Viewer,
+    account: u64,
+    id: u64,
+    up: Update,
+) -> Result<Record> {
+    let old = visible(w, v, account, id)?;
+    if !decide(v, &old, Action::Edit) {
+        return Err(Error::Denied(format!(
+            "user `{}` may not edit record `{id}`",
+            v.user
+        )));
+    }
+    if let Some(want) = up.expect_version {
+        if want != old.version {
+            return Err(Error::Conflict(format!(
+                "record `{id}` is at version `{}`, not `{want}`",
+                old.version
+            )));
+        }
+    }
+    check_writes(v, &old.module, up.set.keys())?;
+    let mut new = old.clone();
+    if let Some(stage) = up.stage {
+        check_stage(v, &old.module, stage.as_deref())?;
+        new.stage = stage;
+    }
+    if let Some(parent) = up.parent {
+        if let Some(p) = parent {
+            check_parent(w, v, account, Some(id), p)?;
+        }
+        new.parent = parent;
+    }
+    for (k, val) in up.set {
+        if val == Value::Null {
+            new.fields.remove(&k);
+        } else {
+            new.fields.insert(k, val);
+        }
+    }
+    touch(&mut new, v.user);
+    index::save(w, account, Some(&old), &new)?;
+    Ok(new)
+}
+
+fn touch(r: &mut Record, by: u64) {
+    r.version += 1;
+    r.updated_at = Timestamp::now();
+    r.updated_by = by;
+}
+
+/// What `share`, `unshare` and `assign` do to each record.
+pub(super) enum Manage {
+    Share(Principal, Access),
+    Unshare(Principal),
+    Assign { owner: u64, team: Option<u64> },
+}
+
+pub(super) fn manage(
+    w: &mut Writer<'_>,
+    dir: &Directory,
+    v: &Viewer,
+    account: u64,
+    ids: &[u64],
+    what: &Manage,
+) -> Result<u64> {
+    match what {
+        Manage::Share(p, _) | Manage::Unshare(p) if !dir.principal_exists(*p) => {
+            return Err(Error::Invalid(format!("unknown principal `{p}`")))
+        }
+        Manage::Assign { owner, team } => {
+            dir.user(*owner)
+                .ok_or_else(|| Error::Invalid(format!("unknown user `{owner}`")))?;
+            if let Some(t) = team {
+                dir.team(*t)
+                    .ok_or_else(|| Error::Invalid(format!("unknown team `{t}`")))?;
+            }
+        }
+        _ => {}
+    }
+    let ids = util::dedup(ids);
+    if ids.is_empty() {
+        return Err(Error::Invalid("no record ids given".into()));
+    }
+    // Check every record before changing any: all or nothing.
+    let mut records = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let r = visible(w, v, account, id)?;
+        if !decide::may_manage(v, &r) {
+            return Err(Error::Denied(format!(
+                "user `{}` may not share or reassign record `{id}` (needs to own it and edit it)",
+                v.user
+            )));
+        }
+        records.push(r);
+    }
+    for old in records {
+        let mut new = old.clone();
+        match *what {
+            Manage::Share(to, access) => match new.shares.iter_mut().find(|s| s.to == to) {
+                Some(s) => s.access = access,
+                None => new.shares.push(Share { to, access }),
+            },
+            Manage::Unshare(from) => new.shares.retain(|s| s.to != from),
+            Manage::Assign { owner, team } => {
+                new.owner = owner;
+                if team.is_some() {
+                    new.team = team;
+                }
+            }
+        }
+        touch(&mut new, v.user);
+        index::save(w, account, Some(&old), &new)?;
+    }
+    let (action, detail) = match what {
+        Manage::Share(p, a) => ("record.share", format!("to {p} at {}", access_name(*a))),
+        Manage::Unshare(p) => ("record.unshare", format!("from {p}")),
+        Manage::Assign { owner, team } => (
+            "record.assign",
+            format!(
+                "owner {owner}{}",
+                team.map(|t| format!(" team {t}")).unwrap_or_default()
+            ),
+        ),
+    };
+    let target = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let count = ids.len() as u64;
+    audit::append(
+        w,
+        account,
+        Timestamp::now(),
+        Entry {
+            actor: Some(v.user),
+            action,
+            target,
+            count,
+            detail,
+        },
+    )?;
+    Ok(count)
+}
