@@ -2,7 +2,12 @@
 //! on the same generated data, the same questions, for four viewers. Both
 //! sides must return the same ids before anything is timed.
 //! `cargo bench --bench compare_sqlite` (sizes: CRMSTORE_SIZES=10000,100000,1000000)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail by panicking"
+)]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -1,6 +1,11 @@
 //! Export of 1M records to JSONL and CSV, and what auditing costs an action.
 //! `cargo bench --bench export`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail by panicking"
+)]
 
 #[path = "support/mod.rs"]
 mod support;

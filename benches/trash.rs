@@ -1,6 +1,11 @@
 //! Delete with cascade and restore of a 10,000-record subtree in a 1M-record
 //! store, and listing a trash of 10,000 batches. `cargo bench --bench trash`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail by panicking"
+)]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -1,6 +1,11 @@
 //! First page (50) and count for each kind of viewer, at 10k and 1M records.
 //! `cargo bench --bench visibility`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmarks fail by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail by panicking"
+)]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -62,7 +62,7 @@ pub use model::{
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query};
 pub use records::Update;
-pub use store::{Store, FORMAT_VERSION};
+pub use store::{Store, DEFAULT_CACHE_BYTES, FORMAT_VERSION};
 pub use trash::{Batch, TrashedItem};
 
 /// Entry points for the fuzz targets in `fuzz/`: bytes in, an answer out,

@@ -16,6 +16,9 @@ use crate::monitor::{self, BlockRequest};
 use crate::tables::META;
 use crate::txn::{Reader, Tx, Writer};
 
+/// redb's page cache unless told otherwise: 1 GiB (redb's own default).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
 /// The format version this build writes. A store with a higher one is refused.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -61,13 +64,33 @@ impl Store {
     /// written by a newer format; [`Error::Storage`] when redb cannot open it
     /// (for instance another process has it open).
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with redb's page cache limited to `cache_bytes`.
+    ///
+    /// # Performance
+    /// The cache holds pages read and written; a long scan (a backup, an
+    /// export) fills it up to this limit, so process memory grows with the
+    /// store up to here and no further. Smaller saves memory, larger keeps
+    /// more of a big store hot.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
-                Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
-            }
-            other => Error::from(other),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+                    Error::Incompatible(format!(
+                        "`{}` is not a crmstore store: {m}",
+                        path.display()
+                    ))
+                }
+                other => Error::from(other),
+            })?;
         let store = Store {
             db,
             path,

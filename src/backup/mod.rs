@@ -2,6 +2,7 @@
 //! account, their sidecars, verification, restore, retention and the
 //! weekly/monthly scheduler.
 
+pub(crate) mod chunks;
 pub(crate) mod crypto;
 pub(crate) mod format;
 pub(crate) mod read;

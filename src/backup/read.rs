@@ -7,10 +7,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
-use super::format::{
-    check_header, AccountIndex, ArchiveScope, Chunk, ChunkReader, Counts, Header, Item, Trailer,
-};
+use super::format::{bad, check_header, AccountIndex, ArchiveScope, Counts, Header, Item, Trailer};
 use crate::audit;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -18,10 +17,6 @@ use crate::model::{Directory, Record, Timestamp};
 use crate::progress::Progress;
 use crate::trash::Batch;
 use crate::txn::AccountState;
-
-pub(super) fn bad(what: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("archive: {what}"))
-}
 
 pub(super) type Plain = age::stream::StreamReader<BufReader<File>>;
 

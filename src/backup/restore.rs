@@ -7,11 +7,10 @@ use std::path::Path;
 
 use sha2::Digest;
 
+use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
-use super::format::{
-    footer_offset, ArchiveScope, Chunk, ChunkReader, Counts, Item, Trailer, FOOTER_LEN,
-};
-use super::read::{bad, header_of, open, valid, verify, Plain};
+use super::format::{bad, footer_offset, ArchiveScope, Counts, Item, Trailer, FOOTER_LEN};
+use super::read::{header_of, open, valid, verify, Plain};
 use super::write::{tmp_name, TempFile};
 use crate::audit::{self, Entry};
 use crate::codec;

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::chunks::ChunkWriter;
 use super::crypto::Encryption;
 use super::format::{
-    AccountIndex, ArchiveScope, ChunkWriter, Counts, Header, ItemRef, Kind, Trailer,
-    ARCHIVE_FORMAT, MAGIC,
+    AccountIndex, ArchiveScope, Counts, Header, ItemRef, Kind, Trailer, ARCHIVE_FORMAT, MAGIC,
 };
 use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};

@@ -28,6 +28,9 @@ pub(crate) struct Cli {
     /// Print JSON (one object per line for lists) instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Limit redb's page cache (MiB); memory of long scans stays under it.
+    #[arg(long, global = true, default_value_t = 1024)]
+    cache_mib: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +83,7 @@ enum Command {
 pub(crate) struct Global {
     pub db: Option<PathBuf>,
     pub json: bool,
+    pub cache_mib: usize,
 }
 
 impl Global {
@@ -87,7 +91,7 @@ impl Global {
         let path = self.db.as_ref().ok_or_else(|| {
             Error::Invalid("no store given (pass --db PATH or set CRMSTORE_DB)".into())
         })?;
-        Store::open(path)
+        Store::open_with_cache(path, self.cache_mib.saturating_mul(1 << 20))
     }
 }
 
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
     let g = Global {
         db: cli.db,
         json: cli.json,
+        cache_mib: cli.cache_mib,
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(&a),

@@ -418,15 +418,8 @@ fn run(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::common::proptest_cases(64), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn the_store_agrees_with_the_reference(seed in any::<u64>()) {

@@ -95,3 +95,11 @@ pub fn raw(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
     f(&txn);
     txn.commit().unwrap();
 }
+
+/// Proptest cases: `PROPTEST_CASES` when set (to dig), else a modest default for CI.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}

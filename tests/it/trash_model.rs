@@ -257,15 +257,8 @@ fn agree(store: &Store, m: &Model) -> Result<(), String> {
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(24)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::common::proptest_cases(24), ..ProptestConfig::default() })]
 
     #[test]
     fn trash_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
