@@ -81,16 +81,33 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let db = Database::builder()
             .set_cache_size(cache_bytes)
-            .create(&path)
-            .map_err(|e| match e {
-                redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
-                    Error::Incompatible(format!(
-                        "`{}` is not a crmstore store: {m}",
-                        path.display()
-                    ))
-                }
-                other => Error::from(other),
-            })?;
+            .create(&path);
+        Store::with_db(db, path)
+    }
+
+    /// Opens a store on a redb storage backend of the caller's (fault
+    /// injection in tests). Not part of the API.
+    #[doc(hidden)]
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        label: impl Into<PathBuf>,
+    ) -> Result<Store> {
+        Store::with_db(
+            Database::builder().create_with_backend(backend),
+            label.into(),
+        )
+    }
+
+    fn with_db(
+        db: std::result::Result<Database, redb::DatabaseError>,
+        path: PathBuf,
+    ) -> Result<Store> {
+        let db = db.map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+                Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
+            }
+            other => Error::from(other),
+        })?;
         let store = Store {
             db,
             path,

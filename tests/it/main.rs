@@ -12,6 +12,7 @@ mod backup;
 mod cli;
 mod common;
 mod compat;
+mod faults;
 mod load;
 mod records;
 mod trash;

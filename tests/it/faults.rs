@@ -1,0 +1,98 @@
+//! Fault injection (redb's `FuzzerBackend` idea): the storage fails after N
+//! writes, at every N in a range. Whatever failed, the store reopens readable,
+//! `check` is clean and the audit chain is whole.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crmstore::{Access, NewRecord, Principal, Store};
+use redb::backends::FileBackend;
+use redb::StorageBackend;
+
+use crate::common::fixture;
+
+#[derive(Debug)]
+struct FailAfter {
+    inner: FileBackend,
+    writes_left: AtomicI64,
+}
+
+impl StorageBackend for FailAfter {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        if self.writes_left.load(Ordering::SeqCst) <= 0 {
+            return Err(std::io::Error::other("injected sync failure"));
+        }
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        if self.writes_left.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(std::io::Error::other("injected write failure"));
+        }
+        self.inner.write(offset, data)
+    }
+}
+
+/// Some of every kind of write, stopping at the first failure.
+fn work(store: &Store) -> crmstore::Result<()> {
+    let (raj, ada) = (store.context(1, 3)?, store.context(1, 1)?);
+    for i in 0..3 {
+        let r = store.create(&raj, NewRecord::new("deals").field("i", i as i64))?;
+        store.share(&raj, &[r.id], Principal::User(4), Access::Read)?;
+    }
+    let (b, _) = store.delete(&raj, &[1], true)?;
+    store.restore(&ada, b, Some(&[5]))?;
+    let (b, _) = store.delete(&ada, &[4], false)?;
+    store.purge(&ada, b)?;
+    Ok(())
+}
+
+#[test]
+fn a_failed_write_leaves_the_store_whole() {
+    let f = fixture();
+    let path = f.path.clone();
+    drop(f.store);
+    let mut failures = 0;
+    for n in (0..120).step_by(7) {
+        let copy = f._dir.path().join(format!("copy-{n}.redb"));
+        std::fs::copy(&path, &copy).unwrap();
+        {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&copy)
+                .unwrap();
+            let backend = FailAfter {
+                inner: FileBackend::new(file).unwrap(),
+                writes_left: AtomicI64::new(n),
+            };
+            if let Ok(store) = Store::open_with_backend(backend, &copy) {
+                if work(&store).is_err() {
+                    failures += 1;
+                }
+            } else {
+                failures += 1;
+            }
+        }
+        let store =
+            Store::open(&copy).unwrap_or_else(|e| panic!("after {n} writes: reopen failed: {e}"));
+        let rep = store.check().unwrap();
+        assert!(rep.is_consistent(), "after {n} writes: {:?}", rep.problems);
+        assert!(
+            store.audit_verify(1).unwrap().broken.is_none(),
+            "after {n} writes: audit chain broken"
+        );
+        store.dump_json(1).unwrap();
+    }
+    assert!(
+        failures > 5,
+        "the injected failures must actually hit the work ({failures})"
+    );
+}
