@@ -71,7 +71,7 @@ fn record_of(
 pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
     // Records → entries.
-    for e in r.records.range::<(u64, u64)>(..)? {
+    for e in r.records()?.range::<(u64, u64)>(..)? {
         let (k, v) = e?;
         let (a, id) = k.value();
         rep.records += 1;
@@ -96,29 +96,29 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
         };
         let e = entries(a, m, &rec);
         let mut missing = Vec::new();
-        if r.by_module.get(e.module)?.is_none() {
+        if r.by_module()?.get(e.module)?.is_none() {
             missing.push("module");
         }
-        if r.by_owner.get(e.owner)?.is_none() {
+        if r.by_owner()?.get(e.owner)?.is_none() {
             missing.push("owner");
         }
         if let Some(k) = e.team {
-            if r.by_team.get(k)?.is_none() {
+            if r.by_team()?.get(k)?.is_none() {
                 missing.push("team");
             }
         }
         if let Some(k) = e.stage {
-            if r.by_stage.get(k)?.is_none() {
+            if r.by_stage()?.get(k)?.is_none() {
                 missing.push("stage");
             }
         }
         if let Some(k) = e.parent {
-            if r.by_parent.get(k)?.is_none() {
+            if r.by_parent()?.get(k)?.is_none() {
                 missing.push("parent");
             }
         }
         for (k, access) in &e.shares {
-            if r.by_share.get(*k)?.map(|g| g.value()) != Some(*access) {
+            if r.by_share()?.get(*k)?.map(|g| g.value()) != Some(*access) {
                 missing.push("share");
             }
         }
@@ -132,7 +132,7 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
     // Entries → records.
     macro_rules! entries_of {
         ($table:ident, $key:ty, $name:literal, |$k:ident| ($a:expr, $id:expr), |$e:ident, $m:ident| $expect:expr) => {
-            for item in r.$table.range::<$key>(..)? {
+            for item in r.$table()?.range::<$key>(..)? {
                 let (key, _) = item?;
                 let $k = key.value();
                 rep.index_entries += 1;
@@ -192,7 +192,7 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
         |e, m| e.shares.iter().any(|(s, _)| *s == k)
     );
     // INVARIANT (trash): a trashed record is not live and its batch lists it.
-    for item in r.trashed.range::<(u64, u64, u64)>(..)? {
+    for item in r.trashed()?.range::<(u64, u64, u64)>(..)? {
         let (key, _) = item?;
         let (a, batch, id) = key.value();
         if r.record(a, id)?.is_some() {
@@ -201,7 +201,7 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
             ));
         }
         let listed = r
-            .trash
+            .trash()?
             .get((a, batch))?
             .map(|g| {
                 codec::decode::<crate::Batch>(g.value(), || format!("trash key ({a}, {batch})"))

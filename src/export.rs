@@ -78,8 +78,7 @@ impl Store {
         format: ExportFormat,
         out: impl Write,
     ) -> Result<u64> {
-        let txn = redb::ReadableDatabase::begin_read(&self.db)?;
-        let r = Reader::open(&txn)?;
+        let r = self.reader()?;
         let v = self.viewer_in(&r, ctx)?;
         let module = q.module.as_str();
         let filter = prepare_filter(&v, q)?;
@@ -190,7 +189,7 @@ impl Store {
         v: &Viewer,
     ) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in r.fields.range((a, m, "")..(a, m + 1, ""))? {
+        for e in r.fields()?.range((a, m, "")..(a, m + 1, ""))? {
             let (k, _) = e?;
             let name = k.value().2;
             if !decide::hidden(v, module, name) {

@@ -106,7 +106,7 @@ pub(crate) fn set_blocked(
     now: Timestamp,
 ) -> Result<()> {
     let mut dir = w
-        .directory(account)?
+        .directory_of(account)?
         .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
     let u = dir
         .users

@@ -173,9 +173,12 @@ impl Store {
 
     /// Runs `f` in one read transaction (a consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_read()?;
-        let r = Reader::open(&txn)?;
-        f(&r)
+        f(&self.reader()?)
+    }
+
+    /// A read transaction's tables, opened as they are used.
+    pub(crate) fn reader(&self) -> Result<Reader> {
+        Ok(Reader::new(self.db.begin_read()?))
     }
 
     /// Runs `f` in one write transaction, committed only if `f` succeeds:
@@ -226,7 +229,7 @@ impl Store {
         let mut block = None;
         let result = self.write(|w| {
             let v = self.viewer_in(w, ctx)?;
-            let version = w.dir_version(ctx.account)?.unwrap_or(0);
+            let version = w.version_of(ctx.account)?.unwrap_or(0);
             let dir = self.directory_in(w, ctx.account, version)?;
             let mut acting = Acting {
                 v: &v,
@@ -268,7 +271,7 @@ impl Store {
     pub fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
         self.read(|r| {
             let version = r
-                .dir_version(account)?
+                .version_of(account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
             let viewer = self.viewer(r, account, user, version)?;
             Ok(AccessContext {
@@ -283,7 +286,7 @@ impl Store {
     /// the directory has not changed since, else resolved anew.
     pub(crate) fn viewer_in(&self, t: &impl Tx, ctx: &AccessContext) -> Result<Arc<Viewer>> {
         let version = t
-            .dir_version(ctx.account)?
+            .version_of(ctx.account)?
             .ok_or_else(|| Error::NotFound(format!("no account `{}`", ctx.account)))?;
         if version == ctx.version {
             return Ok(ctx.viewer.clone());
@@ -318,7 +321,7 @@ impl Store {
             }
         }
         let dir = Arc::new(
-            t.directory(account)?
+            t.directory_of(account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?,
         );
         self.cache_lock()

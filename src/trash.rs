@@ -299,7 +299,7 @@ fn purge_batch(w: &mut Writer<'_>, a: u64, batch: &Batch) -> Result<u64> {
 
 fn list(r: &Reader, v: &Viewer, a: u64) -> Result<Vec<Batch>> {
     let mut out = Vec::new();
-    for e in r.trash.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.trash()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, val) = e?;
         let b: Batch = codec::decode(val.value(), || format!("trash key {:?}", k.value()))?;
         if sees(v, &b) {

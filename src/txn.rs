@@ -3,6 +3,7 @@
 //! every operation needs through [`Tx`], so access checks read the same way
 //! inside and outside a write.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
@@ -27,8 +28,8 @@ pub(crate) struct AccountState {
 
 /// Lookups shared by read and write transactions.
 pub(crate) trait Tx {
-    fn dir_version(&self, account: u64) -> Result<Option<u64>>;
-    fn directory(&self, account: u64) -> Result<Option<Directory>>;
+    fn version_of(&self, account: u64) -> Result<Option<u64>>;
+    fn directory_of(&self, account: u64) -> Result<Option<Directory>>;
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>>;
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>>;
 }
@@ -40,6 +41,13 @@ pub(crate) fn read_directory(
     t.get(account)?
         .map(|g| codec::decode(g.value(), || format!("directory of account `{account}`")))
         .transpose()
+}
+
+fn read_state(t: &impl ReadableTable<u64, &'static [u8]>, account: u64) -> Result<AccountState> {
+    t.get(account)?
+        .map(|g| codec::decode(g.value(), || format!("accounts key {account}")))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 pub(crate) fn read_record(
@@ -55,10 +63,10 @@ pub(crate) fn read_record(
 macro_rules! impl_tx {
     ($name:ident $(, $lt:lifetime)?) => {
         impl$(<$lt>)? Tx for $name$(<$lt>)? {
-            fn dir_version(&self, account: u64) -> Result<Option<u64>> {
+            fn version_of(&self, account: u64) -> Result<Option<u64>> {
                 Ok(self.dir_version.get(account)?.map(|g| g.value()))
             }
-            fn directory(&self, account: u64) -> Result<Option<Directory>> {
+            fn directory_of(&self, account: u64) -> Result<Option<Directory>> {
                 read_directory(&self.directory, account)
             }
             fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
@@ -114,18 +122,75 @@ macro_rules! table_set {
             }
 
             pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
-                self.accounts
-                    .get(account)?
-                    .map(|g| codec::decode(g.value(), || format!("accounts key {account}")))
-                    .transpose()
-                    .map(Option::unwrap_or_default)
+                read_state(&self.accounts, account)
             }
         }
-        impl_tx!($name $(, $lt)?);
     };
 }
 
-table_set!(Reader, ReadOnlyTable, open_table, ReadTransaction);
+/// The tables of a read transaction, each opened on first use: a `get`
+/// touches two tables, not fifteen.
+macro_rules! lazy_reader {
+    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
+        pub(crate) struct Reader {
+            txn: ReadTransaction,
+            $($name: OnceCell<ReadOnlyTable<$k, $v>>,)*
+        }
+
+        impl Reader {
+            pub(crate) fn new(txn: ReadTransaction) -> Self {
+                Reader { txn, $($name: OnceCell::new(),)* }
+            }
+
+            $(pub(crate) fn $name(&self) -> Result<&ReadOnlyTable<$k, $v>> {
+                if let Some(t) = self.$name.get() {
+                    return Ok(t);
+                }
+                let t = self.txn.open_table($def)?;
+                Ok(self.$name.get_or_init(|| t))
+            })*
+        }
+    };
+}
+
+lazy_reader! {
+    accounts: ACCOUNTS => u64, &'static [u8];
+    directory: DIRECTORY => u64, &'static [u8];
+    dir_version: DIR_VERSION => u64, u64;
+    modules: MODULES => (u64, &'static str), u32;
+    fields: FIELDS => (u64, u32, &'static str), ();
+    records: RECORDS => (u64, u64), &'static [u8];
+    by_module: BY_MODULE => (u64, u32, u64), ();
+    by_owner: BY_OWNER => (u64, u32, u64, u64), ();
+    by_team: BY_TEAM => (u64, u32, u64, u64), ();
+    by_stage: BY_STAGE => (u64, u32, &'static str, u64), ();
+    by_share: BY_SHARE => (u64, u8, u64, u32, u64), u8;
+    by_parent: BY_PARENT => (u64, u64, u64), ();
+    trash: TRASH => (u64, u64), &'static [u8];
+    trashed: TRASHED => (u64, u64, u64), &'static [u8];
+    audit: AUDIT => (u64, u64), &'static [u8];
+}
+
+impl Reader {
+    pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
+        read_state(self.accounts()?, account)
+    }
+}
+
+impl Tx for Reader {
+    fn version_of(&self, account: u64) -> Result<Option<u64>> {
+        Ok(self.dir_version()?.get(account)?.map(|g| g.value()))
+    }
+    fn directory_of(&self, account: u64) -> Result<Option<Directory>> {
+        read_directory(self.directory()?, account)
+    }
+    fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
+        read_record(self.records()?, account, id)
+    }
+    fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
+        Ok(self.modules()?.get((account, module))?.map(|g| g.value()))
+    }
+}
 table_set!(WriteTables, Table, open_table, WriteTransaction, 't);
 
 /// The tables of a write transaction, and what this transaction already
@@ -183,7 +248,7 @@ impl<'t> Writer<'t> {
         let account = dir.account.id;
         self.directory
             .insert(account, codec::encode(dir)?.as_slice())?;
-        let next = self.dir_version(account)?.unwrap_or(0) + 1;
+        let next = self.version_of(account)?.unwrap_or(0) + 1;
         self.dir_version.insert(account, next)?;
         Ok(())
     }

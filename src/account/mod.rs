@@ -21,7 +21,7 @@ pub(crate) use document::{parse_only, validate_directory};
 /// How many live records `a` has.
 pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
     let mut n = 0;
-    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
         e?;
         n += 1;
     }
@@ -112,7 +112,7 @@ fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> R
 fn dump(r: &Reader, dir: Directory) -> Result<serde_json::Value> {
     let a = dir.account.id;
     let mut records = Vec::new();
-    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
         let id = k.value().1;
         records.push(crate::codec::decode::<Record>(v.value(), || {
@@ -143,7 +143,7 @@ impl Store {
     /// [`Error::NotFound`] for an unknown account.
     pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
         self.read(|r| {
-            let dir = crate::txn::Tx::directory(r, account)?
+            let dir = crate::txn::Tx::directory_of(r, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
             dump(r, dir)
         })
@@ -155,7 +155,7 @@ impl Store {
     /// Storage errors only.
     pub fn accounts(&self) -> Result<Vec<u64>> {
         self.read(|r| {
-            r.directory
+            r.directory()?
                 .range::<u64>(..)?
                 .map(|e| Ok(e?.0.value()))
                 .collect()
@@ -171,7 +171,7 @@ impl Store {
     /// [`Error::NotFound`] for an unknown account.
     pub fn directory(&self, account: u64) -> Result<Directory> {
         self.read(|r| {
-            crate::txn::Tx::directory(r, account)?
+            crate::txn::Tx::directory_of(r, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
         })
     }
@@ -187,7 +187,7 @@ impl Store {
     /// the edited directory has a bad reference or changes the account id.
     pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
         self.write(|w| {
-            let mut dir = crate::txn::Tx::directory(w, account)?
+            let mut dir = crate::txn::Tx::directory_of(w, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
             edit(&mut dir);
             if dir.account.id != account {

@@ -95,7 +95,7 @@ pub(crate) fn append(w: &mut Writer<'_>, account: u64, at: Timestamp, e: Entry) 
 }
 
 fn events(r: &Reader, account: u64) -> Result<impl Iterator<Item = Result<Event>> + '_> {
-    Ok(r.audit
+    Ok(r.audit()?
         .range((account, 0)..=(account, u64::MAX))?
         .map(move |e| {
             let (k, v) = e?;
@@ -240,7 +240,7 @@ impl crate::Store {
 
 fn known(r: &Reader, account: u64) -> Result<()> {
     use crate::txn::Tx;
-    r.dir_version(account)?
+    r.version_of(account)?
         .map(|_| ())
         .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
 }

@@ -242,7 +242,7 @@ impl Store {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         self.write(|w| {
-            let exists = w.dir_version(target)?.is_some();
+            let exists = w.version_of(target)?.is_some();
             if as_new.is_some() && exists {
                 return Err(Error::Conflict(format!(
                     "account `{target}` exists; --as-new needs a free account id"

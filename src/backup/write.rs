@@ -135,14 +135,14 @@ fn write_account<W: Write + Send + 'static>(
     let mut counts = Counts::default();
     w.push(&ItemRef::Account(a))?;
     let dir = r
-        .directory
+        .directory()?
         .get(a)?
         .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
     w.push(&ItemRef::Directory(dir.value()))?;
-    if let Some(s) = r.accounts.get(a)? {
+    if let Some(s) = r.accounts()?.get(a)? {
         w.push(&ItemRef::State(s.value()))?;
     }
-    for e in r.records.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
         w.push(&ItemRef::Record(k.value().1, v.value()))?;
         counts.records += 1;
@@ -151,18 +151,18 @@ fn write_account<W: Write + Send + 'static>(
         }
     }
     progress.inc(counts.records % 4096);
-    for e in r.trash.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.trash()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
         w.push(&ItemRef::Batch(k.value().1, v.value()))?;
         counts.batches += 1;
     }
-    for e in r.trashed.range((a, 0, 0)..=(a, u64::MAX, u64::MAX))? {
+    for e in r.trashed()?.range((a, 0, 0)..=(a, u64::MAX, u64::MAX))? {
         let (k, v) = e?;
         let (_, b, id) = k.value();
         w.push(&ItemRef::Trashed(b, id, v.value()))?;
         counts.trashed += 1;
     }
-    for e in r.audit.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.audit()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
         w.push(&ItemRef::Audit(k.value().1, v.value()))?;
         counts.audit += 1;
@@ -205,19 +205,19 @@ impl Store {
         let (index, totals, hashing) = self.read(|r| {
             let accounts: Vec<u64> = match opts.account {
                 Some(a) => {
-                    r.dir_version(a)?
+                    r.version_of(a)?
                         .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
                     vec![a]
                 }
                 None => r
-                    .directory
+                    .directory()?
                     .range::<u64>(..)?
                     .map(|e| Ok(e?.0.value()))
                     .collect::<Result<_>>()?,
             };
             progress.set_len(match opts.account {
                 Some(a) => crate::account::record_count(r, a)?,
-                None => redb::ReadableTableMetadata::len(&r.records)?,
+                None => redb::ReadableTableMetadata::len(r.records()?)?,
             });
             let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
             w.push(&ItemRef::Header(&Header {

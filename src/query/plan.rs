@@ -95,33 +95,34 @@ fn open(r: &Reader, account: u64, m: u32, src: &Source, from: u64) -> Result<Ids
     const MAX: u64 = u64::MAX;
     Ok(match src {
         Source::Module => ids(
-            r.by_module.range((account, m, from)..=(account, m, MAX))?,
+            r.by_module()?
+                .range((account, m, from)..=(account, m, MAX))?,
             |k| k.2,
         ),
         Source::Owner(o) => ids(
-            r.by_owner
+            r.by_owner()?
                 .range((account, m, *o, from)..=(account, m, *o, MAX))?,
             |k| k.3,
         ),
         Source::Team(t) => ids(
-            r.by_team
+            r.by_team()?
                 .range((account, m, *t, from)..=(account, m, *t, MAX))?,
             |k| k.3,
         ),
         Source::Stage(s) => ids(
-            r.by_stage
+            r.by_stage()?
                 .range((account, m, s.as_str(), from)..=(account, m, s.as_str(), MAX))?,
             |k| k.3,
         ),
         Source::Parent(p) => ids(
-            r.by_parent
+            r.by_parent()?
                 .range((account, *p, from)..=(account, *p, MAX))?,
             |k| k.2,
         ),
         Source::Share(p) => {
             let (kind, pid) = (p.kind_code(), p.id());
             ids(
-                r.by_share
+                r.by_share()?
                     .range((account, kind, pid, m, from)..=(account, kind, pid, m, MAX))?,
                 |k| k.4,
             )

@@ -204,7 +204,7 @@ impl Store {
     ) -> Result<Option<u32>> {
         let id = t.module_id(account, module)?;
         if id.is_none() {
-            let version = t.dir_version(account)?.unwrap_or(0);
+            let version = t.version_of(account)?.unwrap_or(0);
             if !self
                 .directory_in(t, account, version)?
                 .mentions_module(module)
