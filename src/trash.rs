@@ -142,7 +142,9 @@ fn delete(
     )?;
     let mut state = w.state(a)?;
     let batch_id = state.next_batch.max(1);
-    state.next_batch = batch_id + 1;
+    state.next_batch = batch_id
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict("trash batch ids are exhausted".into()))?;
     w.put_state(a, &state)?;
     let days = i64::from(settings.trash_retention_days);
     let batch = Batch {

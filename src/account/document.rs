@@ -270,10 +270,14 @@ pub(super) fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
             }
         }
     }
-    let next = records
-        .last()
-        .map_or(1, |r| r.id + 1)
-        .max(doc.next_record_id.unwrap_or(1));
+    let after_last = match records.last() {
+        Some(r) => {
+            r.id.checked_add(1)
+                .ok_or_else(|| invalid(format_args!("record id `{}` is too large", r.id)))?
+        }
+        None => 1,
+    };
+    let next = after_last.max(doc.next_record_id.unwrap_or(1));
     Ok((dir, records, next))
 }
 

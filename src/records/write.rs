@@ -122,7 +122,9 @@ pub(super) fn create(
     }
     let mut state = w.state(account)?;
     let id = state.next_record.max(1);
-    state.next_record = id + 1;
+    state.next_record = id
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict("record ids are exhausted".into()))?;
     w.put_state(account, &state)?;
     let now = Timestamp::now();
     let mut fields = new.fields;
