@@ -113,6 +113,10 @@ fn every_bad_reference_is_refused_with_its_name() {
             "built-in",
             Box::new(|d| d["records"][0]["fields"]["owner"] = json!(1)),
         ),
+        (
+            "is too large",
+            Box::new(|d| d["records"][5]["id"] = json!(u64::MAX)),
+        ),
     ];
     for (want, edit) in cases {
         let msg = refused(edit);
