@@ -139,9 +139,8 @@ fn load_sqlite(path: &Path, spec: &GenSpec, dir: &Directory) -> f64 {
             }
         }
     }
-    let now = crmstore::Timestamp::now();
     for id in 1..=spec.records {
-        insert_record(&tx, &synth::record(spec, dir, id, now));
+        insert_record(&tx, &synth::record(spec, dir, id));
     }
     tx.commit().unwrap();
     t.elapsed().as_secs_f64()

@@ -223,7 +223,14 @@ pub fn directory(spec: &GenSpec) -> Result<Directory> {
 /// Record `id` of a generated account (deterministic in spec and id).
 /// Ownership is skewed: a few users own most records. Every 7th record is a
 /// comment under an earlier deal.
-pub fn record(spec: &GenSpec, dir: &Directory, id: u64, now: Timestamp) -> Record {
+pub fn record(spec: &GenSpec, dir: &Directory, id: u64) -> Record {
+    // Deterministic times: a minute apart from 2026-01-01, so the same seed gives the same data.
+    let at = Timestamp(
+        1_767_225_600_000_000
+            + i64::try_from(id)
+                .unwrap_or(i64::MAX / 2)
+                .saturating_mul(60_000_000),
+    );
     let mut rng = Rng::new(spec.seed.wrapping_mul(0x1000_0000_01B3) ^ id);
     let u = spec.users;
     // Square of a uniform draw: low user ids own far more than high ones.
@@ -281,9 +288,9 @@ pub fn record(spec: &GenSpec, dir: &Directory, id: u64, now: Timestamp) -> Recor
         fields,
         shares,
         version: 1,
-        created_at: now,
+        created_at: at,
         created_by: owner,
-        updated_at: now,
+        updated_at: at,
         updated_by: owner,
     }
 }
@@ -310,7 +317,6 @@ impl Store {
             };
             audit::append(w, a, Timestamp::now(), e)
         })?;
-        let now = Timestamp::now();
         let mut next = 1;
         while next <= spec.records {
             let end = (next + 20_000).min(spec.records + 1);
@@ -322,7 +328,7 @@ impl Store {
             };
             self.write_with(durability, |w| {
                 for id in next..end {
-                    index::save(w, a, None, &record(spec, &dir, id, now))?;
+                    index::save(w, a, None, &record(spec, &dir, id))?;
                 }
                 let mut state = w.state(a)?;
                 state.next_record = state.next_record.max(end);

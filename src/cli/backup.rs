@@ -276,24 +276,30 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
             eprintln!("crmstore serve: caught up a missed {} backup", k.name());
         }
         sched.start().await?;
+        // Listen before saying so: a SIGTERM right after this line must stop us cleanly.
+        let stop = stop_signal()?;
         eprintln!("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
-        wait_for_signal().await?;
+        stop.await?;
         eprintln!("crmstore serve: stopping; waiting for the run in progress");
         sched.stop().await?;
         Ok(DONE)
     })
 }
 
-async fn wait_for_signal() -> crmstore::Result<()> {
+/// A future that resolves at Ctrl-C or SIGTERM; the handlers are installed
+/// before it is returned.
+fn stop_signal() -> crmstore::Result<impl std::future::Future<Output = crmstore::Result<()>>> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
+            r = ctrl_c => r?,
             _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+        #[cfg(not(unix))]
+        ctrl_c.await?;
+        Ok(())
+    })
 }

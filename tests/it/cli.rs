@@ -283,3 +283,117 @@ fn demo_runs_in_a_given_directory() {
     assert!(out.contains("audit chain verified"));
     assert!(!out.contains("INCONSISTENT"));
 }
+
+#[test]
+fn gen_is_deterministic_for_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = |name: &str, seed: &str| {
+        let db = dir.path().join(name);
+        let o = crmstore(
+            &db,
+            &[
+                "gen",
+                "--records",
+                "300",
+                "--users",
+                "12",
+                "--teams",
+                "3",
+                "--seed",
+                seed,
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        stdout(&crmstore(&db, &["dump", "--account", "1"]))
+    };
+    let (a, b, c) = (
+        dump("a.redb", "7"),
+        dump("b.redb", "7"),
+        dump("c.redb", "8"),
+    );
+    assert_eq!(a, b, "same seed, same data");
+    assert_ne!(a, c);
+    assert_eq!(code(&crmstore(&dir.path().join("a.redb"), &["check"])), 0);
+    let o = crmstore(
+        &dir.path().join("d.redb"),
+        &["gen", "--records", "10", "--users", "1", "--teams", "1"],
+    );
+    assert_eq!(code(&o), 5, "too few users is invalid input");
+}
+
+#[test]
+fn serve_catches_up_then_stops_cleanly_on_sigterm() {
+    let (d, db) = loaded();
+    let key = d.path().join("k.txt");
+    let o = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["backup", "keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = stdout(&o).trim().to_string();
+    let backups = d.path().join("backups");
+    let config = d.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[backup]\ndir = {:?}\nrecipients = [{public:?}]\n",
+            backups.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .arg("--db")
+        .arg(&db)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for "running": catch-up is done and the signal handlers are in place.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap();
+            if line.contains("running") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("serve did not start");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("caught up a missed weekly backup"), "{err}");
+    assert_eq!(backup_count(&backups), 2);
+    let o = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["--json", "backup", "list", "--dir"])
+        .arg(&backups)
+        .output()
+        .unwrap();
+    assert!(stdout(&o).lines().all(|l| l.contains("\"intact\":true")));
+}
+
+fn backup_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |r| {
+        r.filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".age.json")
+        })
+        .count()
+    })
+}
