@@ -81,8 +81,19 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let db = Database::builder()
             .set_cache_size(cache_bytes)
+            // `serve` and CLI commands may share the file; redb runs one write
+            // transaction at a time across processes.
+            .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
             .create(&path);
         Store::with_db(db, path)
+    }
+
+    /// A store file no other process may open while this one has it (a
+    /// restore building a new file under a temporary name): commits may skip
+    /// fsync until the last.
+    pub(crate) fn open_private(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        Store::with_db(Database::builder().create(&path), path)
     }
 
     /// Opens a store on a redb storage backend of the caller's (fault
@@ -196,8 +207,12 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(durability)
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        // A shared file refuses non-durable commits (other processes could
+        // not see them); bulk work then simply commits durably.
+        match txn.set_durability(durability) {
+            Ok(()) | Err(redb::SetDurabilityError::NonDurableCommitUnsupported) => {}
+            Err(e) => return Err(Error::Storage(e.to_string())),
+        }
         let out = {
             let mut w = Writer::open(&txn)?;
             f(&mut w)

@@ -116,7 +116,7 @@ pub fn restore_store(
     let tmp = tmp_name(to);
     let _ = std::fs::remove_file(&tmp);
     let mut guard = TempFile(Some(tmp.clone()));
-    let store = Store::open(&tmp)?;
+    let store = Store::open_private(&tmp)?;
     let mut rd = ChunkReader::new(open(file, key)?, 0);
     let mut counts = Counts::default();
     let mut current: Option<u64> = None;
