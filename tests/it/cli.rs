@@ -367,6 +367,37 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
     });
     rx.recv_timeout(std::time::Duration::from_secs(30))
         .expect("serve did not start");
+    // The store stays usable from other processes while serve runs.
+    let o = crmstore(
+        &db,
+        &[
+            "--json",
+            "query",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--module",
+            "deals",
+            "--count",
+        ],
+    );
+    assert_eq!((code(&o), stdout(&o).trim()), (0, r#"{"count":2}"#));
+    let o = crmstore(
+        &db,
+        &[
+            "create",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--module",
+            "deals",
+            "--json-record",
+            "{}",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
