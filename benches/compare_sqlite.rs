@@ -187,6 +187,14 @@ fn viewer_tables(c: &Connection, dir: &Directory, user: u64) {
     }
 }
 
+/// The profile's stage limit as a condition on `r` (empty without one).
+fn stage_clause(stages: Option<&BTreeSet<String>>) -> String {
+    stages.map_or(String::new(), |st| {
+        let list: Vec<String> = st.iter().map(|s| format!("'{s}'")).collect();
+        format!(" AND (r.stage IS NULL OR r.stage IN ({}))", list.join(","))
+    })
+}
+
 /// The visibility predicate on `r` for a view scope: the other formulation,
 /// which walks records in id order and stops at the limit.
 fn visible_where(scope: Scope, stages: Option<&BTreeSet<String>>) -> String {
@@ -202,10 +210,7 @@ fn visible_where(scope: Scope, stages: Option<&BTreeSet<String>>) -> String {
             format!("({})", parts.join(" OR "))
         }
     };
-    let stage = stages.map_or(String::new(), |st| {
-        let list: Vec<String> = st.iter().map(|s| format!("'{s}'")).collect();
-        format!(" AND (r.stage IS NULL OR r.stage IN ({}))", list.join(","))
-    });
+    let stage = stage_clause(stages);
     format!("SELECT r.id FROM records r WHERE r.module = 'deals' AND {cond}{stage}")
 }
 
@@ -223,10 +228,7 @@ fn visible_sql(scope: Scope, stages: Option<&BTreeSet<String>>) -> String {
             parts.join(" UNION ")
         }
     };
-    let stage = stages.map_or(String::new(), |st| {
-        let list: Vec<String> = st.iter().map(|s| format!("'{s}'")).collect();
-        format!(" AND (r.stage IS NULL OR r.stage IN ({}))", list.join(","))
-    });
+    let stage = stage_clause(stages);
     format!("SELECT r.id FROM records r WHERE r.id IN ({union}){stage}")
 }
 
