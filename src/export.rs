@@ -81,7 +81,16 @@ impl Store {
         let r = self.reader()?;
         let v = self.viewer_in(&r, ctx)?;
         let module = q.module.as_str();
-        let filter = prepare_filter(&v, q)?;
+        let filter = match prepare_filter(&v, q) {
+            Ok(f) => f,
+            // A refused export is audited like every refused action.
+            Err(Error::Denied(why)) => {
+                return self.act(ctx, "record.export", Timestamp::now(), |_, _| {
+                    Err(Error::Denied(why))
+                })
+            }
+            Err(e) => return Err(e),
+        };
         let module_id = self.module_for_read(&r, ctx.account, module, &v)?;
         let scope = if v.admin {
             Scope::All

@@ -327,6 +327,15 @@ fn export_writes_only_what_may_be_exported_without_hidden_fields() {
             .export(&raj, &hidden, ExportFormat::Csv, std::io::sink()),
         Err(Error::Denied(_))
     ));
+    let denied = f.store.audit_list(1, None, Some("access.denied")).unwrap();
+    assert_eq!(
+        denied
+            .iter()
+            .filter(|e| e.target == "record.export")
+            .count(),
+        3,
+        "every refused export is logged"
+    );
     let exports = f.store.audit_list(1, None, Some("record.export")).unwrap();
     assert_eq!(
         exports.iter().map(|e| e.count).collect::<Vec<_>>(),

@@ -428,3 +428,218 @@ fn backup_count(dir: &Path) -> usize {
         .count()
     })
 }
+
+#[test]
+fn backup_commands_follow_the_exit_codes() {
+    let (d, db) = loaded();
+    let bin = || Command::new(env!("CARGO_BIN_EXE_crmstore"));
+    let key = d.path().join("k.txt");
+    let other = d.path().join("other.txt");
+    let public = stdout(
+        &bin()
+            .args(["backup", "keygen", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .to_string();
+    assert!(public.starts_with("age1"), "{public}");
+    bin()
+        .args(["backup", "keygen", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(
+            &bin()
+                .args(["backup", "keygen", "--out"])
+                .arg(&key)
+                .output()
+                .unwrap()
+        ),
+        6,
+        "never overwrites a key"
+    );
+    let dir = d.path().join("arch");
+    let o = crmstore(
+        &db,
+        &[
+            "--json",
+            "backup",
+            "create",
+            "--to",
+            dir.to_str().unwrap(),
+            "--recipient",
+            &public,
+            "--kind",
+            "weekly",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let made: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let file = made["file"].as_str().unwrap().to_string();
+    assert_eq!(made["sha256"].as_str().unwrap().len(), 64);
+    let o = bin()
+        .args(["--json", "backup", "list", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (
+            listed["scope"].as_str(),
+            listed["kind"].as_str(),
+            listed["intact"].as_bool()
+        ),
+        (Some("full"), Some("weekly"), Some(true))
+    );
+    let verify = |k: &Path| {
+        code(
+            &bin()
+                .args(["backup", "verify", &file, "--identity"])
+                .arg(k)
+                .output()
+                .unwrap(),
+        )
+    };
+    assert_eq!(verify(&key), 0);
+    assert_eq!(verify(&other), 5, "wrong key");
+    assert_eq!(
+        code(&bin().args(["backup", "verify", &file]).output().unwrap()),
+        5,
+        "no key given"
+    );
+    assert_eq!(
+        code(&crmstore(
+            &db,
+            &[
+                "backup",
+                "create",
+                "--to",
+                dir.to_str().unwrap(),
+                "--recipient",
+                "age1nope"
+            ]
+        )),
+        5
+    );
+    let existing = d.path().join("exists.redb");
+    std::fs::write(&existing, b"x").unwrap();
+    let o = bin()
+        .args(["backup", "restore", &file, "--identity"])
+        .arg(&key)
+        .arg("--to")
+        .arg(&existing)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 6, "restore never overwrites");
+    let o = crmstore(
+        &db,
+        &[
+            "backup",
+            "restore",
+            &file,
+            "--identity",
+            key.to_str().unwrap(),
+            "--account",
+            "1",
+            "--as-new",
+            "2",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        code(&crmstore(&db, &["get", "--account", "2", "--as", "3", "1"])),
+        0
+    );
+    let o = crmstore(
+        &db,
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--account",
+            "2",
+            "--action",
+            "backup.restore",
+        ],
+    );
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+#[test]
+fn bad_arguments_are_named_and_change_nothing() {
+    let (d, db) = loaded();
+    let before = stdout(&crmstore(&db, &["dump", "--account", "1"]));
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &[
+                "share",
+                "--account",
+                "1",
+                "--as",
+                "3",
+                "1",
+                "--to",
+                "squad:1",
+                "--access",
+                "read",
+            ],
+            5,
+            "not a principal",
+        ),
+        (&["load", "/nonexistent/doc.json"], 5, "cannot read"),
+        (
+            &["query", "--account", "1", "--as", "3", "--module", "nope"],
+            5,
+            "unknown module",
+        ),
+        (
+            &[
+                "create",
+                "--account",
+                "1",
+                "--as",
+                "3",
+                "--module",
+                "deals",
+                "--json-record",
+                "{\"fields\":{\"x\":{\"y\":1}}}",
+            ],
+            5,
+            "field `x`",
+        ),
+        (
+            &[
+                "export",
+                "--account",
+                "1",
+                "--as",
+                "3",
+                "--module",
+                "deals",
+                "--filter",
+                "iban = 1",
+            ],
+            4,
+            "hidden",
+        ),
+        (
+            &["trash", "purge-expired", "--now", "yesterday"],
+            5,
+            "RFC 3339",
+        ),
+    ];
+    for (args, want, text) in cases {
+        let o = crmstore(&db, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), want, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(text),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(stdout(&crmstore(&db, &["dump", "--account", "1"])), before);
+    let _ = d;
+}
