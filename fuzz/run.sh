@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for N seconds each (default 60): bytes in, no panic.
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]
+# Seeds (a real archive's plaintext, a filter, a document) are in fuzz/seeds/.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable
 # toolchain on our machines provide them.
 set -euo pipefail
@@ -13,5 +14,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(account_document stored_record filter_text archive_plaintext)
 for t in "${targets[@]}"; do
   echo "== $t for ${secs}s"
-  cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048
+  mkdir -p "corpus/$t"
+  seeds=()
+  [ -d "seeds/$t" ] && seeds=("seeds/$t")
+  cargo fuzz run "$t" "corpus/$t" "${seeds[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048
 done
