@@ -529,3 +529,37 @@ fn a_newer_format_is_refused() {
     .unwrap();
     assert!(Store::open(&path).is_err());
 }
+
+#[test]
+fn team_role_and_group_changes_apply_to_the_next_query() {
+    let f = fixture();
+    let (tia, vic) = (f.ctx(5), f.ctx(7));
+    assert_eq!(crate::common::ids(&f.store, &tia, "deals"), [1, 2, 4]);
+    assert_eq!(crate::common::ids(&f.store, &vic, "deals"), [2]);
+    f.store
+        .update_directory(1, |d| {
+            d.users.iter_mut().find(|u| u.id == 5).unwrap().teams = vec![2]; // tia moves to West
+            d.groups[0].users.clear(); // vic leaves the group record 2 is shared with
+            d.users.iter_mut().find(|u| u.id == 4).unwrap().role = 2; // sue becomes a manager
+        })
+        .unwrap();
+    assert_eq!(
+        crate::common::ids(&f.store, &tia, "deals"),
+        [3],
+        "same context, new team"
+    );
+    assert_eq!(
+        crate::common::ids(&f.store, &vic, "deals"),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        f.ids(4, "deals"),
+        [1, 2, 3],
+        "sue, now a manager, owns raj's records by hierarchy"
+    );
+    let log = f
+        .store
+        .audit_list(1, None, Some("directory.change"))
+        .unwrap();
+    assert_eq!(log.len(), 1);
+}
