@@ -50,7 +50,36 @@ pub enum Value {
     Float(f64),
     Text(String),
     Timestamp(Timestamp),
-    List(Vec<Value>),
+    List(#[serde(deserialize_with = "bounded_list")] Vec<Value>),
+}
+
+/// Lists nest at most this deep in stored values: bytes from a store or an
+/// archive cannot drive decoding into a stack overflow. (JSON input is held to
+/// 128 levels by serde_json before it gets here.)
+pub const MAX_LIST_DEPTH: u32 = 64;
+
+thread_local! {
+    static LIST_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn bounded_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Value>, D::Error> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            LIST_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+        }
+    }
+    let depth = LIST_DEPTH.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let _leave = Leave;
+    if depth > MAX_LIST_DEPTH {
+        return Err(serde::de::Error::custom("lists nested too deeply"));
+    }
+    Vec::<Value>::deserialize(d)
 }
 
 impl Value {
@@ -199,6 +228,25 @@ mod tests {
         assert_eq!(v.to_json(), j);
         assert!(Value::from_json(&serde_json::json!({"x": 1})).is_err());
         assert!(Value::from_json(&serde_json::json!(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_on_decode() {
+        let nest = |n: usize| (0..n).fold(Value::Int(1), |v, _| Value::List(vec![v]));
+        let ok = postcard::to_allocvec(&nest(10)).unwrap();
+        assert_eq!(postcard::from_bytes::<Value>(&ok).unwrap(), nest(10));
+        // Hand-made bytes: variant `List` (6), length 1, repeated far past the limit.
+        let mut deep: Vec<u8> = std::iter::repeat([6u8, 1])
+            .take(100_000)
+            .flatten()
+            .collect();
+        deep.extend([2, 2]); // Int(1)
+        assert!(postcard::from_bytes::<Value>(&deep).is_err());
+        assert_eq!(
+            LIST_DEPTH.with(std::cell::Cell::get),
+            0,
+            "depth is unwound after an error"
+        );
     }
 
     #[test]
