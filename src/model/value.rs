@@ -236,10 +236,7 @@ mod tests {
         let ok = postcard::to_allocvec(&nest(10)).unwrap();
         assert_eq!(postcard::from_bytes::<Value>(&ok).unwrap(), nest(10));
         // Hand-made bytes: variant `List` (6), length 1, repeated far past the limit.
-        let mut deep: Vec<u8> = std::iter::repeat([6u8, 1])
-            .take(100_000)
-            .flatten()
-            .collect();
+        let mut deep: Vec<u8> = std::iter::repeat_n([6u8, 1], 100_000).flatten().collect();
         deep.extend([2, 2]); // Int(1)
         assert!(postcard::from_bytes::<Value>(&deep).is_err());
         assert_eq!(
