@@ -286,45 +286,55 @@ pub(crate) fn parse_only(text: &str) -> Result<()> {
     parse(text).map(|_| ())
 }
 
-/// The document of an account: its directory, its records in id order and
-/// the next record id.
-pub(super) fn render(
-    dir: Directory,
-    records: Vec<Record>,
+fn doc_record(rec: Record) -> DocRecord {
+    DocRecord {
+        id: rec.id,
+        module: rec.module,
+        owner: rec.owner,
+        team: rec.team,
+        stage: rec.stage,
+        parent: rec.parent,
+        fields: rec
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+        shares: rec.shares,
+        version: Some(rec.version),
+        created_at: Some(rec.created_at.to_rfc3339()),
+        created_by: Some(rec.created_by),
+        updated_at: Some(rec.updated_at.to_rfc3339()),
+        updated_by: Some(rec.updated_by),
+    }
+}
+
+/// Writes the document of an account — the directory, then each record as it
+/// is read (one per line), then the next record id — so a dump streams in
+/// constant memory however many records the account holds.
+pub(super) fn write_document(
+    out: &mut impl std::io::Write,
+    dir: &Directory,
+    records: impl Iterator<Item = Result<Record>>,
     next_record_id: u64,
-) -> Result<serde_json::Value> {
-    let records = records
-        .into_iter()
-        .map(|rec| DocRecord {
-            id: rec.id,
-            module: rec.module,
-            owner: rec.owner,
-            team: rec.team,
-            stage: rec.stage,
-            parent: rec.parent,
-            fields: rec
-                .fields
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect(),
-            shares: rec.shares,
-            version: Some(rec.version),
-            created_at: Some(rec.created_at.to_rfc3339()),
-            created_by: Some(rec.created_by),
-            updated_at: Some(rec.updated_at.to_rfc3339()),
-            updated_by: Some(rec.updated_by),
-        })
-        .collect();
-    let doc = Document {
-        account: dir.account,
-        roles: dir.roles,
-        teams: dir.teams,
-        profiles: dir.profiles,
-        users: dir.users,
-        groups: dir.groups,
-        sharing_rules: dir.sharing_rules,
-        records,
-        next_record_id: Some(next_record_id),
-    };
-    serde_json::to_value(doc).map_err(|e| Error::Invalid(format!("cannot write document: {e}")))
+) -> Result<()> {
+    fn json(v: &impl Serialize) -> Result<String> {
+        serde_json::to_string(v).map_err(|e| Error::Invalid(format!("cannot write document: {e}")))
+    }
+    write!(
+        out,
+        "{{\"account\":{},\n\"roles\":{},\n\"teams\":{},\n\"profiles\":{},\n\"users\":{},\n\"groups\":{},\n\"sharing_rules\":{},\n\"records\":[",
+        json(&dir.account)?,
+        json(&dir.roles)?,
+        json(&dir.teams)?,
+        json(&dir.profiles)?,
+        json(&dir.users)?,
+        json(&dir.groups)?,
+        json(&dir.sharing_rules)?,
+    )?;
+    for (i, rec) in records.enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        write!(out, "{sep}\n{}", json(&doc_record(rec?))?)?;
+    }
+    writeln!(out, "\n],\n\"next_record_id\":{next_record_id}}}")?;
+    Ok(())
 }

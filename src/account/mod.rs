@@ -15,7 +15,7 @@ use crate::model::{Directory, Record, Timestamp};
 use crate::store::Store;
 use crate::txn::{Reader, Writer};
 
-use document::{parse, render};
+use document::{parse, write_document};
 pub(crate) use document::{parse_only, validate_directory};
 
 /// How many live records `a` has.
@@ -109,17 +109,19 @@ fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> R
     Ok(count)
 }
 
-fn dump(r: &Reader, dir: Directory) -> Result<serde_json::Value> {
-    let a = dir.account.id;
-    let mut records = Vec::new();
-    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
-        let (k, v) = e?;
-        let id = k.value().1;
-        records.push(crate::codec::decode::<Record>(v.value(), || {
-            format!("records key ({a}, {id})")
-        })?);
-    }
-    render(dir, records, r.state(a)?.next_record.max(1))
+fn dump(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
+    let dir = crate::txn::Tx::directory_of(r, account)?
+        .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+    let next = r.state(account)?.next_record.max(1);
+    let records = r
+        .records()?
+        .range((account, 0)..=(account, u64::MAX))?
+        .map(|e| {
+            let (k, v) = e?;
+            let id = k.value().1;
+            crate::codec::decode::<Record>(v.value(), || format!("records key ({account}, {id})"))
+        });
+    write_document(out, &dir, records, next)
 }
 
 impl Store {
@@ -142,11 +144,19 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] for an unknown account.
     pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
-        self.read(|r| {
-            let dir = crate::txn::Tx::directory_of(r, account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
-            dump(r, dir)
-        })
+        let mut text = Vec::new();
+        self.dump(account, &mut text)?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Corrupt(format!("dump of account `{account}`: {e}")))
+    }
+
+    /// Writes the account as a document `load_json` reads back, streaming its
+    /// records from one read transaction (constant memory).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
+    pub fn dump(&self, account: u64, mut out: impl std::io::Write) -> Result<()> {
+        self.read(|r| dump(r, account, &mut out))
     }
 
     /// The ids of every account in the store, ascending.

@@ -95,9 +95,9 @@ pub fn load(g: &Global, file: &Path) -> Outcome {
 }
 
 pub fn dump(g: &Global, account: u64) -> Outcome {
-    let doc = g.store()?.dump_json(account)?;
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::Invalid(e.to_string()))?;
-    output::line(text)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    g.store()?.dump(account, &mut out)?;
+    std::io::Write::flush(&mut out)?;
     Ok(DONE)
 }
 
