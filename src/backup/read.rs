@@ -59,34 +59,33 @@ pub(super) fn valid<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> 
 }
 
 /// Checks one item decodes as what it claims to be.
-fn check_item(item: &Item, counts: &mut Counts) -> Result<()> {
-    let place = || "archive".to_string();
+fn check_item(item: &Item) -> Result<()> {
     match item {
-        Item::Directory(b) => valid::<Directory>(b)?,
-        Item::State(b) => valid::<AccountState>(b)?,
+        Item::Directory(b) => valid::<Directory>(b),
+        Item::State(b) => valid::<AccountState>(b),
         Item::Record(id, b) => {
-            let r: Record = codec::decode(b, place)?;
+            let r: Record = codec::decode(b, || "archive".to_string())?;
             if r.id != *id {
                 return Err(bad(format_args!("record `{id}` says it is `{}`", r.id)));
             }
-            counts.records += 1;
+            Ok(())
         }
-        Item::Batch(_, b) => {
-            valid::<Batch>(b)?;
-            counts.batches += 1;
-        }
-        Item::Trashed(_, _, b) => {
-            valid::<Record>(b)?;
-            counts.trashed += 1;
-        }
-        Item::Audit(_, b) => {
-            valid::<audit::Event>(b)?;
-            counts.audit += 1;
-        }
-        Item::Account(_) => {}
-        Item::Header(_) | Item::Trailer(_) => return Err(bad("header or trailer in the middle")),
+        Item::Batch(_, b) => valid::<Batch>(b),
+        Item::Trashed(_, _, b) => valid::<Record>(b),
+        Item::Audit(_, b) => valid::<audit::Event>(b),
+        Item::Account(_) => Ok(()),
+        Item::Header(_) | Item::Trailer(_) => Err(bad("header or trailer in the middle")),
     }
-    Ok(())
+}
+
+fn count_item(item: &Item, counts: &mut Counts) {
+    match item {
+        Item::Record(..) => counts.records += 1,
+        Item::Batch(..) => counts.batches += 1,
+        Item::Trashed(..) => counts.trashed += 1,
+        Item::Audit(..) => counts.audit += 1,
+        _ => {}
+    }
 }
 
 /// Decrypts and checks everything — structure, every value, every hash and
@@ -101,11 +100,37 @@ pub fn verify(file: &Path, key: &Decryption, progress: &dyn Progress) -> Result<
 
 /// [`verify`] on the decrypted stream.
 pub(crate) fn verify_plain(plain: impl Read, progress: &dyn Progress) -> Result<VerifyReport> {
+    walk(
+        plain,
+        progress,
+        |_| Ok(()),
+        |_, items, problems| {
+            problems.extend(
+                items
+                    .iter()
+                    .filter_map(|i| check_item(i).err())
+                    .map(|e| e.to_string()),
+            );
+            Ok(())
+        },
+    )
+}
+
+/// Reads a whole archive once: checks its header with `check`, hands each
+/// chunk's items with their account to `visit` (which may note problems, or
+/// stop the walk with an error), and checks every hash, count and the footer.
+pub(super) fn walk(
+    plain: impl Read,
+    progress: &dyn Progress,
+    check: impl FnOnce(&Header) -> Result<()>,
+    mut visit: impl FnMut(u64, Vec<Item>, &mut Vec<String>) -> Result<()>,
+) -> Result<VerifyReport> {
     let mut rd = ChunkReader::new(plain, 0);
     let Chunk::Items(first) = rd.next()? else {
         return Err(bad("no header"));
     };
     let header = header_of(&first)?;
+    check(&header)?;
     let mut problems = Vec::new();
     let mut seen: Vec<AccountIndex> = Vec::new();
     let mut current: Option<(u64, u64, Sha256, Counts)> = None;
@@ -145,17 +170,15 @@ pub(crate) fn verify_plain(plain: impl Read, progress: &dyn Progress) -> Result<
             }
             _ => {}
         }
-        let Some((_, _, h, counts)) = current.as_mut() else {
+        let Some((account, _, h, counts)) = current.as_mut() else {
             problems.push("items outside any account".into());
             continue;
         };
         h.update(&rd.last);
-        for item in &items {
-            if let Err(e) = check_item(item, counts) {
-                problems.push(e.to_string());
-            }
-        }
-        progress.inc(items.len() as u64);
+        let records_before = counts.records;
+        items.iter().for_each(|i| count_item(i, counts));
+        progress.inc(counts.records - records_before);
+        visit(*account, items, &mut problems)?;
     }
     let mut probe = [0u8; 1];
     if rd

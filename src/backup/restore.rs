@@ -9,8 +9,8 @@ use sha2::Digest;
 
 use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
-use super::format::{bad, footer_offset, ArchiveScope, Counts, Item, Trailer, FOOTER_LEN};
-use super::read::{header_of, open, valid, verify, Plain};
+use super::format::{bad, footer_offset, ArchiveScope, Counts, Header, Item, Trailer, FOOTER_LEN};
+use super::read::{header_of, open, valid, walk, Plain};
 use super::write::{tmp_name, TempFile};
 use crate::audit::{self, Entry};
 use crate::codec;
@@ -102,57 +102,42 @@ pub fn restore_store(
             to.display()
         )));
     }
-    let report = verify(file, key, &crate::NoProgress)?;
-    if let Some(p) = report.problems.first() {
-        return Err(Error::Corrupt(p.clone()));
-    }
-    if report.scope != ArchiveScope::Full {
-        return Err(Error::Invalid(format!(
-            "`{}` holds one account; restore it with --account into a store",
-            file.display()
-        )));
-    }
-    progress.set_len(report.counts.records);
+    let plain = open(file, key)?;
     let tmp = tmp_name(to);
     let _ = std::fs::remove_file(&tmp);
     let mut guard = TempFile(Some(tmp.clone()));
     let store = Store::open_private(&tmp)?;
-    let mut rd = ChunkReader::new(open(file, key)?, 0);
     let mut counts = Counts::default();
-    let mut current: Option<u64> = None;
-    let mut done = 0;
+    // One pass: every chunk lands as it is read, and every hash, count and
+    // the footer are checked on the way; the file is renamed into place only
+    // if all of them hold.
+    let full = |h: &Header| match h.scope {
+        ArchiveScope::Full => Ok(()),
+        ArchiveScope::Account(_) => Err(Error::Invalid(format!(
+            "`{}` holds one account; restore it with --account into a store",
+            file.display()
+        ))),
+    };
+    let report = walk(plain, progress, full, |a, items, _| {
+        // Not durable chunk by chunk: made durable by the immediate commit below.
+        store.write_with(redb::Durability::None, |w| {
+            let landing = Landing {
+                target: a,
+                take_log: true,
+            };
+            items
+                .into_iter()
+                .try_for_each(|item| land(w, &landing, item, &mut counts))
+        })
+    })?;
+    if let Some(p) = report.problems.first() {
+        return Err(Error::Corrupt(p.clone()));
+    }
     let now = Timestamp::now();
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    while let Chunk::Items(items) = rd.next()? {
-        // Not durable chunk by chunk: the file is renamed into place only
-        // after the immediate commit below.
-        store.write_with(redb::Durability::None, |w| {
-            for item in items {
-                match item {
-                    Item::Header(_) | Item::Trailer(_) => {}
-                    Item::Account(a) => current = Some(a),
-                    other => {
-                        let a = current.ok_or_else(|| bad("items outside any account"))?;
-                        land(
-                            w,
-                            &Landing {
-                                target: a,
-                                take_log: true,
-                            },
-                            other,
-                            &mut counts,
-                        )?;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        progress.inc(counts.records - done);
-        done = counts.records;
-    }
     store.write(|w| {
         for &a in &report.accounts {
             let e = Entry {
