@@ -60,78 +60,25 @@ pub(crate) fn read_record(
         .transpose()
 }
 
-macro_rules! impl_tx {
-    ($name:ident $(, $lt:lifetime)?) => {
-        impl$(<$lt>)? Tx for $name$(<$lt>)? {
-            fn version_of(&self, account: u64) -> Result<Option<u64>> {
-                Ok(self.dir_version.get(account)?.map(|g| g.value()))
-            }
-            fn directory_of(&self, account: u64) -> Result<Option<Directory>> {
-                read_directory(&self.directory, account)
-            }
-            fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-                read_record(&self.records, account, id)
-            }
-            fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
-                Ok(self.modules.get((account, module))?.map(|g| g.value()))
-            }
-        }
-    };
-}
-
-macro_rules! table_set {
-    ($name:ident, $table:ident, $open:ident, $txn:ty $(, $lt:lifetime)?) => {
-        /// Every table, opened in one transaction.
-        pub(crate) struct $name$(<$lt>)? {
-            pub accounts: $table<$($lt,)? u64, &'static [u8]>,
-            pub directory: $table<$($lt,)? u64, &'static [u8]>,
-            pub dir_version: $table<$($lt,)? u64, u64>,
-            pub modules: $table<$($lt,)? (u64, &'static str), u32>,
-            pub fields: $table<$($lt,)? (u64, u32, &'static str), ()>,
-            pub records: $table<$($lt,)? (u64, u64), &'static [u8]>,
-            pub by_module: $table<$($lt,)? (u64, u32, u64), ()>,
-            pub by_owner: $table<$($lt,)? (u64, u32, u64, u64), ()>,
-            pub by_team: $table<$($lt,)? (u64, u32, u64, u64), ()>,
-            pub by_stage: $table<$($lt,)? (u64, u32, &'static str, u64), ()>,
-            pub by_share: $table<$($lt,)? (u64, u8, u64, u32, u64), u8>,
-            pub by_parent: $table<$($lt,)? (u64, u64, u64), ()>,
-            pub trash: $table<$($lt,)? (u64, u64), &'static [u8]>,
-            pub trashed: $table<$($lt,)? (u64, u64, u64), &'static [u8]>,
-            pub audit: $table<$($lt,)? (u64, u64), &'static [u8]>,
+/// From one list of the tables: [`Reader`], whose tables open on first use
+/// (a `get` touches two tables, not fifteen), and `WriteTables`, every table
+/// opened in a write transaction.
+macro_rules! tables {
+    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
+        pub(crate) struct WriteTables<'t> {
+            $(pub $name: Table<'t, $k, $v>,)*
         }
 
-        impl$(<$lt>)? $name$(<$lt>)? {
-            pub(crate) fn open(txn: &$($lt)? $txn) -> Result<Self> {
-                Ok($name {
-                    accounts: txn.$open(ACCOUNTS)?,
-                    directory: txn.$open(DIRECTORY)?,
-                    dir_version: txn.$open(DIR_VERSION)?,
-                    modules: txn.$open(MODULES)?,
-                    fields: txn.$open(FIELDS)?,
-                    records: txn.$open(RECORDS)?,
-                    by_module: txn.$open(BY_MODULE)?,
-                    by_owner: txn.$open(BY_OWNER)?,
-                    by_team: txn.$open(BY_TEAM)?,
-                    by_stage: txn.$open(BY_STAGE)?,
-                    by_share: txn.$open(BY_SHARE)?,
-                    by_parent: txn.$open(BY_PARENT)?,
-                    trash: txn.$open(TRASH)?,
-                    trashed: txn.$open(TRASHED)?,
-                    audit: txn.$open(AUDIT)?,
-                })
+        impl<'t> WriteTables<'t> {
+            pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
+                Ok(WriteTables { $($name: txn.open_table($def)?,)* })
             }
 
             pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
                 read_state(&self.accounts, account)
             }
         }
-    };
-}
 
-/// The tables of a read transaction, each opened on first use: a `get`
-/// touches two tables, not fifteen.
-macro_rules! lazy_reader {
-    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
         pub(crate) struct Reader {
             txn: ReadTransaction,
             $($name: OnceCell<ReadOnlyTable<$k, $v>>,)*
@@ -153,7 +100,7 @@ macro_rules! lazy_reader {
     };
 }
 
-lazy_reader! {
+tables! {
     accounts: ACCOUNTS => u64, &'static [u8];
     directory: DIRECTORY => u64, &'static [u8];
     dir_version: DIR_VERSION => u64, u64;
@@ -191,7 +138,6 @@ impl Tx for Reader {
         Ok(self.modules()?.get((account, module))?.map(|g| g.value()))
     }
 }
-table_set!(WriteTables, Table, open_table, WriteTransaction, 't);
 
 /// The tables of a write transaction, and what this transaction already
 /// knows about module ids and registered field names (bulk writes repeat them
@@ -215,7 +161,20 @@ impl std::ops::DerefMut for Writer<'_> {
     }
 }
 
-impl_tx!(Writer, 't);
+impl Tx for Writer<'_> {
+    fn version_of(&self, account: u64) -> Result<Option<u64>> {
+        Ok(self.dir_version.get(account)?.map(|g| g.value()))
+    }
+    fn directory_of(&self, account: u64) -> Result<Option<Directory>> {
+        read_directory(&self.directory, account)
+    }
+    fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
+        read_record(&self.records, account, id)
+    }
+    fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
+        Ok(self.modules.get((account, module))?.map(|g| g.value()))
+    }
+}
 
 impl<'t> Writer<'t> {
     pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
