@@ -3,9 +3,14 @@
 use crmstore::{Error, ExportFormat, Filter, MonitorAction, MonitorRule, Query};
 use redb::{ReadableTable, TableDefinition};
 
-use crate::common::{fixture, raw};
+use crate::common::{fixture, raw, Fixture};
 
 const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit_v1");
+
+/// Exports `q` as JSON lines into nothing: what matters is the answer.
+fn export_all(f: &Fixture, ctx: &crmstore::AccessContext, q: &Query) -> crmstore::Result<u64> {
+    f.store.export(ctx, q, ExportFormat::Jsonl, std::io::sink())
+}
 
 fn actions(f: &crate::common::Fixture) -> Vec<String> {
     f.store
@@ -36,14 +41,7 @@ fn every_sensitive_action_is_one_event_in_a_whole_chain() {
     f.store.restore(&ada, b, None).unwrap();
     let (b, _) = f.store.delete(&ada, &[4], false).unwrap();
     f.store.purge(&ada, b).unwrap();
-    f.store
-        .export(
-            &ada,
-            &Query::module("deals"),
-            ExportFormat::Jsonl,
-            std::io::sink(),
-        )
-        .unwrap();
+    export_all(&f, &ada, &Query::module("deals")).unwrap();
     f.store.set_blocked(&ada, 4, true).unwrap();
     f.store.set_blocked(&ada, 4, false).unwrap();
     f.store
@@ -219,35 +217,17 @@ fn the_monitor_forgets_outside_the_window_and_spares_admins() {
     let f = fixture();
     with_monitor(&f, MonitorAction::Export, 1, 1);
     let raj = f.ctx(3);
-    f.store
-        .export(
-            &raj,
-            &Query::module("deals"),
-            ExportFormat::Jsonl,
-            std::io::sink(),
-        )
-        .unwrap_err();
+    export_all(&f, &raj, &Query::module("deals")).unwrap_err();
     // raj may export 2 records: more than 1 → refused and blocked.
     assert!(f.store.context(1, 3).is_err());
     let ada = f.ctx(1);
     f.store.set_blocked(&ada, 3, false).unwrap();
     let one = Query::module("deals").filter(Filter::field("id").eq(1));
-    f.store
-        .export(&f.ctx(3), &one, ExportFormat::Jsonl, std::io::sink())
-        .unwrap();
+    export_all(&f, &f.ctx(3), &one).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    f.store
-        .export(&f.ctx(3), &one, ExportFormat::Jsonl, std::io::sink())
-        .unwrap();
+    export_all(&f, &f.ctx(3), &one).unwrap();
     for _ in 0..3 {
-        f.store
-            .export(
-                &ada,
-                &Query::module("deals"),
-                ExportFormat::Jsonl,
-                std::io::sink(),
-            )
-            .unwrap();
+        export_all(&f, &ada, &Query::module("deals")).unwrap();
     }
 }
 
@@ -287,14 +267,7 @@ fn export_writes_only_what_may_be_exported_without_hidden_fields() {
     assert!(lines.iter().all(|l| l["fields"].get("iban").is_none()));
     // Shares never grant export: vic sees record 2 through a share but exports nothing.
     assert_eq!(
-        f.store
-            .export(
-                &f.ctx(7),
-                &Query::module("deals"),
-                ExportFormat::Jsonl,
-                std::io::sink()
-            )
-            .unwrap(),
+        export_all(&f, &f.ctx(7), &Query::module("deals")).unwrap(),
         0
     );
     assert!(
