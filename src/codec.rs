@@ -4,7 +4,10 @@
 //! what an older one wrote; a value whose byte is unknown or whose body does not
 //! decode is [`Error::Corrupt`] naming where it was found, never a panic.
 
-use serde::{de::DeserializeOwned, Serialize};
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -24,8 +27,18 @@ pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     place: impl FnOnce() -> String,
 ) -> Result<T> {
+    decode_seed(bytes, PhantomData, place)
+}
+
+/// [`decode`] through a seed (a record as a viewer reads it).
+pub(crate) fn decode_seed<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+    place: impl FnOnce() -> String,
+) -> Result<S::Value> {
     match bytes.split_first() {
-        Some((&VALUE_VERSION, body)) => postcard::from_bytes(body)
+        Some((&VALUE_VERSION, body)) => seed
+            .deserialize(&mut postcard::Deserializer::from_bytes(body))
             .map_err(|e| Error::Corrupt(format!("corrupt value in {}: {e}", place()))),
         Some((v, _)) => Err(Error::Corrupt(format!(
             "corrupt value in {}: unknown encoding version `{v}`",

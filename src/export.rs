@@ -161,7 +161,7 @@ impl Store {
             ExportFormat::Jsonl => {
                 let mut out = std::io::BufWriter::new(out);
                 plan::scan(&r, &v, &scan, |rec| {
-                    let line = decide::redact(&v, rec).to_json();
+                    let line = rec.to_json();
                     serde_json::to_writer(&mut out, &line).map_err(io_err)?;
                     out.write_all(b"\n")?;
                     Ok(true)

@@ -39,6 +39,7 @@ mod export;
 mod index;
 mod model;
 mod monitor;
+mod options;
 mod progress;
 mod query;
 mod records;
@@ -59,10 +60,11 @@ pub use model::{
     NewRecord, Principal, Privacy, Profile, Record, Role, Scope, Share, SharingRule, Team,
     Timestamp, User, Value,
 };
+pub use options::{OpenOptions, DEFAULT_CACHE_BYTES};
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query};
 pub use records::Update;
-pub use store::{Store, DEFAULT_CACHE_BYTES, FORMAT_VERSION};
+pub use store::{Store, FORMAT_VERSION};
 pub use trash::{Batch, TrashedItem};
 
 /// Entry points for the fuzz targets in `fuzz/`: bytes in, an answer out,

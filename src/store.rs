@@ -13,11 +13,9 @@ use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::model::{Directory, Timestamp};
 use crate::monitor::{self, BlockRequest};
+use crate::options::OpenOptions;
 use crate::tables::META;
 use crate::txn::{Reader, Tx, Writer};
-
-/// redb's page cache unless told otherwise: 1 GiB (redb's own default).
-pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
 /// The format version this build writes. A store with a higher one is refused.
 pub const FORMAT_VERSION: u32 = 1;
@@ -56,36 +54,20 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the store at `path`, creating it (with every table and the
-    /// format version) if the file does not exist.
+    /// Opens the store at `path` for this process alone, creating it (with
+    /// every table and the format version) if the file does not exist. See
+    /// [`Store::options`] to share the file with other processes or bound the
+    /// page cache.
     ///
     /// # Errors
-    /// [`Error::Incompatible`] when the file is not a crmstore store or was
-    /// written by a newer format; [`Error::Storage`] when redb cannot open it
-    /// (for instance another process has it open).
+    /// As [`OpenOptions::open`].
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Store::options().open(path)
     }
 
-    /// [`Store::open`] with redb's page cache limited to `cache_bytes`.
-    ///
-    /// # Performance
-    /// The cache holds pages read and written; a long scan (a backup, an
-    /// export) fills it up to this limit, so process memory grows with the
-    /// store up to here and no further. Smaller saves memory, larger keeps
-    /// more of a big store hot.
-    ///
-    /// # Errors
-    /// As [`Store::open`].
-    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            // `serve` and CLI commands may share the file; redb runs one write
-            // transaction at a time across processes.
-            .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
-            .create(&path);
-        Store::with_db(db, path)
+    /// Options for opening a store: page cache size, sharing with other processes.
+    pub fn options() -> OpenOptions {
+        OpenOptions::default()
     }
 
     /// A store file no other process may open while this one has it (a
@@ -109,11 +91,16 @@ impl Store {
         )
     }
 
-    fn with_db(
+    pub(crate) fn with_db(
         db: std::result::Result<Database, redb::DatabaseError>,
         path: PathBuf,
     ) -> Result<Store> {
         let db = db.map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Conflict(format!(
+                "`{}` is open in another process (only stores opened shared, as the \
+                 `crmstore` CLI opens them, can be used by two processes at once)",
+                path.display()
+            )),
             redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
                 Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
             }

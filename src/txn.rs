@@ -9,8 +9,10 @@ use std::collections::{HashMap, HashSet};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{decide, Viewer};
 use crate::codec;
 use crate::error::Result;
+use crate::model::decode::{Hide, RecordSeed};
 use crate::model::{Directory, Record};
 use crate::tables::*;
 
@@ -54,9 +56,10 @@ pub(crate) fn read_record(
     t: &impl ReadableTable<(u64, u64), &'static [u8]>,
     account: u64,
     id: u64,
+    seed: RecordSeed<'_>,
 ) -> Result<Option<Record>> {
     t.get((account, id))?
-        .map(|g| codec::decode(g.value(), || format!("records key ({account}, {id})")))
+        .map(|g| codec::decode_seed(g.value(), seed, || format!("records key ({account}, {id})")))
         .transpose()
 }
 
@@ -122,6 +125,17 @@ impl Reader {
     pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
         read_state(self.accounts()?, account)
     }
+
+    /// Record `id` as `v` reads it: hidden fields are left out while decoding.
+    /// Only a read transaction offers this, so a redacted record can never be
+    /// saved back over the whole one.
+    pub(crate) fn record_as(&self, v: &Viewer, account: u64, id: u64) -> Result<Option<Record>> {
+        let hide = |module: &str, field: &str| decide::hidden(v, module, field);
+        let seed = RecordSeed {
+            hide: (!v.admin).then_some(&hide as Hide<'_>),
+        };
+        read_record(self.records()?, account, id, seed)
+    }
 }
 
 impl Tx for Reader {
@@ -132,7 +146,7 @@ impl Tx for Reader {
         read_directory(self.directory()?, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(self.records()?, account, id)
+        read_record(self.records()?, account, id, RecordSeed::default())
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules()?.get((account, module))?.map(|g| g.value()))
@@ -169,7 +183,7 @@ impl Tx for Writer<'_> {
         read_directory(&self.directory, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(&self.records, account, id)
+        read_record(&self.records, account, id, RecordSeed::default())
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules.get((account, module))?.map(|g| g.value()))

@@ -91,7 +91,10 @@ impl Global {
         let path = self.db.as_ref().ok_or_else(|| {
             Error::Invalid("no store given (pass --db PATH or set CRMSTORE_DB)".into())
         })?;
-        Store::open_with_cache(path, self.cache_mib.saturating_mul(1 << 20))
+        Store::options()
+            .cache_bytes(self.cache_mib.saturating_mul(1 << 20))
+            .shared()
+            .open(path)
     }
 }
 

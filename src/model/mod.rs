@@ -1,5 +1,6 @@
 //! The data model: ids, values, records and the directory of an account.
 
+pub(crate) mod decode;
 pub(crate) mod directory;
 pub(crate) mod record;
 pub(crate) mod value;

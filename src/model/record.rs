@@ -17,7 +17,8 @@ pub struct Share {
 }
 
 /// A record as stored, and (with hidden fields removed) as a viewer reads it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Decoding is in `decode.rs`; it depends on this declaration order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Record {
     pub id: u64,
     pub module: String,

@@ -17,7 +17,7 @@ use crate::access::decide::{decide, Action};
 use crate::access::Viewer;
 use crate::error::{Error, Result};
 use crate::model::{Principal, Record, Scope, Value};
-use crate::txn::{Reader, Tx};
+use crate::txn::Reader;
 
 /// One index range of candidates.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -184,8 +184,10 @@ pub(crate) struct Scan<'a> {
 }
 
 /// Calls `visit` with each record `v` may `scan.action` that passes the
-/// filter, in ascending id order, until it returns `false`. Returns how many
-/// candidates were examined.
+/// filter, as `v` reads it (hidden fields left out), in ascending id order,
+/// until it returns `false`. Returns how many candidates were examined.
+/// (Neither `decide` nor a filter reads a hidden field: filters naming one are
+/// refused before the scan.)
 pub(crate) fn scan(
     r: &Reader,
     v: &Viewer,
@@ -203,7 +205,7 @@ pub(crate) fn scan(
     for id in Merge::new(streams)? {
         let id = id?;
         examined += 1;
-        let Some(rec) = r.record(scan.account, id)? else {
+        let Some(rec) = r.record_as(v, scan.account, id)? else {
             return Err(Error::Corrupt(format!(
                 "an index names record `{id}`, which does not exist (run `crmstore check`)"
             )));

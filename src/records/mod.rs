@@ -91,7 +91,10 @@ impl Store {
     pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
         self.read(|r| {
             let v = self.viewer_in(r, ctx)?;
-            visible(r, &v, ctx.account, id).map(|rec| decide::redact(&v, rec))
+            match r.record_as(&v, ctx.account, id)? {
+                Some(rec) if decide(&v, &rec, Action::View) => Ok(rec),
+                _ => Err(not_found(id)),
+            }
         })
     }
 
@@ -147,14 +150,15 @@ impl Store {
                 after: q.after,
                 action: Action::View,
             };
-            let mut records = Vec::new();
+            // Sized for the page up front: a Record is large, regrowing copies it.
+            let mut records = Vec::with_capacity(limit.min(1024));
             let mut more = false;
             let examined = plan::scan(r, &v, &scan, |rec| {
                 if records.len() == limit {
                     more = true;
                     return Ok(false);
                 }
-                records.push(decide::redact(&v, rec));
+                records.push(rec);
                 Ok(true)
             })?;
             let next_after = if more {

@@ -121,6 +121,21 @@ fn exit_codes_follow_the_contract() {
 }
 
 #[test]
+fn a_store_an_app_holds_alone_is_a_conflict_for_the_cli_and_a_shared_one_is_not() {
+    let (_d, db) = loaded();
+    let get = ["get", "--account", "1", "--as", "3", "1"];
+    {
+        let _app = crmstore::Store::open(&db).unwrap();
+        let o = crmstore(&db, &get);
+        assert_eq!(code(&o), 6, "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("open in another process"), "{err}");
+    }
+    let _app = crmstore::Store::options().shared().open(&db).unwrap();
+    assert_eq!(code(&crmstore(&db, &get)), 0);
+}
+
+#[test]
 fn json_shapes() {
     let (_d, db) = loaded();
     let run = |args: &[&str]| crmstore(&db, args);

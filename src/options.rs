@@ -1,0 +1,80 @@
+//! [`OpenOptions`]: how a store file is opened.
+
+use std::path::Path;
+
+use redb::{ConcurrencyMode, Database};
+
+use crate::error::Result;
+use crate::store::Store;
+
+/// redb's page cache unless told otherwise: 1 GiB (redb's own default).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
+/// How to open a store: `Store::options().cache_bytes(64 << 20).shared().open(path)`.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    cache_bytes: usize,
+    shared: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            shared: false,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Limits redb's page cache to `bytes`.
+    ///
+    /// # Performance
+    /// The cache holds pages read and written; a long scan (a backup, an
+    /// export) fills it up to this limit, so process memory grows with the
+    /// store up to here and no further. Smaller saves memory, larger keeps
+    /// more of a big store hot.
+    #[must_use]
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// Lets other processes open the same file at the same time, each for
+    /// reading and writing (redb runs one write transaction at a time across
+    /// them). The `crmstore` CLI opens stores this way, so its commands work
+    /// while `crmstore serve` runs.
+    ///
+    /// # Performance
+    /// Every transaction then coordinates with the other processes through
+    /// file locks and re-reads the file header: a few µs of system calls per
+    /// read, which is most of the cost of a `get`. An application that owns its
+    /// store (and runs [`crate::backup::BackupScheduler`] in-process) should
+    /// leave this off; the default opens the file for this process alone.
+    #[must_use]
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// Opens the store at `path`, creating it (with every table and the
+    /// format version) if the file does not exist.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] when another process has the file open and
+    /// either side does not share it; [`crate::Error::Incompatible`] when the
+    /// file is not a crmstore store or was written by a newer format;
+    /// [`crate::Error::Storage`] when redb cannot open it.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Store> {
+        let mode = if self.shared {
+            ConcurrencyMode::MultiWriter
+        } else {
+            ConcurrencyMode::ExclusiveWriter
+        };
+        let db = Database::builder()
+            .set_cache_size(self.cache_bytes)
+            .set_concurrency_mode(mode)
+            .create(path.as_ref());
+        Store::with_db(db, path.as_ref().to_path_buf())
+    }
+}
