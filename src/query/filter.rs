@@ -1,6 +1,8 @@
 //! Filters: the tree, a builder that reads like a sentence, the checks made
 //! before a filter runs, and its evaluation against a record.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::model::{Record, Timestamp, Value};
 
@@ -196,9 +198,11 @@ fn builtin_value(field: &str, value: Value) -> Result<Value> {
 }
 
 /// A record's value for a field or built-in; a missing field is null.
-pub(crate) fn field_value(r: &Record, field: &str) -> Value {
+/// A record's value for `field`: borrowed for user fields, so a filter over a
+/// scan does not copy every text it looks at.
+fn field_value<'r>(r: &'r Record, field: &str) -> Cow<'r, Value> {
     let opt_int = |o: Option<u64>| o.map_or(Value::Null, Value::from);
-    match field {
+    Cow::Owned(match field {
         "id" => Value::from(r.id),
         "owner" => Value::from(r.owner),
         "team" => opt_int(r.team),
@@ -206,8 +210,13 @@ pub(crate) fn field_value(r: &Record, field: &str) -> Value {
         "stage" => r.stage.clone().map_or(Value::Null, Value::Text),
         "created_at" => Value::Timestamp(r.created_at),
         "updated_at" => Value::Timestamp(r.updated_at),
-        other => r.fields.get(other).cloned().unwrap_or(Value::Null),
-    }
+        other => {
+            return r
+                .fields
+                .get(other)
+                .map_or(Cow::Owned(Value::Null), Cow::Borrowed)
+        }
+    })
 }
 
 /// [`Value::total_cmp`], except that a time field compared with RFC 3339
