@@ -5,7 +5,7 @@
 //! write transaction of the action, so a record and its entries commit together.
 
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Record;
 use crate::txn::Writer;
 
@@ -84,12 +84,21 @@ pub(crate) fn save_encoded(
     for name in new.fields.keys() {
         w.register_field(account, m, name)?;
     }
-    match encoded {
+    let replaced = match encoded {
         Some(bytes) => w.records.insert((account, new.id), bytes)?,
         None => w
             .records
             .insert((account, new.id), codec::encode(new)?.as_slice())?,
-    };
+    }
+    .is_some();
+    // A "new" record over a live one would leave the old one's index entries
+    // behind (a crafted archive or document giving an id twice).
+    if replaced && old.is_none() {
+        return Err(Error::Corrupt(format!(
+            "record `{}` of account `{account}` is given twice",
+            new.id
+        )));
+    }
     Ok(())
 }
 
@@ -119,4 +128,33 @@ fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Resul
         w.by_share.remove(k)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, GenSpec};
+
+    #[test]
+    fn a_new_record_over_a_live_one_is_refused_and_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(dir.path().join("s.redb")).unwrap();
+        let spec = GenSpec {
+            account: 1,
+            records: 1,
+            users: 2,
+            teams: 1,
+            seed: 1,
+        };
+        let r = synth::record(&spec, &synth::directory(&spec).unwrap(), 1);
+        let e = store
+            .write(|w| {
+                save(w, 1, None, &r)?;
+                save(w, 1, None, &r)
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Corrupt(m) if m.contains("given twice")));
+        let report = store.check().unwrap();
+        assert_eq!((report.records, report.problems.len()), (0, 0));
+    }
 }
