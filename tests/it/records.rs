@@ -141,6 +141,66 @@ fn counts_and_filters_see_only_visible_records() {
 }
 
 #[test]
+fn filters_on_times_and_fields_mixed_match_record_by_record() {
+    let f = fixture();
+    let admin = f.ctx(1);
+    for amount in [10, 20, 30, 40] {
+        f.store
+            .create(&admin, NewRecord::new("deals").field("amount", amount))
+            .unwrap();
+    }
+    let all = f
+        .store
+        .query(&admin, &Query::module("deals"))
+        .unwrap()
+        .records;
+    let mid = all[all.len() / 2].created_at;
+    let t = mid.to_rfc3339();
+    let amount = |r: &crmstore::Record| match r.fields.get("amount") {
+        Some(Value::Int(i)) => *i,
+        _ => i64::MIN,
+    };
+    type Expect = fn(&crmstore::Record, crmstore::Timestamp, i64) -> bool;
+    let cases: [(Filter, Expect); 4] = [
+        (Filter::field("created_at").ge(t.as_str()), |r, m, _| {
+            r.created_at >= m
+        }),
+        (
+            Filter::field("amount")
+                .ge(30)
+                .or(Filter::field("updated_at").lt(t.as_str())),
+            |r, m, a| a >= 30 || r.updated_at < m,
+        ),
+        (
+            Filter::field("created_at")
+                .ge(t.as_str())
+                .and(Filter::field("amount").lt(40))
+                .not(),
+            |r, m, a| !(r.created_at >= m && a < 40),
+        ),
+        (Filter::field("amount").ge(20), |_, _, a| a >= 20),
+    ];
+    for (filter, expect) in cases {
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|r| expect(r, mid, amount(r)))
+            .map(|r| r.id)
+            .collect();
+        let q = Query::module("deals").filter(filter.clone());
+        let got: Vec<u64> = f
+            .store
+            .query(&admin, &q)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, want, "{filter:?}");
+        assert_eq!(f.store.count(&admin, &q).unwrap(), want.len() as u64);
+    }
+}
+
+#[test]
 fn bad_filters_and_modules_are_invalid() {
     let f = fixture();
     let raj = f.ctx(3);
