@@ -151,7 +151,7 @@ impl Store {
                 action: Action::View,
             };
             // Sized for the page up front: a Record is large, regrowing copies it.
-            let mut records = Vec::with_capacity(limit.min(1024));
+            let mut records = Vec::with_capacity(limit.min(128));
             let mut more = false;
             let examined = plan::scan(r, &v, &scan, |rec| {
                 if records.len() == limit {
