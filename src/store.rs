@@ -120,7 +120,13 @@ impl Store {
         &self.path
     }
 
+    /// Makes the file a ready store: format version, store id, every table.
+    /// Most opens find it ready and only read, so opening never writes (nor
+    /// waits for a disk flush) unless it must.
     fn init(&self) -> Result<()> {
+        if self.ready()? {
+            return Ok(());
+        }
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -138,22 +144,41 @@ impl Store {
                     let id = crate::util::random_id();
                     meta.insert("store_id", id.to_le_bytes().as_slice())?;
                 }
-                Some(bytes) => {
-                    let v = <[u8; 4]>::try_from(bytes.as_slice())
-                        .map(u32::from_le_bytes)
-                        .map_err(|_| Error::Corrupt("corrupt format version in `meta`".into()))?;
-                    if v > FORMAT_VERSION {
-                        return Err(Error::Incompatible(format!(
-                            "`{}` has store format `{v}`; this crmstore reads up to `{FORMAT_VERSION}` (upgrade crmstore)",
-                            self.path.display()
-                        )));
-                    }
-                }
+                Some(bytes) => self.check_format(&bytes)?,
             }
         }
         // Create every table so read transactions can open them all.
         drop(Writer::open(&txn)?);
         txn.commit()?;
+        Ok(())
+    }
+
+    /// Whether the file already is a store this build reads, with every table.
+    fn ready(&self) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        let format = match txn.open_table(META) {
+            Ok(meta) => meta.get("format")?.map(|g| g.value().to_vec()),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(bytes) = format else {
+            return Ok(false);
+        };
+        self.check_format(&bytes)?;
+        Reader::new(txn).all_tables_exist()
+    }
+
+    /// Refuses a format version this build cannot read.
+    fn check_format(&self, bytes: &[u8]) -> Result<()> {
+        let v = <[u8; 4]>::try_from(bytes)
+            .map(u32::from_le_bytes)
+            .map_err(|_| Error::Corrupt("corrupt format version in `meta`".into()))?;
+        if v > FORMAT_VERSION {
+            return Err(Error::Incompatible(format!(
+                "`{}` has store format `{v}`; this crmstore reads up to `{FORMAT_VERSION}` (upgrade crmstore)",
+                self.path.display()
+            )));
+        }
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{decide, Viewer};
@@ -90,6 +90,16 @@ macro_rules! tables {
         impl Reader {
             pub(crate) fn new(txn: ReadTransaction) -> Self {
                 Reader { txn, $($name: OnceCell::new(),)* }
+            }
+
+            /// Whether every table exists (the store was made ready by `Store::init`).
+            pub(crate) fn all_tables_exist(&self) -> Result<bool> {
+                let names: HashSet<String> = self
+                    .txn
+                    .list_tables()?
+                    .map(|t| t.name().to_string())
+                    .collect();
+                Ok([$($def.name()),*].iter().all(|n| names.contains(*n)))
             }
 
             $(pub(crate) fn $name(&self) -> Result<&ReadOnlyTable<$k, $v>> {

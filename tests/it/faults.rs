@@ -3,6 +3,7 @@
 //! `check` is clean and the audit chain is whole.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use crmstore::{Access, NewRecord, Principal, Store};
 use redb::backends::FileBackend;
@@ -13,7 +14,7 @@ use crate::common::fixture;
 #[derive(Debug)]
 struct FailAfter {
     inner: FileBackend,
-    writes_left: AtomicI64,
+    writes_left: Arc<AtomicI64>,
 }
 
 impl StorageBackend for FailAfter {
@@ -71,7 +72,7 @@ fn a_failed_write_leaves_the_store_whole() {
                 .unwrap();
             let backend = FailAfter {
                 inner: FileBackend::new(file).unwrap(),
-                writes_left: AtomicI64::new(n),
+                writes_left: Arc::new(AtomicI64::new(n)),
             };
             if let Ok(store) = Store::open_with_backend(backend, &copy) {
                 if work(&store).is_err() {
@@ -95,4 +96,32 @@ fn a_failed_write_leaves_the_store_whole() {
         failures > 5,
         "the injected failures must actually hit the work ({failures})"
     );
+}
+
+/// How many writes opening and closing `path` through `open` makes.
+fn writes_to_open(path: &std::path::Path, open: impl FnOnce(FailAfter)) -> i64 {
+    const PLENTY: i64 = 1 << 40;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let left = Arc::new(AtomicI64::new(PLENTY));
+    open(FailAfter {
+        inner: FileBackend::new(file).unwrap(),
+        writes_left: left.clone(),
+    });
+    PLENTY - left.load(Ordering::SeqCst)
+}
+
+#[test]
+fn opening_a_ready_store_writes_nothing_beyond_what_redb_does() {
+    let f = fixture();
+    let path = f.path.clone();
+    drop(f.store);
+    let redb_alone = writes_to_open(&path, |b| {
+        drop(redb::Database::builder().create_with_backend(b).unwrap())
+    });
+    let crmstore = writes_to_open(&path, |b| drop(Store::open_with_backend(b, &path).unwrap()));
+    assert_eq!(crmstore, redb_alone, "a write transaction on open");
 }
