@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use redb::{ConcurrencyMode, Database};
+use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, WriteTransaction};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// redb's page cache unless told otherwise: 1 GiB (redb's own default).
@@ -15,6 +15,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 pub struct OpenOptions {
     cache_bytes: usize,
     shared: bool,
+    read_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -22,6 +23,7 @@ impl Default for OpenOptions {
         OpenOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             shared: false,
+            read_only: false,
         }
     }
 }
@@ -57,6 +59,17 @@ impl OpenOptions {
         self
     }
 
+    /// Opens an existing store without ever writing to it (not even redb's
+    /// own bookkeeping on open and close): every write action is
+    /// [`Error::Denied`]. The CLI opens stores this way for commands that only
+    /// read, so they work on a copy or a read-only mount and leave the file's
+    /// bytes as they were.
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     /// Opens the store at `path`, creating it (with every table and the
     /// format version) if the file does not exist.
     ///
@@ -64,17 +77,53 @@ impl OpenOptions {
     /// [`crate::Error::Conflict`] when another process has the file open and
     /// either side does not share it; [`crate::Error::Incompatible`] when the
     /// file is not a crmstore store or was written by a newer format;
-    /// [`crate::Error::Storage`] when redb cannot open it.
+    /// [`crate::Error::NotFound`] when opening read-only and there is no
+    /// file; [`crate::Error::Storage`] when redb cannot open it.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Store> {
         let mode = if self.shared {
             ConcurrencyMode::MultiWriter
         } else {
             ConcurrencyMode::ExclusiveWriter
         };
-        let db = Database::builder()
+        let mut builder = Database::builder();
+        builder
             .set_cache_size(self.cache_bytes)
-            .set_concurrency_mode(mode)
-            .create(path.as_ref());
-        Store::with_db(db, path.as_ref().to_path_buf())
+            .set_concurrency_mode(mode);
+        let path = path.as_ref();
+        let db = if self.read_only {
+            builder.open_read_only(path).map(Db::Read)
+        } else {
+            builder.create(path).map(Db::Write)
+        };
+        Store::with_db(db, path.to_path_buf())
+    }
+}
+
+/// An open redb file, writable or not.
+pub(crate) enum Db {
+    Write(Database),
+    Read(ReadOnlyDatabase),
+}
+
+impl Db {
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction> {
+        use redb::ReadableDatabase;
+        Ok(match self {
+            Db::Write(d) => d.begin_read()?,
+            Db::Read(d) => d.begin_read()?,
+        })
+    }
+
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction> {
+        match self {
+            Db::Write(d) => Ok(d.begin_write()?),
+            Db::Read(_) => Err(Error::Denied(
+                "the store was opened read-only; this would change it".into(),
+            )),
+        }
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        matches!(self, Db::Read(_))
     }
 }

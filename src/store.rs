@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableHandle};
+use redb::{Database, ReadableTable, TableHandle};
 
 use crate::access::{AccessContext, Viewer};
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::model::{Directory, Timestamp};
 use crate::monitor::{self, BlockRequest};
-use crate::options::OpenOptions;
+use crate::options::{Db, OpenOptions};
 use crate::tables::META;
 use crate::txn::{Reader, Tx, Writer};
 
@@ -40,7 +40,7 @@ struct Cache {
 /// An open crmstore file. Cheap to share between threads (`&Store` is `Sync`):
 /// readers never block, writers take turns.
 pub struct Store {
-    pub(crate) db: Database,
+    db: Db,
     path: PathBuf,
     cache: Mutex<Cache>,
 }
@@ -75,7 +75,7 @@ impl Store {
     /// fsync until the last.
     pub(crate) fn open_private(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        Store::with_db(Database::builder().create(&path), path)
+        Store::with_db(Database::builder().create(&path).map(Db::Write), path)
     }
 
     /// Opens a store on a redb storage backend of the caller's (fault
@@ -86,13 +86,15 @@ impl Store {
         label: impl Into<PathBuf>,
     ) -> Result<Store> {
         Store::with_db(
-            Database::builder().create_with_backend(backend),
+            Database::builder()
+                .create_with_backend(backend)
+                .map(Db::Write),
             label.into(),
         )
     }
 
     pub(crate) fn with_db(
-        db: std::result::Result<Database, redb::DatabaseError>,
+        db: std::result::Result<Db, redb::DatabaseError>,
         path: PathBuf,
     ) -> Result<Store> {
         let db = db.map_err(|e| match e {
@@ -101,6 +103,11 @@ impl Store {
                  `crmstore` CLI opens them, can be used by two processes at once)",
                 path.display()
             )),
+            redb::DatabaseError::Storage(redb::StorageError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Error::NotFound(format!("no store at `{}`", path.display()))
+            }
             redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
                 Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
             }
@@ -126,6 +133,12 @@ impl Store {
     fn init(&self) -> Result<()> {
         if self.ready()? {
             return Ok(());
+        }
+        if self.db.is_read_only() {
+            return Err(Error::Incompatible(format!(
+                "`{}` is not a complete crmstore store (open it writable once to finish it)",
+                self.path.display()
+            )));
         }
         let txn = self.db.begin_write()?;
         {

@@ -96,7 +96,7 @@ pub fn load(g: &Global, file: &Path) -> Outcome {
 
 pub fn dump(g: &Global, account: u64) -> Outcome {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    g.store()?.dump(account, &mut out)?;
+    g.reader()?.dump(account, &mut out)?;
     std::io::Write::flush(&mut out)?;
     Ok(DONE)
 }
@@ -104,7 +104,7 @@ pub fn dump(g: &Global, account: u64) -> Outcome {
 pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
     match c {
         TrashCommand::List(actor) => {
-            let (store, ctx) = actor.open(g)?;
+            let (store, ctx) = actor.open_read(g)?;
             let batches = store.trash_list(&ctx)?;
             if g.json {
                 for b in &batches {
@@ -201,7 +201,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
             action,
         } => {
             let since = since.as_deref().map(Timestamp::parse).transpose()?;
-            let events = g.store()?.audit_list(account, since, action.as_deref())?;
+            let events = g.reader()?.audit_list(account, since, action.as_deref())?;
             if g.json {
                 for e in &events {
                     output::line(e.to_json())?;
@@ -229,7 +229,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
             Ok(DONE)
         }
         AuditCommand::Verify { account } => {
-            let rep = g.store()?.audit_verify(account)?;
+            let rep = g.reader()?.audit_verify(account)?;
             match rep.broken {
                 None => {
                     if g.json {
@@ -254,7 +254,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
 }
 
 pub fn check(g: &Global) -> Outcome {
-    let rep = g.store()?.check()?;
+    let rep = g.reader()?.check()?;
     if g.json {
         output::line(serde_json::json!({
             "consistent": rep.is_consistent(), "records": rep.records,

@@ -87,13 +87,23 @@ pub(crate) struct Global {
 }
 
 impl Global {
+    /// The store, shared with other processes (`serve`, other commands).
     pub fn store(&self) -> crmstore::Result<Store> {
+        self.open(Store::options().shared())
+    }
+
+    /// The store for a command that only reads: the file is left byte for
+    /// byte as it was, and a path with no store is "not found", not created.
+    pub fn reader(&self) -> crmstore::Result<Store> {
+        self.open(Store::options().shared().read_only())
+    }
+
+    fn open(&self, options: crmstore::OpenOptions) -> crmstore::Result<Store> {
         let path = self.db.as_ref().ok_or_else(|| {
             Error::Invalid("no store given (pass --db PATH or set CRMSTORE_DB)".into())
         })?;
-        Store::options()
+        options
             .cache_bytes(self.cache_mib.saturating_mul(1 << 20))
-            .shared()
             .open(path)
     }
 }

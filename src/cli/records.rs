@@ -21,7 +21,15 @@ pub struct Actor {
 
 impl Actor {
     pub fn open(&self, g: &Global) -> crmstore::Result<(Store, AccessContext)> {
-        let store = g.store()?;
+        self.context_in(g.store()?)
+    }
+
+    /// For a command that only reads.
+    pub fn open_read(&self, g: &Global) -> crmstore::Result<(Store, AccessContext)> {
+        self.context_in(g.reader()?)
+    }
+
+    fn context_in(&self, store: Store) -> crmstore::Result<(Store, AccessContext)> {
         let ctx = store.context(self.account, self.user)?;
         Ok((store, ctx))
     }
@@ -144,14 +152,14 @@ fn query_of(module: &str, filter: Option<&str>) -> crmstore::Result<Query> {
 }
 
 pub fn get(g: &Global, a: &GetArgs) -> Outcome {
-    let (store, ctx) = a.actor.open(g)?;
+    let (store, ctx) = a.actor.open_read(g)?;
     let r = store.get(&ctx, a.id)?;
     output::records(g.json, &[r])?;
     Ok(DONE)
 }
 
 pub fn query(g: &Global, a: &QueryArgs) -> Outcome {
-    let (store, ctx) = a.actor.open(g)?;
+    let (store, ctx) = a.actor.open_read(g)?;
     let mut q = query_of(&a.module, a.filter.as_deref())?;
     if a.count {
         let n = store.count(&ctx, &q)?;

@@ -136,6 +136,33 @@ fn a_store_an_app_holds_alone_is_a_conflict_for_the_cli_and_a_shared_one_is_not(
 }
 
 #[test]
+fn reading_commands_leave_the_file_as_it_was_and_create_nothing() {
+    let (d, db) = loaded();
+    let before = std::fs::read(&db).unwrap();
+    for args in [
+        &["get", "--account", "1", "--as", "3", "1"][..],
+        &["query", "--account", "1", "--as", "3", "--module", "deals"],
+        &["trash", "list", "--account", "1", "--as", "1"],
+        &["audit", "list", "--account", "1"],
+        &["audit", "verify", "--account", "1"],
+        &["dump", "--account", "1"],
+        &["check"],
+    ] {
+        let o = crmstore(&db, args);
+        assert_eq!(code(&o), 0, "{args:?}: {o:?}");
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "{args:?} changed the file"
+        );
+    }
+    let typo = d.path().join("typo.redb");
+    let o = crmstore(&typo, &["get", "--account", "1", "--as", "3", "1"]);
+    assert_eq!(code(&o), 3, "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no store at"));
+    assert!(!typo.exists(), "a read created a store");
+}
+
+#[test]
 fn json_shapes() {
     let (_d, db) = loaded();
     let run = |args: &[&str]| crmstore(&db, args);

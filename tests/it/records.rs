@@ -201,6 +201,27 @@ fn filters_on_times_and_fields_mixed_match_record_by_record() {
 }
 
 #[test]
+fn a_store_opened_read_only_reads_and_refuses_every_change() {
+    let f = fixture();
+    drop(f.store);
+    let store = Store::options().read_only().open(&f.path).unwrap();
+    let raj = store.context(1, 3).unwrap();
+    let before = store.dump_json(1).unwrap();
+    assert!(store.get(&raj, 1).is_ok());
+    let refused = [
+        store
+            .create(&raj, NewRecord::new("deals").field("n", 1))
+            .map(|_| ()),
+        store.update(&raj, 1, Update::new().set("n", 2)).map(|_| ()),
+        store.delete(&raj, &[1], true).map(|_| ()),
+    ];
+    for r in refused {
+        assert!(matches!(r, Err(Error::Denied(m)) if m.contains("read-only")));
+    }
+    assert_eq!(store.dump_json(1).unwrap(), before);
+}
+
+#[test]
 fn bad_filters_and_modules_are_invalid() {
     let f = fixture();
     let raj = f.ctx(3);
