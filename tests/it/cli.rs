@@ -14,6 +14,13 @@ fn crmstore(db: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `cmd` acted for user `user` of account 1, then `rest`, in the order CLI.md shows.
+fn acting<'a>(cmd: &'a str, user: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![cmd, "--account", "1", "--as", user];
+    args.extend_from_slice(rest);
+    args
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
 }
@@ -51,59 +58,31 @@ fn exit_codes_follow_the_contract() {
         "blocked"
     );
     assert_eq!(
-        code(&run(&[
+        code(&run(&acting(
             "query",
-            "--account",
-            "1",
-            "--as",
             "3",
-            "--module",
-            "deals",
-            "--filter",
-            "iban = 1"
-        ])),
+            &["--module", "deals", "--filter", "iban = 1"]
+        ))),
         4
     );
     assert_eq!(
-        code(&run(&[
+        code(&run(&acting(
             "query",
-            "--account",
-            "1",
-            "--as",
             "3",
-            "--module",
-            "deals",
-            "--filter",
-            "amount >"
-        ])),
+            &["--module", "deals", "--filter", "amount >"]
+        ))),
         5
     );
     assert_eq!(
-        code(&run(&[
+        code(&run(&acting(
             "update",
-            "--account",
-            "1",
-            "--as",
             "3",
-            "1",
-            "--set",
-            "{\"a\":1}",
-            "--expect-version",
-            "7"
-        ])),
+            &["1", "--set", "{\"a\":1}", "--expect-version", "7"]
+        ))),
         6
     );
     assert_eq!(
-        code(&run(&[
-            "update",
-            "--account",
-            "1",
-            "--as",
-            "3",
-            "1",
-            "--set",
-            "not json"
-        ])),
+        code(&run(&acting("update", "3", &["1", "--set", "not json"]))),
         5
     );
     assert_eq!(
@@ -272,17 +251,11 @@ fn json_shapes() {
     );
     assert_eq!(ev["hash"].as_str().unwrap().len(), 64);
     assert_eq!(code(&run(&["audit", "verify", "--account", "1"])), 0);
-    let o = run(&[
+    let o = run(&acting(
         "export",
-        "--account",
-        "1",
-        "--as",
         "3",
-        "--module",
-        "deals",
-        "--format",
-        "csv",
-    ]);
+        &["--module", "deals", "--format", "csv"],
+    ));
     assert!(
         stdout(&o).starts_with("id,module,owner,team,stage,parent,version,created_at,updated_at,")
     );
@@ -427,17 +400,7 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
     assert_eq!((code(&o), stdout(&o).trim()), (0, r#"{"count":2}"#));
     let o = crmstore(
         &db,
-        &[
-            "create",
-            "--account",
-            "1",
-            "--as",
-            "3",
-            "--module",
-            "deals",
-            "--json-record",
-            "{}",
-        ],
+        &acting("create", "3", &["--module", "deals", "--json-record", "{}"]),
     );
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     // The shell's own `kill`: no procps package needed.
@@ -617,18 +580,7 @@ fn bad_arguments_are_named_and_change_nothing() {
     let before = stdout(&crmstore(&db, &["dump", "--account", "1"]));
     let cases: [(&[&str], i32, &str); 6] = [
         (
-            &[
-                "share",
-                "--account",
-                "1",
-                "--as",
-                "3",
-                "1",
-                "--to",
-                "squad:1",
-                "--access",
-                "read",
-            ],
+            &acting("share", "3", &["1", "--to", "squad:1", "--access", "read"]),
             5,
             "not a principal",
         ),
@@ -639,32 +591,25 @@ fn bad_arguments_are_named_and_change_nothing() {
             "unknown module",
         ),
         (
-            &[
+            &acting(
                 "create",
-                "--account",
-                "1",
-                "--as",
                 "3",
-                "--module",
-                "deals",
-                "--json-record",
-                "{\"fields\":{\"x\":{\"y\":1}}}",
-            ],
+                &[
+                    "--module",
+                    "deals",
+                    "--json-record",
+                    "{\"fields\":{\"x\":{\"y\":1}}}",
+                ],
+            ),
             5,
             "field `x`",
         ),
         (
-            &[
+            &acting(
                 "export",
-                "--account",
-                "1",
-                "--as",
                 "3",
-                "--module",
-                "deals",
-                "--filter",
-                "iban = 1",
-            ],
+                &["--module", "deals", "--filter", "iban = 1"],
+            ),
             4,
             "hidden",
         ),
