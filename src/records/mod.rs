@@ -23,7 +23,12 @@ pub(crate) fn not_found(id: u64) -> Error {
 
 /// The record `id` if `v` may view it; a hidden record is missing, exactly.
 pub(crate) fn visible(t: &impl Tx, v: &Viewer, account: u64, id: u64) -> Result<Record> {
-    match t.record(account, id)? {
+    viewable(t.record(account, id)?, v, id)
+}
+
+/// `found` (record `id`, if it exists) when `v` may view it, else not found.
+fn viewable(found: Option<Record>, v: &Viewer, id: u64) -> Result<Record> {
+    match found {
         Some(r) if decide(v, &r, Action::View) => Ok(r),
         _ => Err(not_found(id)),
     }
@@ -91,10 +96,7 @@ impl Store {
     pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
         self.read(|r| {
             let v = self.viewer_in(r, ctx)?;
-            match r.record_as(&v, ctx.account, id)? {
-                Some(rec) if decide(&v, &rec, Action::View) => Ok(rec),
-                _ => Err(not_found(id)),
-            }
+            viewable(r.record_as(&v, ctx.account, id)?, &v, id)
         })
     }
 
