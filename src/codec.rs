@@ -4,9 +4,7 @@
 //! what an older one wrote; a value whose byte is unknown or whose body does not
 //! decode is [`Error::Corrupt`] naming where it was found, never a panic.
 
-use std::marker::PhantomData;
-
-use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -27,19 +25,20 @@ pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     place: impl FnOnce() -> String,
 ) -> Result<T> {
-    decode_seed(bytes, PhantomData, place)
+    parse(bytes, postcard::from_bytes, place)
 }
 
-/// [`decode`] through a seed (a record as a viewer reads it).
-pub(crate) fn decode_seed<'de, S: DeserializeSeed<'de>>(
-    bytes: &'de [u8],
-    seed: S,
+/// Reads a value stored at `place` with `read`, given the bytes after the
+/// version byte (a record read in place borrows from them).
+pub(crate) fn parse<'a, T>(
+    bytes: &'a [u8],
+    read: impl FnOnce(&'a [u8]) -> postcard::Result<T>,
     place: impl FnOnce() -> String,
-) -> Result<S::Value> {
+) -> Result<T> {
     match bytes.split_first() {
-        Some((&VALUE_VERSION, body)) => seed
-            .deserialize(&mut postcard::Deserializer::from_bytes(body))
-            .map_err(|e| Error::Corrupt(format!("corrupt value in {}: {e}", place()))),
+        Some((&VALUE_VERSION, body)) => {
+            read(body).map_err(|e| Error::Corrupt(format!("corrupt value in {}: {e}", place())))
+        }
         Some((v, _)) => Err(Error::Corrupt(format!(
             "corrupt value in {}: unknown encoding version `{v}`",
             place()

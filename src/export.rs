@@ -115,7 +115,7 @@ impl Store {
         let mut count = 0;
         if refusal.is_none() {
             if let Some(s) = &scan {
-                plan::scan(&r, &v, s, |_| {
+                plan::scan(&r, &v, s, |_, _| {
                     count += 1;
                     Ok(true)
                 })?;
@@ -160,8 +160,8 @@ impl Store {
         match format {
             ExportFormat::Jsonl => {
                 let mut out = std::io::BufWriter::new(out);
-                plan::scan(&r, &v, &scan, |rec| {
-                    let line = rec.to_json();
+                plan::scan(&r, &v, &scan, |rec, hidden| {
+                    let line = rec.to_record_without(hidden).to_json();
                     serde_json::to_writer(&mut out, &line).map_err(io_err)?;
                     out.write_all(b"\n")?;
                     Ok(true)
@@ -177,7 +177,8 @@ impl Store {
                         .chain(fields.iter().cloned()),
                 )
                 .map_err(io_err)?;
-                plan::scan(&r, &v, &scan, |rec| {
+                plan::scan(&r, &v, &scan, |rec, hidden| {
+                    let rec = rec.to_record_without(hidden);
                     w.write_record(csv_row(&rec, &fields)).map_err(io_err)?;
                     Ok(true)
                 })?;

@@ -9,11 +9,9 @@ use std::collections::{HashMap, HashSet};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{decide, Viewer};
 use crate::codec;
 use crate::error::Result;
-use crate::model::decode::{Hide, RecordSeed};
-use crate::model::{Directory, Record};
+use crate::model::{Directory, Record, RecordView};
 use crate::tables::*;
 
 /// Per-account counters and the head of the audit chain (`tables::ACCOUNTS`).
@@ -52,14 +50,17 @@ fn read_state(t: &impl ReadableTable<u64, &'static [u8]>, account: u64) -> Resul
         .map(Option::unwrap_or_default)
 }
 
-pub(crate) fn read_record(
+fn record_place(account: u64, id: u64) -> String {
+    format!("records key ({account}, {id})")
+}
+
+fn read_record(
     t: &impl ReadableTable<(u64, u64), &'static [u8]>,
     account: u64,
     id: u64,
-    seed: RecordSeed<'_>,
 ) -> Result<Option<Record>> {
     t.get((account, id))?
-        .map(|g| codec::decode_seed(g.value(), seed, || format!("records key ({account}, {id})")))
+        .map(|g| codec::decode(g.value(), || record_place(account, id)))
         .transpose()
 }
 
@@ -136,16 +137,23 @@ impl Reader {
         read_state(self.accounts()?, account)
     }
 
-    /// Record `id` as `v` reads it: hidden fields are left out while decoding.
-    /// Only a read transaction offers this, so a redacted record can never be
-    /// saved back over the whole one.
-    pub(crate) fn record_as(&self, v: &Viewer, account: u64, id: u64) -> Result<Option<Record>> {
-        let hide = |module: &str, field: &str| decide::hidden(v, module, field);
-        let seed = RecordSeed {
-            hide: (!v.admin).then_some(&hide as Hide<'_>),
-        };
-        read_record(self.records()?, account, id, seed)
+    /// Calls `f` with record `id` read in place from its stored bytes, hidden
+    /// fields and all: only the crate sees such a view (see `model::view`).
+    pub(crate) fn view<T>(
+        &self,
+        account: u64,
+        id: u64,
+        f: impl FnOnce(Option<RecordView<'_>>) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.records()?.get((account, id))?;
+        let view = guard.as_ref().map(|g| view_of(g.value(), account, id));
+        f(view.transpose()?)
     }
+}
+
+/// The record stored at `(account, id)` as `bytes`, read in place.
+pub(crate) fn view_of(bytes: &[u8], account: u64, id: u64) -> Result<RecordView<'_>> {
+    codec::parse(bytes, RecordView::parse, || record_place(account, id))
 }
 
 impl Tx for Reader {
@@ -156,7 +164,7 @@ impl Tx for Reader {
         read_directory(self.directory()?, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(self.records()?, account, id, RecordSeed::default())
+        read_record(self.records()?, account, id)
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules()?.get((account, module))?.map(|g| g.value()))
@@ -193,7 +201,7 @@ impl Tx for Writer<'_> {
         read_directory(&self.directory, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(&self.records, account, id, RecordSeed::default())
+        read_record(&self.records, account, id)
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules.get((account, module))?.map(|g| g.value()))

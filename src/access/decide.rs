@@ -2,7 +2,7 @@
 //! states it. The query planner is an optimisation of [`decide`]; the model
 //! tests hold the two to the same answers.
 
-use crate::model::{Access, FieldRule, Record, Scope};
+use crate::model::{Access, FieldRule, Principal, Record, RecordView, Scope, Share};
 
 use super::viewer::Viewer;
 
@@ -15,17 +15,65 @@ pub enum Action {
     Export,
 }
 
+/// What the rules read of a record: an owned [`Record`] or a [`RecordView`]
+/// of its stored bytes decide the same.
+pub(crate) struct Subject<'r> {
+    module: &'r str,
+    owner: u64,
+    team: Option<u64>,
+    stage: Option<&'r str>,
+    shares: &'r [Share],
+}
+
+impl<'r> From<&'r Record> for Subject<'r> {
+    fn from(r: &'r Record) -> Self {
+        Subject {
+            module: &r.module,
+            owner: r.owner,
+            team: r.team,
+            stage: r.stage.as_deref(),
+            shares: &r.shares,
+        }
+    }
+}
+
+impl<'r> From<&'r RecordView<'_>> for Subject<'r> {
+    fn from(r: &'r RecordView<'_>) -> Self {
+        Subject {
+            module: r.module,
+            owner: r.owner,
+            team: r.team,
+            stage: r.stage,
+            shares: &r.shares,
+        }
+    }
+}
+
+impl Subject<'_> {
+    /// The share level `principals` get from the record's own shares.
+    pub(crate) fn share_level(
+        &self,
+        mut matches: impl FnMut(&Principal) -> bool,
+    ) -> Option<Access> {
+        self.shares
+            .iter()
+            .filter(|s| matches(&s.to))
+            .map(|s| s.access)
+            .max()
+    }
+}
+
 /// `owns(V,R)`: R.owner is V or one of V's subordinates.
-pub(crate) fn owns(v: &Viewer, r: &Record) -> bool {
+fn owns(v: &Viewer, r: &Subject<'_>) -> bool {
     v.owners.contains(&r.owner)
 }
 
 /// The highest level among R's shares and the sharing rules reaching V.
-pub(crate) fn share(v: &Viewer, r: &Record) -> Option<Access> {
+fn share(v: &Viewer, r: &Subject<'_>) -> Option<Access> {
     let direct = r.share_level(|p| v.principals.contains(p));
     let by_rule = v
         .rules
-        .get(&r.module)
+        .get(r.module)
         .into_iter()
         .flatten()
         .filter(|g| g.owners.contains(&r.owner))
@@ -35,13 +83,14 @@ pub(crate) fn share(v: &Viewer, r: &Record) -> Option<Access> {
 }
 
 /// Whether V may do `action` to R.
-pub(crate) fn decide(v: &Viewer, r: &Record, action: Action) -> bool {
+pub(crate) fn decide<'r>(v: &Viewer, r: impl Into<Subject<'r>>, action: Action) -> bool {
+    let r = &r.into();
     // An admin may do everything in the account: no profile, stage or privacy limit.
     if v.admin {
         return true;
     }
     // A module missing from the profile means `none` for every action.
-    let Some(p) = v.perms(&r.module) else {
+    let Some(p) = v.perms(r.module) else {
         return false;
     };
     let owns = owns(v, r);
@@ -51,7 +100,7 @@ pub(crate) fn decide(v: &Viewer, r: &Record, action: Action) -> bool {
         Scope::Own => owns,
         Scope::None => false,
     };
-    let stage_ok = match (&p.stages, &r.stage) {
+    let stage_ok = match (&p.stages, r.stage) {
         (Some(allowed), Some(stage)) => allowed.contains(stage),
         _ => true,
     };
@@ -63,13 +112,13 @@ pub(crate) fn decide(v: &Viewer, r: &Record, action: Action) -> bool {
             view && p.edit != Scope::None && (covers(p.edit) || share >= Some(Access::ReadWrite))
         }
         Action::Delete => {
-            view && !v.admin_only_delete.contains(&r.module)
+            view && !v.admin_only_delete.contains(r.module)
                 && p.delete != Scope::None
                 && (covers(p.delete) || share == Some(Access::Full))
         }
         // Shares never grant export.
         Action::Export => {
-            view && !v.admin_only_export.contains(&r.module)
+            view && !v.admin_only_export.contains(r.module)
                 && p.export != Scope::None
                 && covers(p.export)
         }
@@ -78,7 +127,7 @@ pub(crate) fn decide(v: &Viewer, r: &Record, action: Action) -> bool {
 
 /// share / unshare / assign owner: admin, or owns ∧ edit.
 pub(crate) fn may_manage(v: &Viewer, r: &Record) -> bool {
-    v.admin || (owns(v, r) && decide(v, r, Action::Edit))
+    v.admin || (owns(v, &r.into()) && decide(v, r, Action::Edit))
 }
 
 /// create: admin, or a create scope other than none.
@@ -122,13 +171,36 @@ pub(crate) fn hidden(v: &Viewer, module: &str, field: &str) -> bool {
 
 /// R as V reads it: hidden fields removed.
 pub(crate) fn redact(v: &Viewer, mut r: Record) -> Record {
-    if !v.admin {
-        if let Some(p) = v.perms(&r.module) {
-            if p.fields.values().any(|f| *f == FieldRule::Hidden) {
-                r.fields
-                    .retain(|name, _| p.fields.get(name) != Some(&FieldRule::Hidden));
-            }
-        }
+    let hidden = Hidden::of(v, &r.module);
+    if !hidden.0.is_empty() {
+        r.fields.retain(|name, _| !hidden.contains(name));
     }
     r
+}
+
+/// The fields of one module hidden from a viewer (none from an admin).
+#[derive(Debug, Default)]
+pub(crate) struct Hidden<'v>(Vec<&'v str>);
+
+impl<'v> Hidden<'v> {
+    pub(crate) fn of(v: &'v Viewer, module: &str) -> Hidden<'v> {
+        let rules = (!v.admin).then(|| v.perms(module)).flatten();
+        Hidden(rules.map_or_else(Vec::new, |p| {
+            p.fields
+                .iter()
+                .filter(|(_, rule)| **rule == FieldRule::Hidden)
+                .map(|(name, _)| name.as_str())
+                .collect()
+        }))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_names(names: &[&'v str]) -> Hidden<'v> {
+        Hidden(names.to_vec())
+    }
+
+    /// Whether `field` (a name, as text or its bytes) is hidden.
+    pub(crate) fn contains(&self, field: impl AsRef<[u8]>) -> bool {
+        self.0.iter().any(|h| h.as_bytes() == field.as_ref())
+    }
 }

@@ -1,13 +1,14 @@
 //! The data model: ids, values, records and the directory of an account.
 
-pub(crate) mod decode;
 pub(crate) mod directory;
 pub(crate) mod record;
 pub(crate) mod value;
+pub(crate) mod view;
 
 pub use directory::{
     Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, MonitorAction, MonitorRule,
     Principal, Privacy, Profile, Role, Scope, SharingRule, Team, User,
 };
 pub use record::{NewRecord, Record, Share};
-pub use value::{Timestamp, Value};
+pub use value::{Timestamp, Value, ValueRef};
+pub use view::RecordView;

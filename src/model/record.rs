@@ -17,8 +17,8 @@ pub struct Share {
 }
 
 /// A record as stored, and (with hidden fields removed) as a viewer reads it.
-/// Decoding is in `decode.rs`; it depends on this declaration order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Stored as postcard in this declaration order, which `view.rs` reads in place.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: u64,
     pub module: String,
@@ -70,18 +70,6 @@ pub(crate) fn check_field_name(name: &str) -> Result<()> {
 }
 
 impl Record {
-    /// The share level `principals` get from this record's own shares.
-    pub(crate) fn share_level(
-        &self,
-        mut matches: impl FnMut(&Principal) -> bool,
-    ) -> Option<Access> {
-        self.shares
-            .iter()
-            .filter(|s| matches(&s.to))
-            .map(|s| s.access)
-            .max()
-    }
-
     /// The JSON the CLI prints for `get`, `query` and `export`.
     pub fn to_json(&self) -> serde_json::Value {
         let fields: serde_json::Map<String, serde_json::Value> = self

@@ -62,9 +62,9 @@ thread_local! {
     static LIST_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-fn bounded_list<'de, D: serde::Deserializer<'de>>(
+fn bounded_list<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
-) -> std::result::Result<Vec<Value>, D::Error> {
+) -> std::result::Result<Vec<T>, D::Error> {
     struct Leave;
     impl Drop for Leave {
         fn drop(&mut self) {
@@ -79,7 +79,76 @@ fn bounded_list<'de, D: serde::Deserializer<'de>>(
     if depth > MAX_LIST_DEPTH {
         return Err(serde::de::Error::custom("lists nested too deeply"));
     }
-    Vec::<Value>::deserialize(d)
+    Vec::<T>::deserialize(d)
+}
+
+/// A field's value borrowed from the bytes it was read from: what a
+/// [`RecordView`](crate::RecordView) hands out, and what filters compare.
+/// Stored the same way as [`Value`] (same variants, same order).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub enum ValueRef<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Timestamp(Timestamp),
+    List(#[serde(deserialize_with = "bounded_list")] Vec<ValueRef<'a>>),
+}
+
+impl ValueRef<'_> {
+    /// The owned value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(*b),
+            ValueRef::Int(i) => Value::Int(*i),
+            ValueRef::Float(f) => Value::Float(*f),
+            ValueRef::Text(s) => Value::Text((*s).to_owned()),
+            ValueRef::Timestamp(t) => Value::Timestamp(*t),
+            ValueRef::List(items) => Value::List(items.iter().map(ValueRef::to_value).collect()),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            ValueRef::Null => 0,
+            ValueRef::Bool(_) => 1,
+            ValueRef::Int(_) | ValueRef::Float(_) => 2,
+            ValueRef::Text(_) => 3,
+            ValueRef::Timestamp(_) => 4,
+            ValueRef::List(_) => 5,
+        }
+    }
+
+    /// [`Value::total_cmp`], on borrowed values.
+    pub fn total_cmp(&self, other: &ValueRef<'_>) -> Ordering {
+        match (self, other) {
+            (ValueRef::Bool(a), ValueRef::Bool(b)) => a.cmp(b),
+            (ValueRef::Int(a), ValueRef::Int(b)) => a.cmp(b),
+            (ValueRef::Int(a), ValueRef::Float(b)) => (*a as f64).total_cmp(b),
+            (ValueRef::Float(a), ValueRef::Int(b)) => a.total_cmp(&(*b as f64)),
+            (ValueRef::Float(a), ValueRef::Float(b)) => a.total_cmp(b),
+            (ValueRef::Text(a), ValueRef::Text(b)) => a.cmp(b),
+            (ValueRef::Timestamp(a), ValueRef::Timestamp(b)) => a.cmp(b),
+            (ValueRef::List(a), ValueRef::List(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    match x.total_cmp(y) {
+                        Ordering::Equal => continue,
+                        o => return o,
+                    }
+                }
+                a.len().cmp(&b.len())
+            }
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl From<u64> for ValueRef<'_> {
+    fn from(v: u64) -> Self {
+        i64::try_from(v).map_or(ValueRef::Float(v as f64), ValueRef::Int)
+    }
 }
 
 impl Value {
@@ -138,14 +207,16 @@ impl Value {
         }
     }
 
-    fn rank(&self) -> u8 {
+    /// This value, borrowed (a list borrows each of its items).
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Null => 0,
-            Value::Bool(_) => 1,
-            Value::Int(_) | Value::Float(_) => 2,
-            Value::Text(_) => 3,
-            Value::Timestamp(_) => 4,
-            Value::List(_) => 5,
+            Value::Null => ValueRef::Null,
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Float(f) => ValueRef::Float(*f),
+            Value::Text(s) => ValueRef::Text(s),
+            Value::Timestamp(t) => ValueRef::Timestamp(*t),
+            Value::List(items) => ValueRef::List(items.iter().map(Value::as_value_ref).collect()),
         }
     }
 
@@ -154,25 +225,7 @@ impl Value {
     /// Integers and floats are one type, compared by numeric value; text
     /// compares by bytes; lists element by element.
     pub fn total_cmp(&self, other: &Value) -> Ordering {
-        match (self, other) {
-            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
-            (Value::Int(a), Value::Int(b)) => a.cmp(b),
-            (Value::Int(a), Value::Float(b)) => (*a as f64).total_cmp(b),
-            (Value::Float(a), Value::Int(b)) => a.total_cmp(&(*b as f64)),
-            (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
-            (Value::Text(a), Value::Text(b)) => a.cmp(b),
-            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
-            (Value::List(a), Value::List(b)) => {
-                for (x, y) in a.iter().zip(b) {
-                    match x.total_cmp(y) {
-                        Ordering::Equal => continue,
-                        o => return o,
-                    }
-                }
-                a.len().cmp(&b.len())
-            }
-            _ => self.rank().cmp(&other.rank()),
-        }
+        self.as_value_ref().total_cmp(&other.as_value_ref())
     }
 }
 

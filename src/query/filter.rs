@@ -1,10 +1,8 @@
 //! Filters: the tree, a builder that reads like a sentence, the checks made
 //! before a filter runs, and its evaluation against a record.
 
-use std::borrow::Cow;
-
 use crate::error::{Error, Result};
-use crate::model::{Record, Timestamp, Value};
+use crate::model::{RecordView, Timestamp, Value, ValueRef};
 
 /// A comparison operator of the filter language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +146,7 @@ impl Filter {
     }
 
     /// Whether `r` satisfies the filter.
-    pub(crate) fn matches(&self, r: &Record) -> bool {
+    pub(crate) fn matches(&self, r: &RecordView<'_>) -> bool {
         match self {
             Filter::Cmp { field, op, value } => {
                 let got = field_value(r, field);
@@ -198,47 +196,40 @@ fn builtin_value(field: &str, value: Value) -> Result<Value> {
 }
 
 /// A record's value for a field or built-in; a missing field is null.
-/// A record's value for `field`: borrowed for user fields, so a filter over a
-/// scan does not copy every text it looks at.
-fn field_value<'r>(r: &'r Record, field: &str) -> Cow<'r, Value> {
-    let opt_int = |o: Option<u64>| o.map_or(Value::Null, Value::from);
-    Cow::Owned(match field {
-        "id" => Value::from(r.id),
-        "owner" => Value::from(r.owner),
+fn field_value<'r>(r: &RecordView<'r>, field: &str) -> ValueRef<'r> {
+    let opt_int = |o: Option<u64>| o.map_or(ValueRef::Null, ValueRef::from);
+    match field {
+        "id" => ValueRef::from(r.id),
+        "owner" => ValueRef::from(r.owner),
         "team" => opt_int(r.team),
         "parent" => opt_int(r.parent),
-        "stage" => r.stage.clone().map_or(Value::Null, Value::Text),
-        "created_at" => Value::Timestamp(r.created_at),
-        "updated_at" => Value::Timestamp(r.updated_at),
-        other => {
-            return r
-                .fields
-                .get(other)
-                .map_or(Cow::Owned(Value::Null), Cow::Borrowed)
-        }
-    })
+        "stage" => r.stage.map_or(ValueRef::Null, ValueRef::Text),
+        "created_at" => ValueRef::Timestamp(r.created_at),
+        "updated_at" => ValueRef::Timestamp(r.updated_at),
+        other => r.field(other).unwrap_or(ValueRef::Null),
+    }
 }
 
 /// [`Value::total_cmp`], except that a time field compared with RFC 3339
 /// text compares as times (the filter text has no time literal).
-fn compare(got: &Value, lit: &Value) -> std::cmp::Ordering {
-    if let (Value::Timestamp(t), Value::Text(s)) = (got, lit) {
+fn compare(got: &ValueRef<'_>, lit: &Value) -> std::cmp::Ordering {
+    if let (ValueRef::Timestamp(t), Value::Text(s)) = (got, lit) {
         if let Ok(l) = Timestamp::parse(s) {
             return t.cmp(&l);
         }
     }
-    got.total_cmp(lit)
+    got.total_cmp(&lit.as_value_ref())
 }
 
-fn contains(got: &Value, lit: &Value) -> bool {
+fn contains(got: &ValueRef<'_>, lit: &Value) -> bool {
     let Value::Text(needle) = lit else {
         return false;
     };
     match got {
-        Value::Text(s) => s.contains(needle.as_str()),
-        Value::List(items) => items
+        ValueRef::Text(s) => s.contains(needle.as_str()),
+        ValueRef::List(items) => items
             .iter()
-            .any(|i| matches!(i, Value::Text(s) if s.contains(needle.as_str()))),
+            .any(|i| matches!(i, ValueRef::Text(s) if s.contains(needle.as_str()))),
         _ => false,
     }
 }

@@ -4,8 +4,10 @@
 pub(crate) mod filter;
 pub(crate) mod parse;
 pub(crate) mod plan;
+mod rows;
 
 pub use filter::{CmpOp, FieldRef, Filter};
+pub use rows::Rows;
 
 use crate::model::Record;
 

@@ -13,11 +13,11 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use super::filter::{CmpOp, Filter};
-use crate::access::decide::{decide, Action};
+use crate::access::decide::{decide, Action, Hidden};
 use crate::access::Viewer;
 use crate::error::{Error, Result};
-use crate::model::{Principal, Record, Scope, Value};
-use crate::txn::Reader;
+use crate::model::{Principal, RecordView, Scope, Value};
+use crate::txn::{view_of, Reader};
 
 /// One index range of candidates.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -184,15 +184,16 @@ pub(crate) struct Scan<'a> {
 }
 
 /// Calls `visit` with each record `v` may `scan.action` that passes the
-/// filter, as `v` reads it (hidden fields left out), in ascending id order,
-/// until it returns `false`. Returns how many candidates were examined.
+/// filter, read in place, and the fields of the module hidden from `v`, in
+/// ascending id order, until it returns `false`. Returns how many candidates
+/// were examined. A candidate that is rejected costs no allocation.
 /// (Neither `decide` nor a filter reads a hidden field: filters naming one are
 /// refused before the scan.)
 pub(crate) fn scan(
     r: &Reader,
     v: &Viewer,
     scan: &Scan<'_>,
-    mut visit: impl FnMut(Record) -> Result<bool>,
+    mut visit: impl FnMut(&RecordView<'_>, &Hidden<'_>) -> Result<bool>,
 ) -> Result<u64> {
     let Some(from) = scan.after.map_or(Some(0), |a| a.checked_add(1)) else {
         return Ok(0);
@@ -201,22 +202,25 @@ pub(crate) fn scan(
         .iter()
         .map(|s| open(r, scan.account, scan.module_id, s, from))
         .collect::<Result<Vec<_>>>()?;
+    let hidden = Hidden::of(v, scan.module);
+    let records = r.records()?;
     let mut examined = 0;
     for id in Merge::new(streams)? {
         let id = id?;
         examined += 1;
-        let Some(rec) = r.record_as(v, scan.account, id)? else {
+        let Some(stored) = records.get((scan.account, id))? else {
             return Err(Error::Corrupt(format!(
                 "an index names record `{id}`, which does not exist (run `crmstore check`)"
             )));
         };
+        let rec = view_of(stored.value(), scan.account, id)?;
         if rec.module != scan.module
             || !decide(v, &rec, scan.action)
             || !scan.filter.is_none_or(|f| f.matches(&rec))
         {
             continue;
         }
-        if !visit(rec)? {
+        if !visit(&rec, &hidden)? {
             break;
         }
     }
@@ -229,7 +233,7 @@ pub(crate) fn count(r: &Reader, v: &Viewer, scan_: &Scan<'_>) -> Result<u64> {
     let staged = !v.admin && v.perms(scan_.module).is_some_and(|p| p.stages.is_some());
     if scan_.filter.is_some() || staged {
         let mut n = 0;
-        scan(r, v, scan_, |_| {
+        scan(r, v, scan_, |_, _| {
             n += 1;
             Ok(true)
         })?;

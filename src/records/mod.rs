@@ -6,12 +6,12 @@ mod write;
 
 pub use update::Update;
 
-use crate::access::decide::{self, decide, Action};
+use crate::access::decide::{self, decide, Action, Hidden, Subject};
 use crate::access::{AccessContext, Viewer};
 use crate::error::{Error, Result};
-use crate::model::{Access, NewRecord, Principal, Record, Timestamp};
+use crate::model::{Access, NewRecord, Principal, Record, RecordView, Timestamp};
 use crate::query::plan::{self, Scan};
-use crate::query::{Page, Query};
+use crate::query::{Page, Query, Rows};
 use crate::store::Store;
 use crate::txn::Tx;
 
@@ -27,7 +27,10 @@ pub(crate) fn visible(t: &impl Tx, v: &Viewer, account: u64, id: u64) -> Result<
 }
 
 /// `found` (record `id`, if it exists) when `v` may view it, else not found.
-fn viewable(found: Option<Record>, v: &Viewer, id: u64) -> Result<Record> {
+fn viewable<R>(found: Option<R>, v: &Viewer, id: u64) -> Result<R>
+where
+    for<'r> &'r R: Into<Subject<'r>>,
+{
     match found {
         Some(r) if decide(v, &r, Action::View) => Ok(r),
         _ => Err(not_found(id)),
@@ -96,7 +99,10 @@ impl Store {
     pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
         self.read(|r| {
             let v = self.viewer_in(r, ctx)?;
-            viewable(r.record_as(&v, ctx.account, id)?, &v, id)
+            r.view(ctx.account, id, |found| {
+                let rec = viewable(found, &v, id)?;
+                Ok(rec.to_record_without(&Hidden::of(&v, rec.module)))
+            })
         })
     }
 
@@ -129,20 +135,50 @@ impl Store {
     /// `Denied` for a filter on a hidden field; `Invalid` for a filter whose
     /// built-ins have the wrong type or an unknown module.
     pub fn query(&self, ctx: &AccessContext, q: &Query) -> Result<Page> {
+        // Sized for the page up front: a Record is large, regrowing copies it.
+        let mut records = Vec::with_capacity(q.limit.unwrap_or(usize::MAX).min(128));
+        let (next_after, examined) = self.page(ctx, q, |rec, hidden| {
+            records.push(rec.to_record_without(hidden));
+        })?;
+        Ok(Page {
+            records,
+            next_after,
+            examined,
+        })
+    }
+
+    /// [`Store::query`], answered as [`Rows`]: the same records, read in
+    /// place from one buffer instead of built one by one (for showing a
+    /// page; [`RecordView::to_record`] makes an owned record of one).
+    ///
+    /// # Errors
+    /// As [`Store::query`].
+    pub fn query_rows(&self, ctx: &AccessContext, q: &Query) -> Result<Rows> {
+        let mut rows = Rows::with_capacity(q.limit.unwrap_or(usize::MAX).min(128));
+        let (next_after, examined) = self.page(ctx, q, |rec, hidden| rows.push(rec, hidden))?;
+        rows.next_after = next_after;
+        rows.examined = examined;
+        Ok(rows)
+    }
+
+    /// Runs `q` for the viewer, giving each record of the page to `take`
+    /// (read in place, with the fields hidden from the viewer, which `take`
+    /// must leave out). Returns the next page's cursor and the candidates examined.
+    fn page(
+        &self,
+        ctx: &AccessContext,
+        q: &Query,
+        mut take: impl FnMut(&RecordView<'_>, &Hidden<'_>),
+    ) -> Result<(Option<u64>, u64)> {
         self.read(|r| {
             let v = self.viewer_in(r, ctx)?;
             let filter = prepare_filter(&v, q)?;
-            let empty = Page {
-                records: Vec::new(),
-                next_after: None,
-                examined: 0,
-            };
             let Some(m) = self.module_for_read(r, ctx.account, &q.module, &v)? else {
-                return Ok(empty);
+                return Ok((None, 0));
             };
             let limit = q.limit.unwrap_or(usize::MAX);
             if limit == 0 {
-                return Ok(empty);
+                return Ok((None, 0));
             }
             let scan = Scan {
                 account: ctx.account,
@@ -152,27 +188,18 @@ impl Store {
                 after: q.after,
                 action: Action::View,
             };
-            // Sized for the page up front: a Record is large, regrowing copies it.
-            let mut records = Vec::with_capacity(limit.min(128));
-            let mut more = false;
-            let examined = plan::scan(r, &v, &scan, |rec| {
-                if records.len() == limit {
+            let (mut taken, mut last, mut more) = (0, None, false);
+            let examined = plan::scan(r, &v, &scan, |rec, hidden| {
+                if taken == limit {
                     more = true;
                     return Ok(false);
                 }
-                records.push(rec);
+                take(rec, hidden);
+                taken += 1;
+                last = Some(rec.id);
                 Ok(true)
             })?;
-            let next_after = if more {
-                records.last().map(|r| r.id)
-            } else {
-                None
-            };
-            Ok(Page {
-                records,
-                next_after,
-                examined,
-            })
+            Ok((last.filter(|_| more), examined))
         })
     }
 

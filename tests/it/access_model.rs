@@ -338,13 +338,12 @@ fn run(seed: u64) -> Result<(), String> {
                     other => return Err(format!("unknown module {m}: {other:?}")),
                 }
             }
-            let got: Vec<u64> = store
-                .query(&ctx, &q)
-                .unwrap()
-                .records
-                .iter()
-                .map(|r| r.id)
-                .collect();
+            let page = store.query(&ctx, &q).unwrap();
+            let got: Vec<u64> = page.records.iter().map(|r| r.id).collect();
+            // Read in place, the same page: same records, same hidden fields left out.
+            if store.query_rows(&ctx, &q).unwrap().to_records() != page.records {
+                return Err(format!("user {v} module {m}: rows differ from the page"));
+            }
             if got != want {
                 return Err(format!(
                     "user {v} module {m}: visible {got:?}, model {want:?}"

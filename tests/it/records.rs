@@ -432,6 +432,40 @@ fn hierarchy_and_directory_changes_apply_at_once() {
 }
 
 #[test]
+fn rows_read_in_place_hold_what_the_viewer_may_see_and_nothing_else() {
+    let f = fixture();
+    let raj = f.ctx(3);
+    let q = Query::module("deals");
+    let rows = f.store.query_rows(&raj, &q).unwrap();
+    let page = f.store.query(&raj, &q).unwrap();
+    assert_eq!(rows.len(), page.records.len());
+    assert!(!rows.is_empty());
+    for (view, record) in rows.iter().zip(&page.records) {
+        assert_eq!(view.to_record(), *record);
+        assert_eq!(view.field("iban"), None, "hidden from raj");
+        assert!(view.fields().all(|(name, _)| name != "iban"));
+        assert_eq!(
+            view.field("discount").map(|v| v.to_value()),
+            record.fields.get("discount").cloned()
+        );
+    }
+    let admin = f.store.query_rows(&f.ctx(1), &q).unwrap();
+    assert!(
+        admin.iter().any(|v| v.field("iban").is_some()),
+        "admin sees it"
+    );
+    assert!(matches!(
+        f.store
+            .query_rows(&raj, &q.clone().filter(Filter::field("iban").eq("x"))),
+        Err(Error::Denied(_))
+    ));
+    let first = f.store.query_rows(&raj, &q.clone().limit(1)).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first.next_after, first.get(0).map(|v| v.id));
+    assert_eq!(first.get(1), None);
+}
+
+#[test]
 fn pages_walk_in_id_order() {
     let f = fixture();
     let ada = f.ctx(1);
