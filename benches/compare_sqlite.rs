@@ -409,6 +409,7 @@ fn compare(c: &mut Criterion) {
             // Same answers before any timing: ids, visible fields, count.
             for (q, filter) in [(&page, ""), (&filtered, amount)] {
                 let ours = store.query(&ctx, q).unwrap().records;
+                assert_eq!(store.query_rows(&ctx, q).unwrap().to_records(), ours);
                 for union in [true, false] {
                     let what = format!("{n} {name} {filter} union={union}");
                     assert_same(&ours, &sql_rows(&conn, &sql(&rows, union, filter)), &what);
@@ -449,6 +450,9 @@ fn compare(c: &mut Criterion) {
             ] {
                 g.bench_function(format!("{name}/{question}/crmstore"), |b| {
                     b.iter(|| store.query(&ctx, q).unwrap())
+                });
+                g.bench_function(format!("{name}/{question}/crmstore rows"), |b| {
+                    b.iter(|| store.query_rows(&ctx, q).unwrap())
                 });
                 for (form, union) in [("", true), (", id-order scan", false)] {
                     let whole = sql(&rows, union, filter);
