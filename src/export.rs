@@ -78,8 +78,9 @@ impl Store {
         format: ExportFormat,
         out: impl Write,
     ) -> Result<u64> {
-        let r = self.reader()?;
-        let v = self.viewer_in(&r, ctx)?;
+        let snapshot = self.reader()?;
+        let r: &Reader = &snapshot;
+        let v = self.viewer_in(r, ctx)?;
         let module = q.module.as_str();
         let filter = match prepare_filter(&v, q) {
             Ok(f) => f,
@@ -91,7 +92,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let module_id = self.module_for_read(&r, ctx.account, module, &v)?;
+        let module_id = self.module_for_read(r, ctx.account, module, &v)?;
         let scope = if v.admin {
             Scope::All
         } else {
@@ -115,7 +116,7 @@ impl Store {
         let mut count = 0;
         if refusal.is_none() {
             if let Some(s) = &scan {
-                plan::scan(&r, &v, s, |_, _| {
+                plan::scan(r, &v, s, |_, _| {
                     count += 1;
                     Ok(true)
                 })?;
@@ -156,11 +157,11 @@ impl Store {
         let Some(scan) = scan else {
             return write_empty(format, out).map(|()| 0);
         };
-        let fields = self.csv_fields(&r, ctx.account, scan.module_id, module, &v)?;
+        let fields = self.csv_fields(r, ctx.account, scan.module_id, module, &v)?;
         match format {
             ExportFormat::Jsonl => {
                 let mut out = std::io::BufWriter::new(out);
-                plan::scan(&r, &v, &scan, |rec, hidden| {
+                plan::scan(r, &v, &scan, |rec, hidden| {
                     let line = rec.to_record_without(hidden).to_json();
                     serde_json::to_writer(&mut out, &line).map_err(io_err)?;
                     out.write_all(b"\n")?;
@@ -177,7 +178,7 @@ impl Store {
                         .chain(fields.iter().cloned()),
                 )
                 .map_err(io_err)?;
-                plan::scan(&r, &v, &scan, |rec, hidden| {
+                plan::scan(r, &v, &scan, |rec, hidden| {
                     let rec = rec.to_record_without(hidden);
                     w.write_record(csv_row(&rec, &fields)).map_err(io_err)?;
                     Ok(true)

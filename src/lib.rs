@@ -43,6 +43,7 @@ mod options;
 mod progress;
 mod query;
 mod records;
+mod snapshot;
 mod store;
 pub mod synth;
 mod tables;

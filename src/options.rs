@@ -95,7 +95,8 @@ impl OpenOptions {
         } else {
             builder.create(path).map(Db::Write)
         };
-        Store::with_db(db, path.to_path_buf())
+        let sole_writer = !self.shared && !self.read_only;
+        Store::with_db(db, path.to_path_buf(), sole_writer)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::{Directory, Timestamp};
 use crate::monitor::{self, BlockRequest};
 use crate::options::{Db, OpenOptions};
+use crate::snapshot::Snapshots;
 use crate::tables::META;
 use crate::txn::{Reader, Tx, Writer};
 
@@ -40,6 +41,9 @@ struct Cache {
 /// An open crmstore file. Cheap to share between threads (`&Store` is `Sync`):
 /// readers never block, writers take turns.
 pub struct Store {
+    /// Present when this process is the file's only writer (see `snapshot`).
+    /// Declared first so a kept snapshot is dropped before the database.
+    snapshots: Option<Snapshots>,
     db: Db,
     path: PathBuf,
     cache: Mutex<Cache>,
@@ -75,7 +79,7 @@ impl Store {
     /// fsync until the last.
     pub(crate) fn open_private(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        Store::with_db(Database::builder().create(&path).map(Db::Write), path)
+        Store::with_db(Database::builder().create(&path).map(Db::Write), path, true)
     }
 
     /// Opens a store on a redb storage backend of the caller's (fault
@@ -90,12 +94,15 @@ impl Store {
                 .create_with_backend(backend)
                 .map(Db::Write),
             label.into(),
+            true,
         )
     }
 
+    /// `sole_writer`: no other process can write the file while it is open.
     pub(crate) fn with_db(
         db: std::result::Result<Db, redb::DatabaseError>,
         path: PathBuf,
+        sole_writer: bool,
     ) -> Result<Store> {
         let db = db.map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Conflict(format!(
@@ -117,6 +124,7 @@ impl Store {
             db,
             path,
             cache: Mutex::new(Cache::default()),
+            snapshots: sole_writer.then(Snapshots::default),
         };
         store.init()?;
         Ok(store)
@@ -209,12 +217,17 @@ impl Store {
 
     /// Runs `f` in one read transaction (a consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
-        f(&self.reader()?)
+        let snapshot = self.reader()?;
+        f(&snapshot)
     }
 
-    /// A read transaction's tables, opened as they are used.
-    pub(crate) fn reader(&self) -> Result<Reader> {
-        Ok(Reader::new(self.db.begin_read()?))
+    /// The newest snapshot's tables, opened as they are used.
+    pub(crate) fn reader(&self) -> Result<Arc<Reader>> {
+        let begin = || Ok(Reader::new(self.db.begin_read()?));
+        match &self.snapshots {
+            Some(s) => s.current(begin),
+            None => begin().map(Arc::new),
+        }
     }
 
     /// Runs `f` in one write transaction, committed only if `f` succeeds:
@@ -244,7 +257,11 @@ impl Store {
         };
         match out {
             Ok(v) => {
-                txn.commit()?;
+                let committed = txn.commit();
+                if let Some(s) = &self.snapshots {
+                    s.retire();
+                }
+                committed?;
                 Ok(v)
             }
             Err(e) => {

@@ -3,8 +3,8 @@
 //! every operation needs through [`Tx`], so access checks read the same way
 //! inside and outside a write.
 
-use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -85,12 +85,12 @@ macro_rules! tables {
 
         pub(crate) struct Reader {
             txn: ReadTransaction,
-            $($name: OnceCell<ReadOnlyTable<$k, $v>>,)*
+            $($name: OnceLock<ReadOnlyTable<$k, $v>>,)*
         }
 
         impl Reader {
             pub(crate) fn new(txn: ReadTransaction) -> Self {
-                Reader { txn, $($name: OnceCell::new(),)* }
+                Reader { txn, $($name: OnceLock::new(),)* }
             }
 
             /// Whether every table exists (the store was made ready by `Store::init`).

@@ -466,6 +466,37 @@ fn rows_read_in_place_hold_what_the_viewer_may_see_and_nothing_else() {
 }
 
 #[test]
+fn a_read_that_starts_after_a_write_returned_sees_it_on_any_thread() {
+    // Reads between two commits share one snapshot; every commit must retire it.
+    let f = fixture();
+    let ada = f.ctx(1);
+    let before = f.store.count(&ada, &Query::module("deals")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..200 {
+                let new = NewRecord::new("deals").field("name", format!("d{i}"));
+                let id = f.store.create(&ada, new).unwrap().id;
+                tx.send(id).unwrap();
+            }
+            drop(tx);
+        });
+        for (created, id) in (1..).zip(rx) {
+            assert_eq!(f.store.get(&ada, id).unwrap().id, id);
+            let now = f.store.count(&ada, &Query::module("deals")).unwrap();
+            assert!(
+                now >= before + created,
+                "count {now} after {created} creates"
+            );
+            f.store
+                .update(&ada, id, Update::new().set("name", "x"))
+                .unwrap();
+            assert_eq!(f.store.get(&ada, id).unwrap().version, 2, "record {id}");
+        }
+    });
+}
+
+#[test]
 fn pages_walk_in_id_order() {
     let f = fixture();
     let ada = f.ctx(1);
