@@ -1,4 +1,5 @@
-//! First page (50) and count for each kind of viewer, at 10k and 1M records.
+//! First page (50) and count for each kind of viewer, at 10k and 1M records;
+//! get by id on a store opened alone and opened shared.
 //! `cargo bench --bench visibility`
 #![allow(
     clippy::unwrap_used,
@@ -15,7 +16,8 @@ use crmstore::{Filter, Query, Store};
 
 fn visibility(c: &mut Criterion) {
     for records in [10_000u64, 1_000_000] {
-        let store = Store::open(support::generated(records)).unwrap();
+        let path = support::generated(records);
+        let store = Store::open(&path).unwrap();
         let v = support::viewers(&store);
         let deals = Query::module("deals");
         let selective = Query::module("deals").filter(
@@ -41,10 +43,23 @@ fn visibility(c: &mut Criterion) {
             g.bench_function(format!("{name}: first page"), |b| {
                 b.iter(|| store.query(&ctx, &page).unwrap())
             });
+            g.bench_function(format!("{name}: first page, rows"), |b| {
+                b.iter(|| store.query_rows(&ctx, &page).unwrap())
+            });
             g.bench_function(format!("{name}: count"), |b| {
                 b.iter(|| store.count(&ctx, q).unwrap())
             });
         }
+        // A shared store begins a transaction (and takes redb's file locks) per read.
+        let rep = store.context(1, v.rep).unwrap();
+        let probe = store.query(&rep, &deals.clone().limit(1)).unwrap().records[0].id;
+        g.bench_function("get by id", |b| b.iter(|| store.get(&rep, probe).unwrap()));
+        drop(store);
+        let shared = Store::options().shared().open(&path).unwrap();
+        let rep = shared.context(1, v.rep).unwrap();
+        g.bench_function("get by id, store opened shared", |b| {
+            b.iter(|| shared.get(&rep, probe).unwrap())
+        });
         g.finish();
         eprintln!(
             "peak RSS after {records}: {:.0} MiB",
