@@ -22,6 +22,9 @@
 //! let deal = store.create(&ana, NewRecord::new("deals").field("amount", 1200).stage("new"))?;
 //! let page = store.query(&ana, &Query::module("deals").filter(Filter::field("amount").ge(1000)))?;
 //! assert_eq!(page.records[0].id, deal.id);
+//! // The same kind of page read in place (for showing a list): no allocation per record.
+//! let rows = store.query_rows(&ana, &Query::module("deals").limit(50))?;
+//! assert_eq!(rows.get(0).and_then(|r| r.field("amount")), Some(crmstore::ValueRef::Int(1200)));
 //! // bob owns nothing and sees nothing: not even that the deal exists.
 //! let bob = store.context(1, 2)?;
 //! assert!(matches!(store.get(&bob, deal.id), Err(crmstore::Error::NotFound(_))));
