@@ -15,33 +15,43 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use serde::Deserialize;
-
 use super::record::{Record, Share};
 use super::value::{Timestamp, ValueRef, MAX_LIST_DEPTH};
 use crate::access::decide::Hidden;
 
-/// The built-ins stored before the field map.
-#[derive(Deserialize)]
-struct Head<'a> {
-    id: u64,
-    module: &'a str,
-    owner: u64,
-    team: Option<u64>,
-    #[serde(borrow)]
-    stage: Option<&'a str>,
-    parent: Option<u64>,
-}
+/// The front of a stored record's bytes, read a postcard item at a time.
+/// (Built-ins are read by hand: through serde they were a tenth of a page.)
+struct Cursor<'a>(&'a [u8]);
 
-/// What is stored after the field map.
-#[derive(Deserialize)]
-struct Tail {
-    shares: Vec<Share>,
-    version: u64,
-    created_at: Timestamp,
-    created_by: u64,
-    updated_at: Timestamp,
-    updated_by: u64,
+impl<'a> Cursor<'a> {
+    fn varint(&mut self) -> Option<u64> {
+        let (v, rest) = varint(self.0)?;
+        self.0 = rest;
+        Some(v)
+    }
+
+    /// An `i64`: postcard writes it zigzag-encoded.
+    fn zigzag(&mut self) -> Option<i64> {
+        let v = self.varint()?;
+        Some((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let (s, rest) = text(self.0, false)?;
+        self.0 = rest;
+        std::str::from_utf8(s).ok()
+    }
+
+    /// An `Option`: a 0 or 1 byte, then the value if 1.
+    fn option<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        let (&tag, rest) = self.0.split_first()?;
+        self.0 = rest;
+        match tag {
+            0 => Some(None),
+            1 => read(self).map(Some),
+            _ => None,
+        }
+    }
 }
 
 /// A record read in place from a page's bytes: the built-ins as values, text
@@ -151,26 +161,36 @@ fn skip_value(bytes: &[u8], depth: u32, check: bool) -> Option<&[u8]> {
 impl<'a> RecordView<'a> {
     /// Parses a stored record (its bytes after the encoding version).
     pub(crate) fn parse(body: &'a [u8]) -> postcard::Result<RecordView<'a>> {
-        let (head, rest) = postcard::take_from_bytes::<Head<'a>>(body)?;
-        let start = body.len() - rest.len();
-        let bad = || postcard::Error::DeserializeBadEncoding;
-        let mut entries = Entries::new(rest, true).ok_or_else(bad)?;
-        while entries.next_entry().map_err(|()| bad())?.is_some() {}
+        Self::read(body).ok_or(postcard::Error::DeserializeBadEncoding)
+    }
+
+    fn read(body: &'a [u8]) -> Option<RecordView<'a>> {
+        let mut c = Cursor(body);
+        let (id, module, owner) = (c.varint()?, c.str()?, c.varint()?);
+        let (team, stage, parent) = (
+            c.option(Cursor::varint)?,
+            c.option(Cursor::str)?,
+            c.option(Cursor::varint)?,
+        );
+        let start = body.len() - c.0.len();
+        let mut entries = Entries::new(c.0, true)?;
+        while entries.next_entry().ok()?.is_some() {}
         let end = body.len() - entries.rest.len();
-        let (tail, _) = postcard::take_from_bytes::<Tail>(entries.rest)?;
-        Ok(RecordView {
-            id: head.id,
-            module: head.module,
-            owner: head.owner,
-            team: head.team,
-            stage: head.stage,
-            parent: head.parent,
-            shares: tail.shares,
-            version: tail.version,
-            created_at: tail.created_at,
-            created_by: tail.created_by,
-            updated_at: tail.updated_at,
-            updated_by: tail.updated_by,
+        let (shares, rest) = postcard::take_from_bytes::<Vec<Share>>(entries.rest).ok()?;
+        let mut c = Cursor(rest);
+        Some(RecordView {
+            id,
+            module,
+            owner,
+            team,
+            stage,
+            parent,
+            shares,
+            version: c.varint()?,
+            created_at: Timestamp(c.zigzag()?),
+            created_by: c.varint()?,
+            updated_at: Timestamp(c.zigzag()?),
+            updated_by: c.varint()?,
             body,
             fields: start..end,
         })
@@ -237,7 +257,10 @@ impl<'a> RecordView<'a> {
         let head = self.body.get(..self.fields.start).unwrap_or_default();
         let tail = self.body.get(self.fields.end..).unwrap_or_default();
         out.extend_from_slice(head);
+        // The count goes in front of the entries; below 128 (every record in
+        // practice) it is one byte, written in place once the entries are known.
         let at = out.len();
+        out.push(0);
         let mut kept = 0usize;
         for (name, entry) in self.entries() {
             if !hidden.contains(name) {
@@ -248,7 +271,10 @@ impl<'a> RecordView<'a> {
         let mut len = [0u8; 10];
         // A usize is at most 10 bytes of varint: this cannot fail.
         if let Ok(len) = postcard::to_slice(&kept, &mut len) {
-            out.splice(at..at, len.iter().copied());
+            match (&*len, out.get_mut(at)) {
+                ([one], Some(slot)) => *slot = *one,
+                _ => drop(out.splice(at..=at, len.iter().copied())),
+            }
         }
         out.extend_from_slice(tail);
     }
@@ -289,6 +315,41 @@ mod tests {
             updated_at: Timestamp(2),
             updated_by: 1,
         }
+    }
+
+    #[test]
+    fn reads_every_built_in_as_postcard_wrote_it() {
+        let mut r = sample();
+        (r.team, r.stage, r.parent) = (None, None, Some(u64::MAX));
+        (r.created_at, r.updated_at) = (Timestamp(i64::MIN), Timestamp(-1));
+        r.id = 300;
+        r.shares = [
+            Principal::User(1),
+            Principal::Team(2),
+            Principal::Group(3),
+            Principal::Role(4),
+            Principal::RoleAndSubordinates(5),
+        ]
+        .into_iter()
+        .zip(
+            [Access::Read, Access::ReadWrite, Access::Full]
+                .into_iter()
+                .cycle(),
+        )
+        .map(|(to, access)| Share { to, access })
+        .collect();
+        r.fields = (0..200)
+            .map(|i| (format!("f{i:03}"), Value::Int(i)))
+            .collect();
+        let bytes = postcard::to_allocvec(&r).unwrap();
+        let view = RecordView::parse(&bytes).unwrap();
+        assert_eq!(view.to_record(), r);
+        // 200 fields: a two-byte count, rewritten when some are cut.
+        let f000 = ["f000"];
+        let mut cut = Vec::new();
+        view.write_without(&Hidden::from_names(&f000), &mut cut);
+        r.fields.remove("f000");
+        assert_eq!(RecordView::parse(&cut).unwrap().to_record(), r);
     }
 
     #[test]
