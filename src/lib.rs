@@ -66,7 +66,7 @@ pub use model::{
 };
 pub use options::{OpenOptions, DEFAULT_CACHE_BYTES};
 pub use progress::{NoProgress, Progress};
-pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows};
+pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
 pub use store::{Store, FORMAT_VERSION};
 pub use trash::{Batch, TrashedItem};

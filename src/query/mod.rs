@@ -7,7 +7,7 @@ pub(crate) mod plan;
 mod rows;
 
 pub use filter::{CmpOp, FieldRef, Filter};
-pub use rows::Rows;
+pub use rows::{Rows, RowsIter};
 
 use crate::model::Record;
 

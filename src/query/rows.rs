@@ -57,8 +57,11 @@ impl Rows {
     }
 
     /// The records, ascending by id.
-    pub fn iter(&self) -> impl Iterator<Item = RecordView<'_>> {
-        (0..self.len()).filter_map(|i| self.get(i))
+    pub fn iter(&self) -> RowsIter<'_> {
+        RowsIter {
+            rows: self,
+            next: 0,
+        }
     }
 
     /// The page as owned records (what [`Store::query`](crate::Store::query) returns).
@@ -66,3 +69,36 @@ impl Rows {
         self.iter().map(|r| r.to_record()).collect()
     }
 }
+
+impl<'a> IntoIterator for &'a Rows {
+    type Item = RecordView<'a>;
+    type IntoIter = RowsIter<'a>;
+
+    fn into_iter(self) -> RowsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The records of [`Rows`], ascending by id, each read in place as it is reached.
+#[derive(Clone, Debug)]
+pub struct RowsIter<'a> {
+    rows: &'a Rows,
+    next: usize,
+}
+
+impl<'a> Iterator for RowsIter<'a> {
+    type Item = RecordView<'a>;
+
+    fn next(&mut self) -> Option<RecordView<'a>> {
+        let row = self.rows.get(self.next)?;
+        self.next += 1;
+        Some(row)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.rows.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for RowsIter<'_> {}

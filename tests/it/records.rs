@@ -440,6 +440,12 @@ fn rows_read_in_place_hold_what_the_viewer_may_see_and_nothing_else() {
     let page = f.store.query(&raj, &q).unwrap();
     assert_eq!(rows.len(), page.records.len());
     assert!(!rows.is_empty());
+    assert_eq!(rows.iter().len(), page.records.len());
+    let mut ids = Vec::new();
+    for view in &rows {
+        ids.push(view.id);
+    }
+    assert_eq!(ids, page.records.iter().map(|r| r.id).collect::<Vec<_>>());
     for (view, record) in rows.iter().zip(&page.records) {
         assert_eq!(view.to_record(), *record);
         assert_eq!(view.field("iban"), None, "hidden from raj");
