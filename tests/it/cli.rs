@@ -146,15 +146,10 @@ fn json_shapes() {
     let (_d, db) = loaded();
     let run = |args: &[&str]| crmstore(&db, args);
     let o = run(&[
-        "--json",
-        "query",
-        "--account",
-        "1",
-        "--as",
-        "3",
-        "--module",
-        "deals",
-    ]);
+        &["--json"][..],
+        &acting("query", "3", &["--module", "deals"]),
+    ]
+    .concat());
     let lines: Vec<serde_json::Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -200,18 +195,13 @@ fn json_shapes() {
         "--count",
     ]);
     assert_eq!(stdout(&o).trim(), r#"{"count":2}"#);
-    let o = run(&[
-        "--json",
+    let record = r#"{"fields":{"name":"z"},"stage":"new"}"#;
+    let create = acting(
         "create",
-        "--account",
-        "1",
-        "--as",
         "3",
-        "--module",
-        "deals",
-        "--json-record",
-        r#"{"fields":{"name":"z"},"stage":"new"}"#,
-    ]);
+        &["--module", "deals", "--json-record", record],
+    );
+    let o = run(&[&["--json"][..], &create].concat());
     let made: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(made["owner"], 3);
     let id = made["id"].to_string();
@@ -383,20 +373,8 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
     rx.recv_timeout(std::time::Duration::from_secs(30))
         .expect("serve did not start");
     // The store stays usable from other processes while serve runs.
-    let o = crmstore(
-        &db,
-        &[
-            "--json",
-            "query",
-            "--account",
-            "1",
-            "--as",
-            "3",
-            "--module",
-            "deals",
-            "--count",
-        ],
-    );
+    let count = acting("query", "3", &["--module", "deals", "--count"]);
+    let o = crmstore(&db, &[&["--json"][..], &count].concat());
     assert_eq!((code(&o), stdout(&o).trim()), (0, r#"{"count":2}"#));
     let o = crmstore(
         &db,
