@@ -10,7 +10,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, Wr
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Directory, Record, RecordView};
 use crate::tables::*;
 
@@ -24,6 +24,26 @@ pub(crate) struct AccountState {
     pub next_batch: u64,
     pub next_seq: u64,
     pub head: [u8; 32],
+}
+
+impl AccountState {
+    /// Takes the next record id (ids start at 1 and are never reused).
+    pub(crate) fn take_record_id(&mut self) -> Result<u64> {
+        take(&mut self.next_record, "record")
+    }
+
+    /// Takes the next trash batch id (as record ids).
+    pub(crate) fn take_batch_id(&mut self) -> Result<u64> {
+        take(&mut self.next_batch, "trash batch")
+    }
+}
+
+fn take(counter: &mut u64, what: &str) -> Result<u64> {
+    let id = (*counter).max(1);
+    *counter = id
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict(format!("{what} ids are exhausted")))?;
+    Ok(id)
 }
 
 /// Lookups shared by read and write transactions.

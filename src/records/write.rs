@@ -121,10 +121,7 @@ pub(super) fn create(
         check_parent(w, v, account, None, p)?;
     }
     let mut state = w.state(account)?;
-    let id = state.next_record.max(1);
-    state.next_record = id
-        .checked_add(1)
-        .ok_or_else(|| Error::Conflict("record ids are exhausted".into()))?;
+    let id = state.take_record_id()?;
     w.put_state(account, &state)?;
     let now = Timestamp::now();
     let mut fields = new.fields;

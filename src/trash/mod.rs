@@ -91,10 +91,7 @@ fn delete(
         &mut act.block,
     )?;
     let mut state = w.state(a)?;
-    let batch_id = state.next_batch.max(1);
-    state.next_batch = batch_id
-        .checked_add(1)
-        .ok_or_else(|| Error::Conflict("trash batch ids are exhausted".into()))?;
+    let batch_id = state.take_batch_id()?;
     w.put_state(a, &state)?;
     let days = i64::from(settings.trash_retention_days);
     let batch = Batch {
