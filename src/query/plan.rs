@@ -17,7 +17,7 @@ use crate::access::decide::{decide, Action, Hidden};
 use crate::access::Viewer;
 use crate::error::{Error, Result};
 use crate::model::{Principal, RecordView, Scope, Value};
-use crate::txn::{view_of, Reader};
+use crate::txn::Reader;
 
 /// One index range of candidates.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -203,24 +203,25 @@ pub(crate) fn scan(
         .map(|s| open(r, scan.account, scan.module_id, s, from))
         .collect::<Result<Vec<_>>>()?;
     let hidden = Hidden::of(v, scan.module);
-    let records = r.records()?;
     let mut examined = 0;
     for id in Merge::new(streams)? {
         let id = id?;
         examined += 1;
-        let Some(stored) = records.get((scan.account, id))? else {
-            return Err(Error::Corrupt(format!(
-                "an index names record `{id}`, which does not exist (run `crmstore check`)"
-            )));
-        };
-        let rec = view_of(stored.value(), scan.account, id)?;
-        if rec.module != scan.module
-            || !decide(v, &rec, scan.action)
-            || !scan.filter.is_none_or(|f| f.matches(&rec))
-        {
-            continue;
-        }
-        if !visit(&rec, &hidden)? {
+        let go_on = r.view(scan.account, id, |found| {
+            let Some(rec) = found else {
+                return Err(Error::Corrupt(format!(
+                    "an index names record `{id}`, which does not exist (run `crmstore check`)"
+                )));
+            };
+            if rec.module != scan.module
+                || !decide(v, &rec, scan.action)
+                || !scan.filter.is_none_or(|f| f.matches(&rec))
+            {
+                return Ok(true);
+            }
+            visit(&rec, &hidden)
+        })?;
+        if !go_on {
             break;
         }
     }
