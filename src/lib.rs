@@ -61,8 +61,8 @@ pub use error::{Error, Result};
 pub use export::{ExportFormat, CSV_BUILT_INS};
 pub use model::{
     Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, MonitorAction, MonitorRule,
-    NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Share, SharingRule,
-    Team, Timestamp, User, Value, ValueRef,
+    NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Share, Shares,
+    SharingRule, Team, Timestamp, User, Value, ValueRef,
 };
 pub use options::{OpenOptions, DEFAULT_CACHE_BYTES};
 pub use progress::{NoProgress, Progress};

@@ -2,7 +2,7 @@
 //! states it. The query planner is an optimisation of [`decide`]; the model
 //! tests hold the two to the same answers.
 
-use crate::model::{Access, FieldRule, Principal, Record, RecordView, Scope, Share};
+use crate::model::{Access, FieldRule, Principal, Record, RecordView, Scope, Share, Shares};
 
 use super::viewer::Viewer;
 
@@ -22,7 +22,13 @@ pub(crate) struct Subject<'r> {
     owner: u64,
     team: Option<u64>,
     stage: Option<&'r str>,
-    shares: &'r [Share],
+    shares: SubjectShares<'r>,
+}
+
+/// A record's shares: a list, or read in place.
+enum SubjectShares<'r> {
+    Owned(&'r [Share]),
+    Stored(Shares<'r>),
 }
 
 impl<'r> From<&'r Record> for Subject<'r> {
@@ -32,7 +38,7 @@ impl<'r> From<&'r Record> for Subject<'r> {
             owner: r.owner,
             team: r.team,
             stage: r.stage.as_deref(),
-            shares: &r.shares,
+            shares: SubjectShares::Owned(&r.shares),
         }
     }
 }
@@ -44,7 +50,7 @@ impl<'r> From<&'r RecordView<'_>> for Subject<'r> {
             owner: r.owner,
             team: r.team,
             stage: r.stage,
-            shares: &r.shares,
+            shares: SubjectShares::Stored(r.shares),
         }
     }
 }
@@ -55,11 +61,11 @@ impl Subject<'_> {
         &self,
         mut matches: impl FnMut(&Principal) -> bool,
     ) -> Option<Access> {
-        self.shares
-            .iter()
-            .filter(|s| matches(&s.to))
-            .map(|s| s.access)
-            .max()
+        let mut level = |s: Share| matches(&s.to).then_some(s.access);
+        match self.shares {
+            SubjectShares::Owned(list) => list.iter().filter_map(|s| level(*s)).max(),
+            SubjectShares::Stored(shares) => shares.iter().filter_map(level).max(),
+        }
     }
 }
 

@@ -11,4 +11,4 @@ pub use directory::{
 };
 pub use record::{NewRecord, Record, Share};
 pub use value::{Timestamp, Value, ValueRef};
-pub use view::RecordView;
+pub use view::{RecordView, Shares};

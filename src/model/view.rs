@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use super::directory::{Access, Principal};
 use super::record::{Record, Share};
 use super::value::{Timestamp, ValueRef, MAX_LIST_DEPTH};
 use crate::access::decide::Hidden;
@@ -66,7 +67,7 @@ pub struct RecordView<'a> {
     pub stage: Option<&'a str>,
     pub parent: Option<u64>,
     /// Distinct principals, in the order they were added.
-    pub shares: Vec<Share>,
+    pub shares: Shares<'a>,
     pub version: u64,
     pub created_at: Timestamp,
     pub created_by: u64,
@@ -110,7 +111,14 @@ impl<'a> Entries<'a> {
 }
 
 /// A postcard varint (LEB128, at most 10 bytes) at the front of `bytes`.
+#[inline]
 fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    // Most varints of a record (lengths, variants, small ids) are one byte.
+    if let Some((&b, rest)) = bytes.split_first() {
+        if b < 0x80 {
+            return Some((u64::from(b), rest));
+        }
+    }
     let mut v = 0u64;
     for (i, b) in bytes.iter().enumerate().take(10) {
         if i == 9 && *b > 1 {
@@ -176,7 +184,7 @@ impl<'a> RecordView<'a> {
         let mut entries = Entries::new(c.0, true)?;
         while entries.next_entry().ok()?.is_some() {}
         let end = body.len() - entries.rest.len();
-        let (shares, rest) = postcard::take_from_bytes::<Vec<Share>>(entries.rest).ok()?;
+        let (shares, rest) = Shares::read(entries.rest)?;
         let mut c = Cursor(rest);
         Some(RecordView {
             id,
@@ -242,7 +250,7 @@ impl<'a> RecordView<'a> {
             stage: self.stage.map(str::to_owned),
             parent: self.parent,
             fields,
-            shares: self.shares.clone(),
+            shares: self.shares.iter().collect(),
             version: self.version,
             created_at: self.created_at,
             created_by: self.created_by,
@@ -280,6 +288,71 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// A stored record's shares, read in place: checked once when the record is
+/// parsed, then decoded on each walk (a record has a few; `decide` reads them
+/// for every candidate, which must not allocate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shares<'a> {
+    len: usize,
+    bytes: &'a [u8],
+}
+
+impl<'a> Shares<'a> {
+    /// The shares at the front of `bytes` (postcard: a count, then each
+    /// share's principal variant and id and its access variant), and the rest.
+    fn read(bytes: &'a [u8]) -> Option<(Shares<'a>, &'a [u8])> {
+        let (n, mut rest) = varint(bytes)?;
+        let len = usize::try_from(n).ok()?;
+        let start = rest;
+        for _ in 0..len {
+            (_, rest) = share(rest)?;
+        }
+        let bytes = start.get(..start.len() - rest.len())?;
+        Some((Shares { len, bytes }, rest))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Each share, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = Share> + use<'a> {
+        let mut rest = self.bytes;
+        // `read` checked every share, so this walk cannot stop early.
+        std::iter::from_fn(move || {
+            let (s, after) = share(rest)?;
+            rest = after;
+            Some(s)
+        })
+    }
+}
+
+/// One share at the front of `bytes`, as postcard wrote it.
+fn share(bytes: &[u8]) -> Option<(Share, &[u8])> {
+    let (kind, rest) = varint(bytes)?;
+    let (id, rest) = varint(rest)?;
+    let (access, rest) = varint(rest)?;
+    let to = match kind {
+        0 => Principal::User(id),
+        1 => Principal::Team(id),
+        2 => Principal::Group(id),
+        3 => Principal::Role(id),
+        4 => Principal::RoleAndSubordinates(id),
+        _ => return None,
+    };
+    let access = match access {
+        0 => Access::Read,
+        1 => Access::ReadWrite,
+        2 => Access::Full,
+        _ => return None,
+    };
+    Some((Share { to, access }, rest))
+}
+
 /// The value of a field map entry (its name, then its value).
 fn value_of(entry: &[u8]) -> Option<ValueRef<'_>> {
     let (_, value) = text(entry, false)?;
@@ -289,7 +362,7 @@ fn value_of(entry: &[u8]) -> Option<ValueRef<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Access, Principal, Value};
+    use crate::model::Value;
 
     fn sample() -> Record {
         Record {
@@ -373,6 +446,22 @@ mod tests {
         // Every truncation is an error, never a panic or a partial record.
         for n in 0..bytes.len() {
             assert!(RecordView::parse(&bytes[..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn refuses_shares_postcard_refuses() {
+        let ok = postcard::to_allocvec(&vec![Share {
+            to: Principal::RoleAndSubordinates(300),
+            access: Access::Full,
+        }])
+        .unwrap();
+        let (shares, rest) = Shares::read(&ok).unwrap();
+        assert_eq!((shares.len(), rest), (1, &[][..]));
+        // An unknown principal kind or access level, a count past the bytes.
+        for bad in [&[1, 5, 1, 0][..], &[1, 0, 1, 3], &[2, 0, 1, 0]] {
+            assert!(Shares::read(bad).is_none(), "{bad:?}");
+            assert!(postcard::from_bytes::<Vec<Share>>(bad).is_err(), "{bad:?}");
         }
     }
 
