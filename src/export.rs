@@ -162,7 +162,7 @@ impl Store {
             ExportFormat::Jsonl => {
                 let mut out = std::io::BufWriter::new(out);
                 plan::scan(r, &v, &scan, |rec, hidden| {
-                    let line = rec.to_record_without(hidden).to_json();
+                    let line = rec.to_record_without(hidden)?.to_json();
                     serde_json::to_writer(&mut out, &line).map_err(io_err)?;
                     out.write_all(b"\n")?;
                     Ok(true)
@@ -179,7 +179,7 @@ impl Store {
                 )
                 .map_err(io_err)?;
                 plan::scan(r, &v, &scan, |rec, hidden| {
-                    let rec = rec.to_record_without(hidden);
+                    let rec = rec.to_record_without(hidden)?;
                     w.write_record(csv_row(&rec, &fields)).map_err(io_err)?;
                     Ok(true)
                 })?;

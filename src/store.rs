@@ -18,8 +18,10 @@ use crate::snapshot::Snapshots;
 use crate::tables::META;
 use crate::txn::{Reader, Tx, Writer};
 
-/// The format version this build writes. A store with a higher one is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. A store with a higher one is refused;
+/// a lower one is read, and marked with this one when first opened writable.
+/// 2: records may be stored in layout 2 (`codec::Stored for Record`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a write action on behalf of a user works with.
 pub(crate) struct Acting<'a> {
@@ -137,10 +139,21 @@ impl Store {
 
     /// Makes the file a ready store: format version, store id, every table.
     /// Most opens find it ready and only read, so opening never writes (nor
-    /// waits for a disk flush) unless it must.
+    /// waits for a disk flush) unless it must: to finish a new store, or once
+    /// to mark an older one with this format (so an older release, which could
+    /// not read what this one writes, refuses it instead of misreading it).
     fn init(&self) -> Result<()> {
-        if self.ready()? {
-            return Ok(());
+        match self.ready()? {
+            Some(FORMAT_VERSION) => return Ok(()),
+            Some(_) if self.db.is_read_only() => return Ok(()),
+            Some(_) => {
+                let txn = self.db.begin_write()?;
+                txn.open_table(META)?
+                    .insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                txn.commit()?;
+                return Ok(());
+            }
+            None => {}
         }
         if self.db.is_read_only() {
             return Err(Error::Incompatible(format!(
@@ -165,7 +178,10 @@ impl Store {
                     let id = crate::util::random_id();
                     meta.insert("store_id", id.to_le_bytes().as_slice())?;
                 }
-                Some(bytes) => self.check_format(&bytes)?,
+                Some(bytes) => {
+                    self.check_format(&bytes)?;
+                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                }
             }
         }
         // Create every table so read transactions can open them all.
@@ -174,23 +190,24 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the file already is a store this build reads, with every table.
-    fn ready(&self) -> Result<bool> {
+    /// The file's format when it already is a store this build reads, with
+    /// every table; `None` when it must be finished.
+    fn ready(&self) -> Result<Option<u32>> {
         let txn = self.db.begin_read()?;
         let format = match txn.open_table(META) {
             Ok(meta) => meta.get("format")?.map(|g| g.value().to_vec()),
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let Some(bytes) = format else {
-            return Ok(false);
+            return Ok(None);
         };
-        self.check_format(&bytes)?;
-        Reader::new(txn).all_tables_exist()
+        let format = self.check_format(&bytes)?;
+        Ok(Reader::new(txn).all_tables_exist()?.then_some(format))
     }
 
-    /// Refuses a format version this build cannot read.
-    fn check_format(&self, bytes: &[u8]) -> Result<()> {
+    /// The format version in `bytes`; refuses one this build cannot read.
+    fn check_format(&self, bytes: &[u8]) -> Result<u32> {
         let v = <[u8; 4]>::try_from(bytes)
             .map(u32::from_le_bytes)
             .map_err(|_| Error::Corrupt("corrupt format version in `meta`".into()))?;
@@ -200,7 +217,7 @@ impl Store {
                 self.path.display()
             )));
         }
-        Ok(())
+        Ok(v)
     }
 
     /// The random id written at creation; archives name the store they came from.

@@ -14,13 +14,14 @@ use crmstore::synth::{profiles, GenSpec};
 use crmstore::{NoProgress, Store};
 
 /// A generated store of `records` records (200 users, 20 teams), built once
-/// and kept under `target/bench-data`.
+/// per store format and kept under `target/bench-data`.
 pub fn generated(records: u64) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("gen-{records}.redb"));
+    let format = crmstore::FORMAT_VERSION;
+    let path = dir.join(format!("gen-{records}-format-{format}.redb"));
     if !path.exists() {
-        let tmp = dir.join(format!("gen-{records}.redb.tmp"));
+        let tmp = path.with_extension("redb.tmp");
         let _ = std::fs::remove_file(&tmp);
         let store = Store::open(&tmp).unwrap();
         let spec = GenSpec {

@@ -21,8 +21,9 @@ use crate::error::{Error, Result};
 use crate::model::Timestamp;
 
 pub(crate) const MAGIC: [u8; 8] = *b"CRMSARCH";
-/// The archive format this build writes; newer ones are refused.
-pub const ARCHIVE_FORMAT: u32 = 1;
+/// The archive format this build writes; newer ones are refused, older ones
+/// read. 2: records may be in layout 2 (`codec::Stored for Record`).
+pub const ARCHIVE_FORMAT: u32 = 2;
 pub(crate) const SKIP_CHUNK: u32 = 0x184D_2A50;
 pub(crate) const SKIP_FOOTER: u32 = 0x184D_2A51;
 pub(crate) const FOOTER_LEN: u64 = 24;

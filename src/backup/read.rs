@@ -54,7 +54,7 @@ impl VerifyReport {
 }
 
 /// Checks stored bytes decode as a `T`.
-pub(super) fn valid<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> {
+pub(super) fn valid<T: codec::Stored>(bytes: &[u8]) -> Result<()> {
     codec::decode::<T>(bytes, || "archive".to_string()).map(|_| ())
 }
 

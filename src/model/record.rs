@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::{Access, Principal};
 use super::value::{Timestamp, Value};
+use crate::codec::Stored;
 use crate::error::{Error, Result};
 
 /// One share of a record: `to` gets `access` on it.
@@ -17,7 +18,9 @@ pub struct Share {
 }
 
 /// A record as stored, and (with hidden fields removed) as a viewer reads it.
-/// Stored as postcard in this declaration order, which `view.rs` reads in place.
+/// Stored as postcard in this declaration order (layout 2), which `view.rs`
+/// reads in place: every built-in first, the field map last, so reading the
+/// built-ins (all the access rules need) never walks the fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: u64,
@@ -27,7 +30,6 @@ pub struct Record {
     pub stage: Option<String>,
     /// The record this one hangs under (a comment under a deal); deletes cascade along it.
     pub parent: Option<u64>,
-    pub fields: BTreeMap<String, Value>,
     /// Distinct principals, in the order they were added.
     pub shares: Vec<Share>,
     /// 1 at creation, +1 on every change.
@@ -36,6 +38,76 @@ pub struct Record {
     pub created_by: u64,
     pub updated_at: Timestamp,
     pub updated_by: u64,
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// Layout 1 of a stored record, written before the field map moved last:
+/// read from stores and archives that older releases wrote, never written.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct RecordV1 {
+    id: u64,
+    module: String,
+    owner: u64,
+    team: Option<u64>,
+    stage: Option<String>,
+    parent: Option<u64>,
+    fields: BTreeMap<String, Value>,
+    shares: Vec<Share>,
+    version: u64,
+    created_at: Timestamp,
+    created_by: u64,
+    updated_at: Timestamp,
+    updated_by: u64,
+}
+
+impl From<RecordV1> for Record {
+    fn from(r: RecordV1) -> Record {
+        Record {
+            id: r.id,
+            module: r.module,
+            owner: r.owner,
+            team: r.team,
+            stage: r.stage,
+            parent: r.parent,
+            shares: r.shares,
+            version: r.version,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+            fields: r.fields,
+        }
+    }
+}
+
+#[cfg(test)]
+impl From<Record> for RecordV1 {
+    fn from(r: Record) -> RecordV1 {
+        RecordV1 {
+            id: r.id,
+            module: r.module,
+            owner: r.owner,
+            team: r.team,
+            stage: r.stage,
+            parent: r.parent,
+            fields: r.fields,
+            shares: r.shares,
+            version: r.version,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+impl Stored for Record {
+    const VERSION: u8 = 2;
+
+    fn read_older(version: u8, body: &[u8]) -> Option<postcard::Result<Self>> {
+        (version == 1).then(|| postcard::from_bytes::<RecordV1>(body).map(Record::from))
+    }
 }
 
 /// Names a user field may not take: they are the built-ins of every record

@@ -145,11 +145,11 @@ impl Filter {
         })
     }
 
-    /// Whether `r` satisfies the filter.
-    pub(crate) fn matches(&self, r: &RecordView<'_>) -> bool {
-        match self {
+    /// Whether `r` satisfies the filter; `Corrupt` if a field it reads is.
+    pub(crate) fn matches(&self, r: &RecordView<'_>) -> Result<bool> {
+        Ok(match self {
             Filter::Cmp { field, op, value } => {
-                let got = field_value(r, field);
+                let got = field_value(r, field)?;
                 let ord = compare(&got, value);
                 match op {
                     CmpOp::Eq => ord.is_eq(),
@@ -162,13 +162,13 @@ impl Filter {
                 }
             }
             Filter::In { field, values } => {
-                let got = field_value(r, field);
+                let got = field_value(r, field)?;
                 values.iter().any(|v| compare(&got, v).is_eq())
             }
-            Filter::And(a, b) => a.matches(r) && b.matches(r),
-            Filter::Or(a, b) => a.matches(r) || b.matches(r),
-            Filter::Not(a) => !a.matches(r),
-        }
+            Filter::And(a, b) => a.matches(r)? && b.matches(r)?,
+            Filter::Or(a, b) => a.matches(r)? || b.matches(r)?,
+            Filter::Not(a) => !a.matches(r)?,
+        })
     }
 }
 
@@ -196,9 +196,9 @@ fn builtin_value(field: &str, value: Value) -> Result<Value> {
 }
 
 /// A record's value for a field or built-in; a missing field is null.
-fn field_value<'r>(r: &RecordView<'r>, field: &str) -> ValueRef<'r> {
+fn field_value<'r>(r: &RecordView<'r>, field: &str) -> Result<ValueRef<'r>> {
     let opt_int = |o: Option<u64>| o.map_or(ValueRef::Null, ValueRef::from);
-    match field {
+    Ok(match field {
         "id" => ValueRef::from(r.id),
         "owner" => ValueRef::from(r.owner),
         "team" => opt_int(r.team),
@@ -206,8 +206,8 @@ fn field_value<'r>(r: &RecordView<'r>, field: &str) -> ValueRef<'r> {
         "stage" => r.stage.map_or(ValueRef::Null, ValueRef::Text),
         "created_at" => ValueRef::Timestamp(r.created_at),
         "updated_at" => ValueRef::Timestamp(r.updated_at),
-        other => r.field(other).unwrap_or(ValueRef::Null),
-    }
+        other => r.try_field(other)?.unwrap_or(ValueRef::Null),
+    })
 }
 
 /// [`Value::total_cmp`], except that a time field compared with RFC 3339

@@ -213,13 +213,13 @@ pub(crate) fn scan(
                     "an index names record `{id}`, which does not exist (run `crmstore check`)"
                 )));
             };
-            if rec.module != scan.module
-                || !decide(v, &rec, scan.action)
-                || !scan.filter.is_none_or(|f| f.matches(&rec))
-            {
+            if rec.module != scan.module || !decide(v, &rec, scan.action) {
                 return Ok(true);
             }
-            visit(&rec, &hidden)
+            match scan.filter {
+                Some(f) if !f.matches(&rec)? => Ok(true),
+                _ => visit(&rec, &hidden),
+            }
         })?;
         if !go_on {
             break;

@@ -2,6 +2,8 @@
 //! and do not need owned records.
 
 use crate::access::decide::Hidden;
+use crate::codec::Stored;
+use crate::error::Result;
 use crate::model::{Record, RecordView};
 
 /// One page of a query's answer as [`RecordView`]s over one buffer: the
@@ -30,9 +32,10 @@ impl Rows {
     }
 
     /// Adds `view` without the `hidden` fields.
-    pub(crate) fn push(&mut self, view: &RecordView<'_>, hidden: &Hidden<'_>) {
-        view.write_without(hidden, &mut self.bytes);
+    pub(crate) fn push(&mut self, view: &RecordView<'_>, hidden: &Hidden<'_>) -> Result<()> {
+        view.write_without(hidden, &mut self.bytes)?;
         self.ends.push(self.bytes.len());
+        Ok(())
     }
 
     /// How many records the page holds.
@@ -52,8 +55,9 @@ impl Rows {
             _ => *self.ends.get(i - 1)?,
         };
         let bytes = self.bytes.get(start..*self.ends.get(i)?)?;
-        // Every record was a parsed view before `push` wrote it back: it parses.
-        RecordView::parse(bytes).ok()
+        // Every record was a parsed view before `push` wrote it back in the
+        // current layout, every entry checked: it parses.
+        RecordView::parse(Record::VERSION, bytes)?.ok()
     }
 
     /// The records, ascending by id.

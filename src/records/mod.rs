@@ -101,7 +101,7 @@ impl Store {
             let v = self.viewer_in(r, ctx)?;
             r.view(ctx.account, id, |found| {
                 let rec = viewable(found, &v, id)?;
-                Ok(rec.to_record_without(&Hidden::of(&v, rec.module)))
+                rec.to_record_without(&Hidden::of(&v, rec.module))
             })
         })
     }
@@ -138,7 +138,8 @@ impl Store {
         // Sized for the page up front: a Record is large, regrowing copies it.
         let mut records = Vec::with_capacity(q.limit.unwrap_or(usize::MAX).min(128));
         let (next_after, examined) = self.page(ctx, q, |rec, hidden| {
-            records.push(rec.to_record_without(hidden));
+            records.push(rec.to_record_without(hidden)?);
+            Ok(())
         })?;
         Ok(Page {
             records,
@@ -168,7 +169,7 @@ impl Store {
         &self,
         ctx: &AccessContext,
         q: &Query,
-        mut take: impl FnMut(&RecordView<'_>, &Hidden<'_>),
+        mut take: impl FnMut(&RecordView<'_>, &Hidden<'_>) -> Result<()>,
     ) -> Result<(Option<u64>, u64)> {
         self.read(|r| {
             let v = self.viewer_in(r, ctx)?;
@@ -194,7 +195,7 @@ impl Store {
                     more = true;
                     return Ok(false);
                 }
-                take(rec, hidden);
+                take(rec, hidden)?;
                 taken += 1;
                 last = Some(rec.id);
                 Ok(true)

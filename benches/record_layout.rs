@@ -1,0 +1,103 @@
+//! What reading a stored record in place costs, by record width, in the
+//! layout this build writes (2: field map last) and the one older stores hold
+//! (1: field map after `parent`): the work a query does for every candidate
+//! before the access rules and a filter answer. Run: `cargo bench --bench record_layout`.
+#![allow(clippy::unwrap_used, reason = "benchmarks fail by panicking")]
+
+use std::collections::BTreeMap;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use crmstore::{Record, Share, Timestamp, Value};
+use serde::Serialize;
+
+/// Layout 1, as postcard wrote it: `Record`'s fields in their old order.
+#[derive(Serialize)]
+struct Layout1<'a> {
+    id: u64,
+    module: &'a str,
+    owner: u64,
+    team: Option<u64>,
+    stage: Option<&'a str>,
+    parent: Option<u64>,
+    fields: &'a BTreeMap<String, Value>,
+    shares: &'a [Share],
+    version: u64,
+    created_at: Timestamp,
+    created_by: u64,
+    updated_at: Timestamp,
+    updated_by: u64,
+}
+
+fn record(width: usize) -> Record {
+    Record {
+        id: 7_000,
+        module: "deals".into(),
+        owner: 3,
+        team: Some(2),
+        stage: Some("won".into()),
+        parent: None,
+        shares: Vec::new(),
+        version: 2,
+        created_at: Timestamp(1_700_000_000_000),
+        created_by: 3,
+        updated_at: Timestamp(1_700_000_000_000),
+        updated_by: 1,
+        // Half texts, half numbers, as a CRM form has.
+        fields: (0..width)
+            .map(|i| {
+                let v = if i % 2 == 0 {
+                    Value::Text(format!("some text value {i}"))
+                } else {
+                    Value::Int(i as i64 * 1_000)
+                };
+                (format!("field_{i:03}"), v)
+            })
+            .collect(),
+    }
+}
+
+/// The stored bytes: the layout byte, then postcard.
+fn stored(layout: u8, r: &Record) -> Vec<u8> {
+    let mut out = vec![layout];
+    let body = match layout {
+        1 => postcard::to_allocvec(&Layout1 {
+            id: r.id,
+            module: &r.module,
+            owner: r.owner,
+            team: r.team,
+            stage: r.stage.as_deref(),
+            parent: r.parent,
+            fields: &r.fields,
+            shares: &r.shares,
+            version: r.version,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+        }),
+        _ => postcard::to_allocvec(r),
+    };
+    out.extend(body.unwrap());
+    out
+}
+
+fn layouts(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read a candidate in place");
+    for width in [3, 10, 40, 100] {
+        let r = record(width);
+        for layout in [1u8, 2] {
+            let bytes = stored(layout, &r);
+            // What a filter on the map's second field reads.
+            assert!(crmstore::fuzzing::read_field_in_place(&bytes, "field_001").unwrap());
+            g.bench_with_input(
+                BenchmarkId::new(format!("layout {layout}, filter on one field"), width),
+                &bytes,
+                |b, bytes| b.iter(|| crmstore::fuzzing::read_field_in_place(bytes, "field_001")),
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, layouts);
+criterion_main!(benches);
