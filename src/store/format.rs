@@ -1,0 +1,111 @@
+//! The store file's format: making a file a ready store, refusing a format
+//! this build cannot read, and marking an older one it reads.
+
+use redb::{ReadableTable, TableHandle};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::tables::META;
+use crate::txn::{Reader, Writer};
+
+/// The format version this build writes. A store with a higher one is refused;
+/// a lower one is read, and marked with this one when first opened writable.
+/// 2: records may be stored in layout 2 (`codec::Stored for Record`).
+pub const FORMAT_VERSION: u32 = 2;
+
+impl Store {
+    /// Makes the file a ready store: format version, store id, every table.
+    /// Most opens find it ready and only read, so opening never writes (nor
+    /// waits for a disk flush) unless it must: to finish a new store, or once
+    /// to mark an older one with this format (so an older release, which could
+    /// not read what this one writes, refuses it instead of misreading it).
+    pub(super) fn init(&self) -> Result<()> {
+        match self.ready()? {
+            Some(FORMAT_VERSION) => return Ok(()),
+            Some(_) if self.db.is_read_only() => return Ok(()),
+            Some(_) => {
+                let txn = self.db.begin_write()?;
+                txn.open_table(META)?
+                    .insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                txn.commit()?;
+                return Ok(());
+            }
+            None => {}
+        }
+        if self.db.is_read_only() {
+            return Err(Error::Incompatible(format!(
+                "`{}` is not a complete crmstore store (open it writable once to finish it)",
+                self.path.display()
+            )));
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let format = meta.get("format")?.map(|g| g.value().to_vec());
+            match format {
+                None => {
+                    let has_data = txn.list_tables()?.any(|t| t.name() != META.name());
+                    if has_data {
+                        return Err(Error::Incompatible(format!(
+                            "`{}` is a redb file but not a crmstore store",
+                            self.path.display()
+                        )));
+                    }
+                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                    let id = crate::util::random_id();
+                    meta.insert("store_id", id.to_le_bytes().as_slice())?;
+                }
+                Some(bytes) => {
+                    self.check_format(&bytes)?;
+                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                }
+            }
+        }
+        // Create every table so read transactions can open them all.
+        drop(Writer::open(&txn)?);
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The file's format when it already is a store this build reads, with
+    /// every table; `None` when it must be finished.
+    fn ready(&self) -> Result<Option<u32>> {
+        let txn = self.db.begin_read()?;
+        let format = match txn.open_table(META) {
+            Ok(meta) => meta.get("format")?.map(|g| g.value().to_vec()),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(bytes) = format else {
+            return Ok(None);
+        };
+        let format = self.check_format(&bytes)?;
+        Ok(Reader::new(txn).all_tables_exist()?.then_some(format))
+    }
+
+    /// The format version in `bytes`; refuses one this build cannot read.
+    fn check_format(&self, bytes: &[u8]) -> Result<u32> {
+        let v = <[u8; 4]>::try_from(bytes)
+            .map(u32::from_le_bytes)
+            .map_err(|_| Error::Corrupt("corrupt format version in `meta`".into()))?;
+        if v > FORMAT_VERSION {
+            return Err(Error::Incompatible(format!(
+                "`{}` has store format `{v}`; this crmstore reads up to `{FORMAT_VERSION}` (upgrade crmstore)",
+                self.path.display()
+            )));
+        }
+        Ok(v)
+    }
+
+    /// The random id written at creation; archives name the store they came from.
+    pub(crate) fn store_id(&self) -> Result<[u8; 16]> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let id = meta
+            .get("store_id")?
+            .map(|g| g.value().to_vec())
+            .unwrap_or_default();
+        <[u8; 16]>::try_from(id.as_slice())
+            .map_err(|_| Error::Corrupt("corrupt store id in `meta`".into()))
+    }
+}
