@@ -22,6 +22,12 @@ use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
 use crate::{account, index};
 
+/// Items landed per write transaction by a full restore. A transaction per
+/// 1 MiB chunk (~3,000 records) rewrote and wrote out the same index leaves
+/// (one per owner, team and stage) at every commit; this many is ~20 MiB of
+/// archive items held at once.
+const LAND_BATCH: usize = 65_536;
+
 /// How the items of one account land in a store.
 struct Landing {
     target: u64,
@@ -118,8 +124,9 @@ pub fn restore_store(
             file.display()
         ))),
     };
-    let report = walk(plain, progress, full, |a, items, _| {
-        // Not durable chunk by chunk: made durable by the immediate commit below.
+    // Not durable batch by batch: made durable by the commit of the audit
+    // events below.
+    let land_all = |a: u64, items: Vec<Item>, counts: &mut Counts| {
         store.write_with(redb::Durability::None, |w| {
             let landing = Landing {
                 target: a,
@@ -127,9 +134,24 @@ pub fn restore_store(
             };
             items
                 .into_iter()
-                .try_for_each(|item| land(w, &landing, item, &mut counts))
+                .try_for_each(|item| land(w, &landing, item, counts))
         })
+    };
+    let mut pending: (u64, Vec<Item>) = (0, Vec::new());
+    let report = walk(plain, progress, full, |a, items, _| {
+        if pending.0 != a && !pending.1.is_empty() {
+            land_all(pending.0, std::mem::take(&mut pending.1), &mut counts)?;
+        }
+        pending.0 = a;
+        pending.1.extend(items);
+        if pending.1.len() >= LAND_BATCH {
+            land_all(a, std::mem::take(&mut pending.1), &mut counts)?;
+        }
+        Ok(())
     })?;
+    if !pending.1.is_empty() {
+        land_all(pending.0, pending.1, &mut counts)?;
+    }
     if let Some(p) = report.problems.first() {
         return Err(Error::Corrupt(p.clone()));
     }

@@ -280,6 +280,34 @@ fn newer_format_archive(public: &str) -> Vec<u8> {
 }
 
 #[test]
+fn a_restore_larger_than_one_landing_batch_is_whole() {
+    // A full restore lands ~65,000 items per write transaction; this account
+    // takes two, and a second account follows in a third.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("big.redb")).unwrap();
+    for (account, records) in [(1, 70_000), (2, 10)] {
+        let spec = crmstore::synth::GenSpec {
+            account,
+            records,
+            users: 20,
+            teams: 3,
+            seed: 7,
+        };
+        store.generate(&spec, &NoProgress).unwrap();
+    }
+    let k = keys();
+    let file = archive(&store, dir.path(), &k, None, Kind::Manual);
+    let to = dir.path().join("r.redb");
+    let counts = backup::restore_store(&file, &key(&k), &to, &NoProgress).unwrap();
+    assert_eq!(counts.records, 70_010);
+    let restored = Store::open(&to).unwrap();
+    assert!(restored.check().unwrap().is_consistent());
+    for a in [1, 2] {
+        assert_eq!(restored.dump_json(a).unwrap(), store.dump_json(a).unwrap());
+    }
+}
+
+#[test]
 fn a_backup_is_one_point_in_time_while_writers_keep_going() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("c.redb")).unwrap());
