@@ -44,7 +44,6 @@ pub struct Record {
 /// Layout 1 of a stored record, written before the field map moved last:
 /// read from stores and archives that older releases wrote, never written.
 #[derive(Deserialize)]
-#[cfg_attr(test, derive(Serialize))]
 pub(crate) struct RecordV1 {
     id: u64,
     module: String,
@@ -77,27 +76,6 @@ impl From<RecordV1> for Record {
             updated_at: r.updated_at,
             updated_by: r.updated_by,
             fields: r.fields,
-        }
-    }
-}
-
-#[cfg(test)]
-impl From<Record> for RecordV1 {
-    fn from(r: Record) -> RecordV1 {
-        RecordV1 {
-            id: r.id,
-            module: r.module,
-            owner: r.owner,
-            team: r.team,
-            stage: r.stage,
-            parent: r.parent,
-            fields: r.fields,
-            shares: r.shares,
-            version: r.version,
-            created_at: r.created_at,
-            created_by: r.created_by,
-            updated_at: r.updated_at,
-            updated_by: r.updated_by,
         }
     }
 }
