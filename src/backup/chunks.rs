@@ -20,18 +20,31 @@ pub(crate) struct Mark {
     pub total: [u8; 32],
 }
 
+/// What the caller hands the pipeline, in order.
 enum Msg {
+    /// Items to compress into one frame.
     Chunk(Vec<u8>),
     Raw(Vec<u8>),
     Mark(std::sync::mpsc::SyncSender<Mark>),
 }
 
-/// Writes items as chunks. Compression, encryption and writing run on a
-/// worker thread while the caller keeps reading the store; at most a few
-/// chunks are in flight, so memory stays flat.
+/// What the compressor hands the writer, in the same order.
+enum Out {
+    /// A compressed chunk, to write behind its skippable-frame head.
+    Frame(Vec<u8>),
+    Raw(Vec<u8>),
+    Mark(std::sync::mpsc::SyncSender<Mark>),
+}
+
+/// Writes items as chunks, in a pipeline beside the caller, who keeps
+/// reading the store: one thread compresses, another hashes, encrypts and
+/// writes (one thread for all of it was the bottleneck of a backup: zstd
+/// alone is most of a core, and the three SHA-256 passes and age the rest).
+/// At most a few chunks are in flight, so memory stays flat.
 pub(crate) struct ChunkWriter<W: Write + Send + 'static> {
     tx: Option<std::sync::mpsc::SyncSender<Msg>>,
-    worker: Option<std::thread::JoinHandle<Result<W>>>,
+    compressor: Option<std::thread::JoinHandle<Result<()>>>,
+    writer: Option<std::thread::JoinHandle<Result<W>>>,
     buf: Vec<u8>,
 }
 
@@ -53,18 +66,37 @@ impl<W: Write> Sink<W> {
     }
 }
 
-fn worker<W: Write>(out: W, rx: std::sync::mpsc::Receiver<Msg>) -> Result<W> {
+/// The first stage: compresses chunks into frames, passing everything else
+/// on in order. Stops when the writer stopped (its error says why).
+fn compressor(
+    rx: std::sync::mpsc::Receiver<Msg>,
+    tx: std::sync::mpsc::SyncSender<Out>,
+) -> Result<()> {
+    let mut zstd = zstd::bulk::Compressor::new(3)?;
+    for msg in rx {
+        let msg = match msg {
+            Msg::Chunk(plain) => Out::Frame(zstd.compress(&plain)?),
+            Msg::Raw(bytes) => Out::Raw(bytes),
+            Msg::Mark(reply) => Out::Mark(reply),
+        };
+        if tx.send(msg).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The second stage: hashes and writes what the compressor passes on.
+fn writer<W: Write>(out: W, rx: std::sync::mpsc::Receiver<Out>) -> Result<W> {
     let mut sink = Sink {
         out,
         pos: 0,
         total: Sha256::new(),
         region: Sha256::new(),
     };
-    let mut zstd = zstd::bulk::Compressor::new(3)?;
     for msg in rx {
         match msg {
-            Msg::Chunk(plain) => {
-                let frame = zstd.compress(&plain)?;
+            Out::Frame(frame) => {
                 let mut head = Vec::with_capacity(16);
                 head.extend_from_slice(&SKIP_CHUNK.to_le_bytes());
                 head.extend_from_slice(&8u32.to_le_bytes());
@@ -72,8 +104,8 @@ fn worker<W: Write>(out: W, rx: std::sync::mpsc::Receiver<Msg>) -> Result<W> {
                 sink.emit(&head)?;
                 sink.emit(&frame)?;
             }
-            Msg::Raw(bytes) => sink.emit(&bytes)?,
-            Msg::Mark(reply) => {
+            Out::Raw(bytes) => sink.emit(&bytes)?,
+            Out::Mark(reply) => {
                 let region = std::mem::take(&mut sink.region).finalize().into();
                 let mark = Mark {
                     pos: sink.pos,
@@ -91,10 +123,13 @@ fn worker<W: Write>(out: W, rx: std::sync::mpsc::Receiver<Msg>) -> Result<W> {
 impl<W: Write + Send + 'static> ChunkWriter<W> {
     pub fn new(out: W) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        let worker = std::thread::spawn(move || worker(out, rx));
+        let (frames, frames_rx) = std::sync::mpsc::sync_channel(2);
+        let compressor = std::thread::spawn(move || compressor(rx, frames));
+        let writer = std::thread::spawn(move || writer(out, frames_rx));
         ChunkWriter {
             tx: Some(tx),
-            worker: Some(worker),
+            compressor: Some(compressor),
+            writer: Some(writer),
             buf: Vec::with_capacity(CHUNK_BYTES + 4096),
         }
     }
@@ -116,12 +151,19 @@ impl<W: Write + Send + 'static> ChunkWriter<W> {
         }
     }
 
+    /// Stops the pipeline: the output, or the first stage's error.
     fn join(&mut self) -> Result<W> {
         self.tx = None;
-        match self.worker.take().map(std::thread::JoinHandle::join) {
+        let failed = || Error::Io(std::io::Error::other("archive writer failed"));
+        let compressed = match self.compressor.take().map(std::thread::JoinHandle::join) {
             Some(Ok(r)) => r,
-            _ => Err(Error::Io(std::io::Error::other("archive writer failed"))),
-        }
+            _ => Err(failed()),
+        };
+        let written = match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(failed()),
+        };
+        compressed.and(written)
     }
 
     pub fn push(&mut self, item: &ItemRef<'_>) -> Result<()> {
@@ -346,5 +388,43 @@ mod tests {
         };
         assert_eq!(c, [Item::Trailer(t)]);
         assert!(matches!(r.next().unwrap(), Chunk::Footer(_)));
+    }
+
+    /// Takes `left` bytes, then fails as a full disk does.
+    struct Full {
+        left: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left < buf.len() {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.left -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_stops_the_pipeline_with_its_own_error() {
+        let mut w = ChunkWriter::new(Full { left: 100 });
+        let body = vec![7u8; 4096];
+        // Chunks go out until the output refuses one; then a push, mark or
+        // finish reports the output's error, never a generic one or a hang.
+        let mut failed = None;
+        for id in 0..10_000u64 {
+            if let Err(e) = w.push(&ItemRef::Record(id, &body)) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let e = match failed {
+            Some(e) => e,
+            None => w.mark().map(|_| ()).unwrap_err(),
+        };
+        assert!(e.to_string().contains("disk full"), "{e}");
     }
 }
