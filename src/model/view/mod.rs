@@ -146,13 +146,15 @@ impl<'a> RecordView<'a> {
         Ok(None)
     }
 
-    /// The owned record.
+    /// The owned record. (A view from [`Rows`](crate::Rows) was checked
+    /// whole when the page was built, so every field is in it.)
     pub fn to_record(&self) -> Record {
-        self.with_fields(
-            self.fields()
-                .map(|(n, v)| (n.to_owned(), v.to_value()))
-                .collect(),
-        )
+        // Inserted one by one, as below.
+        let mut fields = BTreeMap::new();
+        for (name, value) in self.fields() {
+            fields.insert(name.to_owned(), value.to_value());
+        }
+        self.with_fields(fields)
     }
 
     /// The owned record without the `hidden` fields; `Corrupt` if any entry is.
