@@ -1,8 +1,9 @@
-//! Postcard's encoding, read by hand and in place: what a [`RecordView`]
-//! (super::RecordView) is parsed with. (Through serde, the built-ins were a
-//! tenth of a page; and a field map can be stepped over without building its
-//! values.) Every reader checks what postcard would refuse: varints past 64
-//! bits, texts that are not UTF-8, bools other than 0 or 1, unknown variants.
+//! Postcard's encoding, read by hand and in place: what a
+//! [`RecordView`](super::RecordView) is parsed with. (Through serde, the
+//! built-ins were a tenth of a page; and a field map can be stepped over
+//! without building its values.) Every reader refuses what postcard refuses:
+//! varints longer than their integer, texts that are not UTF-8, bools other
+//! than 0 or 1, unknown variants, lists nested past the bound.
 
 use crate::model::value::MAX_LIST_DEPTH;
 use crate::model::{Access, Principal, Share};
