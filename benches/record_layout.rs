@@ -35,39 +35,12 @@ fn record(width: usize) -> Record {
     }
 }
 
-/// The stored bytes: the layout byte, then postcard.
-fn stored(layout: u8, r: &Record) -> Vec<u8> {
-    let mut out = vec![layout];
-    // Layout 1 had the field map after `parent` (postcard writes a tuple as
-    // it writes a struct).
-    let body = match layout {
-        1 => postcard::to_allocvec(&(
-            r.id,
-            &r.module,
-            r.owner,
-            r.team,
-            &r.stage,
-            r.parent,
-            &r.fields,
-            &r.shares,
-            r.version,
-            r.created_at,
-            r.created_by,
-            r.updated_at,
-            r.updated_by,
-        )),
-        _ => postcard::to_allocvec(r),
-    };
-    out.extend(body.unwrap());
-    out
-}
-
 fn layouts(c: &mut Criterion) {
     let mut g = c.benchmark_group("read a candidate in place");
     for width in [3, 10, 40, 100] {
         let r = record(width);
         for layout in [1u8, 2] {
-            let bytes = stored(layout, &r);
+            let bytes = crmstore::fuzzing::stored_in_layout(&r, layout).unwrap();
             // What a filter on the map's second field reads.
             assert!(crmstore::fuzzing::read_field_in_place(&bytes, "field_001").unwrap());
             g.bench_with_input(

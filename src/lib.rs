@@ -83,6 +83,17 @@ pub mod fuzzing {
         Ok(view.try_field(name)?.is_some())
     }
 
+    /// `r` as stored in `layout`: 1 as older releases wrote it, else as this
+    /// build writes it. (`benches/record_layout.rs`.)
+    pub fn stored_in_layout(r: &crate::Record, layout: u8) -> crate::Result<Vec<u8>> {
+        if layout != 1 {
+            return crate::codec::encode(r);
+        }
+        let body = crate::model::record::layout_1_body(r)
+            .map_err(|e| crate::Error::Invalid(format!("cannot encode record: {e}")))?;
+        Ok([&[1][..], &body].concat())
+    }
+
     /// Parses and validates an account document without storing it.
     pub fn account_document(text: &str) -> crate::Result<()> {
         crate::account::parse_only(text)

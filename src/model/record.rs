@@ -80,6 +80,27 @@ impl From<RecordV1> for Record {
     }
 }
 
+/// `r` in layout 1 (the body, without the layout byte), as older releases
+/// wrote it: what [`RecordV1`] reads. Postcard writes a tuple as it writes a
+/// struct. For tests and the layout benchmark; never stored.
+pub(crate) fn layout_1_body(r: &Record) -> postcard::Result<Vec<u8>> {
+    postcard::to_allocvec(&(
+        r.id,
+        &r.module,
+        r.owner,
+        r.team,
+        &r.stage,
+        r.parent,
+        &r.fields,
+        &r.shares,
+        r.version,
+        r.created_at,
+        r.created_by,
+        r.updated_at,
+        r.updated_by,
+    ))
+}
+
 impl Stored for Record {
     const VERSION: u8 = 2;
 

@@ -255,26 +255,10 @@ mod tests {
         }
     }
 
-    /// The record in both layouts, as postcard wrote them (layout 1: the
-    /// field map after `parent`; postcard writes a tuple as it writes a struct).
+    /// The record in both layouts, as postcard wrote them.
     fn layouts(r: &Record) -> [(u8, Vec<u8>); 2] {
-        let layout_1 = (
-            r.id,
-            &r.module,
-            r.owner,
-            r.team,
-            &r.stage,
-            r.parent,
-            &r.fields,
-            &r.shares,
-            r.version,
-            r.created_at,
-            r.created_by,
-            r.updated_at,
-            r.updated_by,
-        );
         [
-            (1, postcard::to_allocvec(&layout_1).unwrap()),
+            (1, crate::model::record::layout_1_body(r).unwrap()),
             (2, postcard::to_allocvec(r).unwrap()),
         ]
     }
