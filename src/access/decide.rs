@@ -57,10 +57,7 @@ impl<'r> From<&'r RecordView<'_>> for Subject<'r> {
 
 impl Subject<'_> {
     /// The share level `principals` get from the record's own shares.
-    pub(crate) fn share_level(
-        &self,
-        mut matches: impl FnMut(&Principal) -> bool,
-    ) -> Option<Access> {
+    fn share_level(&self, mut matches: impl FnMut(&Principal) -> bool) -> Option<Access> {
         let mut level = |s: Share| matches(&s.to).then_some(s.access);
         match self.shares {
             SubjectShares::Owned(list) => list.iter().filter_map(|s| level(*s)).max(),

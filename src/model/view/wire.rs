@@ -170,10 +170,11 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
-/// The value of a field map entry (its name, then its value).
+/// The value of a field map entry (its name, then its value) that
+/// [`Entries`] yielded: the name was checked there, so it is only stepped over.
 pub(super) fn value_of(entry: &[u8]) -> Option<crate::ValueRef<'_>> {
-    let (_, value) = text(entry)?;
-    postcard::from_bytes(value).ok()
+    let (len, rest) = varint(entry)?;
+    postcard::from_bytes(rest.get(usize::try_from(len).ok()?..)?).ok()
 }
 
 /// A stored record's shares, read in place: checked once when the record is
