@@ -28,6 +28,12 @@ use crate::{account, index};
 /// archive items held at once.
 const LAND_BATCH: usize = 65_536;
 
+/// redb's page cache while a full restore builds a new file. Nothing reads
+/// that file during the restore, so a larger cache buys no speed (1M records:
+/// 4.9–5.4 s with 16 MiB to 1 GiB), only memory: with redb's default of 1 GiB
+/// the restore's peak RSS grew with the store (365 MiB at 1M records).
+const RESTORE_CACHE_BYTES: usize = 64 << 20;
+
 /// How the items of one account land in a store.
 struct Landing {
     target: u64,
@@ -112,7 +118,7 @@ pub fn restore_store(
     let tmp = tmp_name(to);
     let _ = std::fs::remove_file(&tmp);
     let mut guard = TempFile(Some(tmp.clone()));
-    let store = Store::open_private(&tmp)?;
+    let store = Store::open_private(&tmp, RESTORE_CACHE_BYTES)?;
     let mut counts = Counts::default();
     // One pass: every chunk lands as it is read, and every hash, count and
     // the footer are checked on the way; the file is renamed into place only

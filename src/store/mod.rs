@@ -75,10 +75,14 @@ impl Store {
 
     /// A store file no other process may open while this one has it (a
     /// restore building a new file under a temporary name): commits may skip
-    /// fsync until the last.
-    pub(crate) fn open_private(path: impl AsRef<Path>) -> Result<Store> {
+    /// fsync until the last. `cache_bytes` bounds redb's page cache.
+    pub(crate) fn open_private(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        Store::with_db(Database::builder().create(&path).map(Db::Write), path, true)
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
+            .map(Db::Write);
+        Store::with_db(db, path, true)
     }
 
     /// Opens a store on a redb storage backend of the caller's (fault
