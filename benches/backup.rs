@@ -107,7 +107,7 @@ fn redb_floor(restored: &std::path::Path, new: &std::path::Path) -> (f64, usize)
             secs += insert_all(&dst, def, &rows);
         }};
     }
-    copy!("records_v1": (u64, u64) => &[u8]);
+    copy!("records_v2": u128 => &[u8]);
     copy!("by_module_v1": (u64, u32, u64) => ());
     copy!("by_owner_v1": (u64, u32, u64, u64) => ());
     copy!("by_team_v1": (u64, u32, u64, u64) => ());

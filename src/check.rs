@@ -71,9 +71,8 @@ fn record_of(
 pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
     // Records → entries.
-    for e in r.records()?.range::<(u64, u64)>(..)? {
-        let (k, v) = e?;
-        let (a, id) = k.value();
+    for e in r.records()?.range(None)? {
+        let ((a, id), v) = e?;
         rep.records += 1;
         let rec: Record = match codec::decode(v.value(), || format!("records key ({a}, {id})")) {
             Ok(rec) => rec,

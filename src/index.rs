@@ -7,6 +7,7 @@
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::Record;
+use crate::tables::record_key;
 use crate::txn::Writer;
 
 /// A `tables::BY_SHARE` key.
@@ -85,10 +86,10 @@ pub(crate) fn save_encoded(
         w.register_field(account, m, name)?;
     }
     let replaced = match encoded {
-        Some(bytes) => w.records.insert((account, new.id), bytes)?,
+        Some(bytes) => w.records.insert(record_key(account, new.id), bytes)?,
         None => w
             .records
-            .insert((account, new.id), codec::encode(new)?.as_slice())?,
+            .insert(record_key(account, new.id), codec::encode(new)?.as_slice())?,
     }
     .is_some();
     // A "new" record over a live one would leave the old one's index entries
@@ -107,7 +108,7 @@ pub(crate) fn save_encoded(
 pub(crate) fn remove(w: &mut Writer<'_>, account: u64, r: &Record) -> Result<()> {
     let m = w.intern_module(account, &r.module)?;
     remove_entries(w, account, m, r)?;
-    w.records.remove((account, r.id))?;
+    w.records.remove(record_key(account, r.id))?;
     Ok(())
 }
 

@@ -36,8 +36,29 @@ pub(crate) const MODULES: TableDefinition<(u64, &str), u32> = TableDefinition::n
 /// module, so a CSV export knows its header before streaming.
 pub(crate) const FIELDS: TableDefinition<(u64, u32, &str), ()> = TableDefinition::new("fields_v1");
 
-/// (account, record id) → `StoredRecord` (codec-encoded).
-pub(crate) const RECORDS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("records_v1");
+/// [`record_key`]`(account, record id)` → `Record` (codec-encoded). One `u128`
+/// (account in the high half), ordered as the `(account, id)` pair, because
+/// every query looks up each candidate here: one integer compare per B-tree
+/// level where a tuple key cost one call per element (format 3).
+pub(crate) const RECORDS: TableDefinition<u128, &[u8]> = TableDefinition::new("records_v2");
+
+/// (account, record id) → `Record`: where stores of format 1 and 2 keep their
+/// records. A writable open moves them into [`RECORDS`] and deletes this table,
+/// in the transaction that marks the store format 3; a read-only open of such a
+/// store reads them here (`txn::Records`).
+pub(crate) const RECORDS_V1: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("records_v1");
+
+/// The [`RECORDS`] key of record `id` of `account`.
+pub(crate) fn record_key(account: u64, id: u64) -> u128 {
+    (u128::from(account) << 64) | u128::from(id)
+}
+
+/// The (account, record id) of a [`RECORDS`] key.
+pub(crate) fn record_key_parts(key: u128) -> (u64, u64) {
+    // Both halves are 64 bits wide: the casts keep exactly them.
+    ((key >> 64) as u64, key as u64)
+}
 
 /// (account, module, record id) → ().
 pub(crate) const BY_MODULE: TableDefinition<(u64, u32, u64), ()> =

@@ -6,7 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, WriteTransaction};
+use redb::{
+    AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, Table,
+    TableHandle, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -74,14 +77,73 @@ fn record_place(account: u64, id: u64) -> String {
     format!("records key ({account}, {id})")
 }
 
-fn read_record(
-    t: &impl ReadableTable<(u64, u64), &'static [u8]>,
+fn decode_record(
+    found: Option<AccessGuard<'_, &'static [u8]>>,
     account: u64,
     id: u64,
 ) -> Result<Option<Record>> {
-    t.get((account, id))?
+    found
         .map(|g| codec::decode(g.value(), || record_place(account, id)))
         .transpose()
+}
+
+/// A record's stored bytes, borrowed from a read transaction's page.
+pub(crate) type Stored = AccessGuard<'static, &'static [u8]>;
+
+/// The records table as a read transaction finds it: [`RECORDS`], or in a
+/// store of format 1 or 2 opened read-only (which is never migrated)
+/// [`RECORDS_V1`]. Both hold the same bytes in the same order.
+pub(crate) enum Records {
+    Current(ReadOnlyTable<u128, &'static [u8]>),
+    V1(ReadOnlyTable<(u64, u64), &'static [u8]>),
+}
+
+impl Records {
+    pub(crate) fn get(&self, account: u64, id: u64) -> Result<Option<Stored>> {
+        Ok(match self {
+            Records::Current(t) => t.get(record_key(account, id))?,
+            Records::V1(t) => t.get((account, id))?,
+        })
+    }
+
+    /// The records of `account` (of every account with `None`) in key order,
+    /// each as ((account, id), bytes).
+    pub(crate) fn range(&self, account: Option<u64>) -> Result<RecordRange> {
+        Ok(match (self, account) {
+            (Records::Current(t), Some(a)) => {
+                RecordRange::Current(t.range(record_key(a, 0)..=record_key(a, u64::MAX))?)
+            }
+            (Records::Current(t), None) => RecordRange::Current(t.range::<u128>(..)?),
+            (Records::V1(t), Some(a)) => RecordRange::V1(t.range((a, 0)..=(a, u64::MAX))?),
+            (Records::V1(t), None) => RecordRange::V1(t.range::<(u64, u64)>(..)?),
+        })
+    }
+
+    /// How many records the store holds.
+    pub(crate) fn len(&self) -> Result<u64> {
+        Ok(match self {
+            Records::Current(t) => t.len()?,
+            Records::V1(t) => t.len()?,
+        })
+    }
+}
+
+/// Records in key order, from [`Records::range`].
+pub(crate) enum RecordRange {
+    Current(redb::Range<'static, u128, &'static [u8]>),
+    V1(redb::Range<'static, (u64, u64), &'static [u8]>),
+}
+
+impl Iterator for RecordRange {
+    type Item = Result<((u64, u64), Stored)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = match self {
+            RecordRange::Current(r) => r.next()?.map(|(k, v)| (record_key_parts(k.value()), v)),
+            RecordRange::V1(r) => r.next()?.map(|(k, v)| (k.value(), v)),
+        };
+        Some(entry.map_err(Error::from))
+    }
 }
 
 /// From one list of the tables: [`Reader`], whose tables open on first use
@@ -90,12 +152,16 @@ fn read_record(
 macro_rules! tables {
     ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
         pub(crate) struct WriteTables<'t> {
+            pub records: Table<'t, u128, &'static [u8]>,
             $(pub $name: Table<'t, $k, $v>,)*
         }
 
         impl<'t> WriteTables<'t> {
             pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
-                Ok(WriteTables { $($name: txn.open_table($def)?,)* })
+                Ok(WriteTables {
+                    records: txn.open_table(RECORDS)?,
+                    $($name: txn.open_table($def)?,)*
+                })
             }
 
             pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
@@ -105,22 +171,41 @@ macro_rules! tables {
 
         pub(crate) struct Reader {
             txn: ReadTransaction,
+            records: OnceLock<Records>,
             $($name: OnceLock<ReadOnlyTable<$k, $v>>,)*
         }
 
         impl Reader {
             pub(crate) fn new(txn: ReadTransaction) -> Self {
-                Reader { txn, $($name: OnceLock::new(),)* }
+                Reader { txn, records: OnceLock::new(), $($name: OnceLock::new(),)* }
             }
 
-            /// Whether every table exists (the store was made ready by `Store::init`).
+            /// Whether every table exists (the store was made ready by
+            /// `Store::init`); the records may be in their format-2 table.
             pub(crate) fn all_tables_exist(&self) -> Result<bool> {
                 let names: HashSet<String> = self
                     .txn
                     .list_tables()?
                     .map(|t| t.name().to_string())
                     .collect();
-                Ok([$($def.name()),*].iter().all(|n| names.contains(*n)))
+                let records = [RECORDS.name(), RECORDS_V1.name()]
+                    .iter()
+                    .any(|n| names.contains(*n));
+                Ok(records && [$($def.name()),*].iter().all(|n| names.contains(*n)))
+            }
+
+            pub(crate) fn records(&self) -> Result<&Records> {
+                if let Some(t) = self.records.get() {
+                    return Ok(t);
+                }
+                let t = match self.txn.open_table(RECORDS) {
+                    Ok(t) => Records::Current(t),
+                    Err(redb::TableError::TableDoesNotExist(_)) => {
+                        Records::V1(self.txn.open_table(RECORDS_V1)?)
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(self.records.get_or_init(|| t))
             }
 
             $(pub(crate) fn $name(&self) -> Result<&ReadOnlyTable<$k, $v>> {
@@ -140,7 +225,6 @@ tables! {
     dir_version: DIR_VERSION => u64, u64;
     modules: MODULES => (u64, &'static str), u32;
     fields: FIELDS => (u64, u32, &'static str), ();
-    records: RECORDS => (u64, u64), &'static [u8];
     by_module: BY_MODULE => (u64, u32, u64), ();
     by_owner: BY_OWNER => (u64, u32, u64, u64), ();
     by_team: BY_TEAM => (u64, u32, u64, u64), ();
@@ -165,7 +249,7 @@ impl Reader {
         id: u64,
         f: impl FnOnce(Option<RecordView<'_>>) -> Result<T>,
     ) -> Result<T> {
-        let guard = self.records()?.get((account, id))?;
+        let guard = self.records()?.get(account, id)?;
         let view = guard.as_ref().map(|g| view_of(g.value(), account, id));
         f(view.transpose()?)
     }
@@ -184,7 +268,7 @@ impl Tx for Reader {
         read_directory(self.directory()?, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(self.records()?, account, id)
+        decode_record(self.records()?.get(account, id)?, account, id)
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules()?.get((account, module))?.map(|g| g.value()))
@@ -221,7 +305,7 @@ impl Tx for Writer<'_> {
         read_directory(&self.directory, account)
     }
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>> {
-        read_record(&self.records, account, id)
+        decode_record(self.records.get(record_key(account, id))?, account, id)
     }
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>> {
         Ok(self.modules.get((account, module))?.map(|g| g.value()))

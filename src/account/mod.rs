@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::index;
 use crate::model::{Directory, Record, Timestamp};
 use crate::store::Store;
+use crate::tables::record_key;
 use crate::txn::{Reader, Writer};
 
 use document::{parse, write_document};
@@ -21,7 +22,7 @@ pub(crate) use document::{parse_only, validate_directory};
 /// How many live records `a` has.
 pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
     let mut n = 0;
-    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
+    for e in r.records()?.range(Some(a))? {
         e?;
         n += 1;
     }
@@ -41,8 +42,10 @@ fn bounds<K>(lo: K, next_account_lo: Option<K>) -> (Bound<K>, Bound<K>) {
 pub(crate) fn clear_data(w: &mut Writer<'_>, a: u64) -> Result<u64> {
     let n = a.checked_add(1);
     let mut dropped = 0;
-    w.records
-        .retain_in::<(u64, u64), _>(bounds((a, 0), n.map(|n| (n, 0))), |_, _| false)?;
+    w.records.retain_in::<u128, _>(
+        bounds(record_key(a, 0), n.map(|n| record_key(n, 0))),
+        |_, _| false,
+    )?;
     w.by_module
         .retain_in::<(u64, u32, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
     w.by_owner.retain_in::<(u64, u32, u64, u64), _>(
@@ -113,14 +116,10 @@ fn dump(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
     let dir = crate::txn::Tx::directory_of(r, account)?
         .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
     let next = r.state(account)?.next_record.max(1);
-    let records = r
-        .records()?
-        .range((account, 0)..=(account, u64::MAX))?
-        .map(|e| {
-            let (k, v) = e?;
-            let id = k.value().1;
-            crate::codec::decode::<Record>(v.value(), || format!("records key ({account}, {id})"))
-        });
+    let records = r.records()?.range(Some(account))?.map(|e| {
+        let ((_, id), v) = e?;
+        crate::codec::decode::<Record>(v.value(), || format!("records key ({account}, {id})"))
+    });
     write_document(out, &dir, records, next)
 }
 

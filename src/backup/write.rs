@@ -142,9 +142,9 @@ fn write_account<W: Write + Send + 'static>(
     if let Some(s) = r.accounts()?.get(a)? {
         w.push(&ItemRef::State(s.value()))?;
     }
-    for e in r.records()?.range((a, 0)..=(a, u64::MAX))? {
-        let (k, v) = e?;
-        w.push(&ItemRef::Record(k.value().1, v.value()))?;
+    for e in r.records()?.range(Some(a))? {
+        let ((_, id), v) = e?;
+        w.push(&ItemRef::Record(id, v.value()))?;
         counts.records += 1;
         if counts.records % 4096 == 0 {
             progress.inc(4096);
@@ -217,7 +217,7 @@ impl Store {
             };
             progress.set_len(match opts.account {
                 Some(a) => crate::account::record_count(r, a)?,
-                None => redb::ReadableTableMetadata::len(r.records()?)?,
+                None => r.records()?.len()?,
             });
             let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
             w.push(&ItemRef::Header(&Header {

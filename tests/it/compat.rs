@@ -1,12 +1,15 @@
-//! Files written by format version 1 (tests/fixtures), opened by this build:
-//! a later release must keep reading them (redb's backward_compatibility.rs).
+//! Files written by older formats (tests/fixtures), opened by this build: a
+//! later release must keep reading them (redb's backward_compatibility.rs).
+//! `store-v1.redb` and the archive are format 1; `store-v2.redb` is the v1
+//! store after a format-2 build updated deal 1 (rewriting it in record layout 2)
+//! and created deal 7.
 
 use std::path::PathBuf;
 
 use crmstore::backup::{self, Decryption};
 use crmstore::{NoProgress, Store};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
@@ -60,15 +63,82 @@ fn a_version_1_archive_verifies_and_restores() {
     );
 }
 
-/// The `format` a store file says it has, read with redb alone.
+/// The `format` a store file says it has and its table names, read with redb alone.
 fn format_of(path: &std::path::Path) -> u32 {
-    use redb::ReadableDatabase;
+    formats_and_tables(path).0
+}
+
+fn formats_and_tables(path: &std::path::Path) -> (u32, Vec<String>) {
+    use redb::{ReadableDatabase, TableHandle};
     const META: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta_v1");
     let db = redb::Database::open(path).unwrap();
     let txn = db.begin_read().unwrap();
     let meta = txn.open_table(META).unwrap();
     let bytes = meta.get("format").unwrap().unwrap();
-    u32::from_le_bytes(bytes.value().try_into().unwrap())
+    let tables = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    (
+        u32::from_le_bytes(bytes.value().try_into().unwrap()),
+        tables,
+    )
+}
+
+#[test]
+fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.redb");
+    std::fs::copy(fixture("store-v2.redb"), &path).unwrap();
+    let dump = {
+        let store = crmstore::OpenOptions::default()
+            .read_only()
+            .open(&path)
+            .unwrap();
+        assert!(store.check().unwrap().is_consistent());
+        let raj = store.context(1, 3).unwrap();
+        assert_eq!(crate::common::ids(&store, &raj, "deals"), [1, 7]);
+        let note = store.get(&raj, 1).unwrap().fields["note"].clone();
+        assert_eq!(note, crmstore::Value::Text("layout 2".into()));
+        store.dump_json(1).unwrap()
+    };
+    let (format, tables) = formats_and_tables(&path);
+    assert_eq!(format, 2, "a read-only open never migrates");
+    assert!(tables.iter().any(|t| t == "records_v1"));
+
+    let store = Store::open(&path).unwrap();
+    drop(store);
+    let (format, tables) = formats_and_tables(&path);
+    assert_eq!(format, crmstore::FORMAT_VERSION);
+    assert!(tables.iter().any(|t| t == "records_v2"));
+    assert!(
+        !tables.iter().any(|t| t == "records_v1"),
+        "the old table is gone"
+    );
+
+    let store = Store::open(&path).unwrap();
+    assert!(store.check().unwrap().is_consistent());
+    assert_eq!(
+        store.dump_json(1).unwrap(),
+        dump,
+        "every record moved as it was"
+    );
+    let raj = store.context(1, 3).unwrap();
+    let filtered =
+        crmstore::Query::module("deals").filter(crmstore::Filter::field("amount").ge(50));
+    let ids: Vec<u64> = store
+        .query(&raj, &filtered)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [1]);
+    let new = store
+        .create(&raj, crmstore::NewRecord::new("deals"))
+        .unwrap();
+    assert_eq!(new.id, 8, "ids continue after the migration");
 }
 
 #[test]

@@ -125,3 +125,38 @@ fn opening_a_ready_store_writes_nothing_beyond_what_redb_does() {
     let crmstore = writes_to_open(&path, |b| drop(Store::open_with_backend(b, &path).unwrap()));
     assert_eq!(crmstore, redb_alone, "a write transaction on open");
 }
+
+#[test]
+fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::compat::fixture("store-v2.redb");
+    let want = {
+        let copy = dir.path().join("want.redb");
+        std::fs::copy(&fixture, &copy).unwrap();
+        Store::open(&copy).unwrap().dump_json(1).unwrap()
+    };
+    let mut failures = 0;
+    for n in 0..40 {
+        let copy = dir.path().join(format!("copy-{n}.redb"));
+        std::fs::copy(&fixture, &copy).unwrap();
+        {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&copy)
+                .unwrap();
+            let backend = FailAfter {
+                inner: FileBackend::new(file).unwrap(),
+                writes_left: Arc::new(AtomicI64::new(n)),
+            };
+            // The open migrates the store, or fails somewhere in it.
+            if Store::open_with_backend(backend, &copy).is_err() {
+                failures += 1;
+            }
+        }
+        let store = Store::open(&copy).unwrap();
+        assert!(store.check().unwrap().is_consistent(), "after {n} writes");
+        assert_eq!(store.dump_json(1).unwrap(), want, "after {n} writes");
+    }
+    assert!(failures > 0, "no write failed: the test injected nothing");
+}

@@ -618,7 +618,7 @@ fn reopen_keeps_everything() {
     assert_eq!(again.id, r.id + 1, "ids continue after reopen");
 }
 
-const RECORDS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("records_v1");
+const RECORDS: TableDefinition<u128, &[u8]> = TableDefinition::new("records_v2");
 const BY_OWNER: TableDefinition<(u64, u32, u64, u64), ()> = TableDefinition::new("by_owner_v1");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
 
@@ -630,7 +630,7 @@ fn a_corrupt_value_is_corrupt_not_a_panic() {
     raw(&path, |t| {
         t.open_table(RECORDS)
             .unwrap()
-            .insert((1, 3), [1u8, 0xff, 0xff].as_slice())
+            .insert((1u128 << 64) | 3, [1u8, 0xff, 0xff].as_slice())
             .unwrap();
     });
     let store = Store::open(&path).unwrap();
