@@ -88,7 +88,7 @@ fn decode_record(
 }
 
 /// A record's stored bytes, borrowed from a read transaction's page.
-pub(crate) type Stored = AccessGuard<'static, &'static [u8]>;
+pub(crate) type StoredBytes = AccessGuard<'static, &'static [u8]>;
 
 /// The records table as a read transaction finds it: [`RECORDS`], or in a
 /// store of format 1 or 2 opened read-only (which is never migrated)
@@ -99,7 +99,7 @@ pub(crate) enum Records {
 }
 
 impl Records {
-    pub(crate) fn get(&self, account: u64, id: u64) -> Result<Option<Stored>> {
+    pub(crate) fn get(&self, account: u64, id: u64) -> Result<Option<StoredBytes>> {
         Ok(match self {
             Records::Current(t) => t.get(record_key(account, id))?,
             Records::V1(t) => t.get((account, id))?,
@@ -135,7 +135,7 @@ pub(crate) enum RecordRange {
 }
 
 impl Iterator for RecordRange {
-    type Item = Result<((u64, u64), Stored)>;
+    type Item = Result<((u64, u64), StoredBytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let entry = match self {
@@ -148,7 +148,8 @@ impl Iterator for RecordRange {
 
 /// From one list of the tables: [`Reader`], whose tables open on first use
 /// (a `get` touches two tables, not fifteen), and `WriteTables`, every table
-/// opened in a write transaction.
+/// opened in a write transaction. The records are beside the list: a read
+/// transaction may find them in either of two tables ([`Records`]).
 macro_rules! tables {
     ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
         pub(crate) struct WriteTables<'t> {
