@@ -41,6 +41,20 @@ impl StorageBackend for FailAfter {
     }
 }
 
+/// A copy of `src` at `copy`, on storage that fails after `n` writes.
+fn failing_copy(src: &std::path::Path, copy: &std::path::Path, n: i64) -> FailAfter {
+    std::fs::copy(src, copy).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(copy)
+        .unwrap();
+    FailAfter {
+        inner: FileBackend::new(file).unwrap(),
+        writes_left: Arc::new(AtomicI64::new(n)),
+    }
+}
+
 /// Some of every kind of write, stopping at the first failure.
 fn work(store: &Store) -> crmstore::Result<()> {
     let (raj, ada) = (store.context(1, 3)?, store.context(1, 1)?);
@@ -63,17 +77,8 @@ fn a_failed_write_leaves_the_store_whole() {
     let mut failures = 0;
     for n in (0..120).step_by(7) {
         let copy = f._dir.path().join(format!("copy-{n}.redb"));
-        std::fs::copy(&path, &copy).unwrap();
         {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&copy)
-                .unwrap();
-            let backend = FailAfter {
-                inner: FileBackend::new(file).unwrap(),
-                writes_left: Arc::new(AtomicI64::new(n)),
-            };
+            let backend = failing_copy(&path, &copy, n);
             if let Ok(store) = Store::open_with_backend(backend, &copy) {
                 if work(&store).is_err() {
                     failures += 1;
@@ -138,17 +143,8 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
     let mut failures = 0;
     for n in 0..40 {
         let copy = dir.path().join(format!("copy-{n}.redb"));
-        std::fs::copy(&fixture, &copy).unwrap();
         {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&copy)
-                .unwrap();
-            let backend = FailAfter {
-                inner: FileBackend::new(file).unwrap(),
-                writes_left: Arc::new(AtomicI64::new(n)),
-            };
+            let backend = failing_copy(&fixture, &copy, n);
             // The open migrates the store, or fails somewhere in it.
             if Store::open_with_backend(backend, &copy).is_err() {
                 failures += 1;
@@ -159,4 +155,8 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
         assert_eq!(store.dump_json(1).unwrap(), want, "after {n} writes");
     }
     assert!(failures > 0, "no write failed: the test injected nothing");
+    assert!(
+        failures < 40,
+        "no open got through: the test never reached a migrated store"
+    );
 }
