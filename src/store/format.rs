@@ -12,7 +12,7 @@ use crate::txn::{Reader, Writer};
 /// a lower one is read, and marked with this one when first opened writable.
 /// 2: records may be stored in layout 2 (`codec::Stored for Record`).
 /// 3: records are keyed by one `u128` (`tables::RECORDS`); the first writable
-/// open of an older store moves them there ([`migrate_records`]).
+/// open of an older store moves them there, in one transaction.
 pub const FORMAT_VERSION: u32 = 3;
 
 impl Store {
