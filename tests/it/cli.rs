@@ -142,6 +142,52 @@ fn reading_commands_leave_the_file_as_it_was_and_create_nothing() {
 }
 
 #[test]
+fn reading_commands_read_an_older_store_without_migrating_it_and_a_write_migrates_it() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("v2.redb");
+    std::fs::copy(crate::compat::fixture("store-v2.redb"), &db).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let query = acting("query", "3", &["--module", "deals", "--json"]);
+    for args in [
+        &query[..],
+        &["get", "--account", "1", "--as", "3", "7"],
+        &["dump", "--account", "1"],
+        &["check"],
+    ] {
+        let o = crmstore(&db, args);
+        assert_eq!(code(&o), 0, "{args:?}: {o:?}");
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "{args:?} changed the file"
+        );
+    }
+    assert_eq!(crate::compat::format_of(&db), 2);
+    let ids = |o: &Output| -> Vec<u64> {
+        stdout(o)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(ids(&crmstore(&db, &query)), [1, 7]);
+    let o = crmstore(
+        &db,
+        &acting("update", "3", &["7", "--set", r#"{"amount":8}"#]),
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        crate::compat::format_of(&db),
+        crmstore::FORMAT_VERSION,
+        "a write migrates it"
+    );
+    assert_eq!(code(&crmstore(&db, &["check"])), 0);
+    assert_eq!(ids(&crmstore(&db, &query)), [1, 7]);
+}
+
+#[test]
 fn json_shapes() {
     let (_d, db) = loaded();
     let run = |args: &[&str]| crmstore(&db, args);

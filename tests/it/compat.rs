@@ -64,7 +64,7 @@ fn a_version_1_archive_verifies_and_restores() {
 }
 
 /// The `format` a store file says it has and its table names, read with redb alone.
-fn format_of(path: &std::path::Path) -> u32 {
+pub(crate) fn format_of(path: &std::path::Path) -> u32 {
     formats_and_tables(path).0
 }
 
