@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::index::entries;
 use crate::model::Record;
 use crate::store::Store;
-use crate::txn::{Reader, Tx};
+use crate::txn::{record_place, Reader, Tx};
 
 /// What `check` found. Findings are collected, not stopped at (up to
 /// [`CheckReport::MAX_PROBLEMS`] are kept; `problem_count` counts all).
@@ -74,7 +74,7 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
     for e in r.records()?.range(None)? {
         let ((a, id), v) = e?;
         rep.records += 1;
-        let rec: Record = match codec::decode(v.value(), || format!("records key ({a}, {id})")) {
+        let rec: Record = match codec::decode(v.value(), || record_place(a, id)) {
             Ok(rec) => rec,
             Err(e) => {
                 rep.problem(e.to_string());

@@ -73,7 +73,8 @@ fn read_state(t: &impl ReadableTable<u64, &'static [u8]>, account: u64) -> Resul
         .map(Option::unwrap_or_default)
 }
 
-fn record_place(account: u64, id: u64) -> String {
+/// Where a record's bytes are, for a `Corrupt` error.
+pub(crate) fn record_place(account: u64, id: u64) -> String {
     format!("records key ({account}, {id})")
 }
 

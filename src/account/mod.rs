@@ -14,7 +14,7 @@ use crate::index;
 use crate::model::{Directory, Record, Timestamp};
 use crate::store::Store;
 use crate::tables::record_key;
-use crate::txn::{Reader, Writer};
+use crate::txn::{record_place, Reader, Writer};
 
 use document::{parse, write_document};
 pub(crate) use document::{parse_only, validate_directory};
@@ -118,7 +118,7 @@ fn dump(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
     let next = r.state(account)?.next_record.max(1);
     let records = r.records()?.range(Some(account))?.map(|e| {
         let ((_, id), v) = e?;
-        crate::codec::decode::<Record>(v.value(), || format!("records key ({account}, {id})"))
+        crate::codec::decode::<Record>(v.value(), || record_place(account, id))
     });
     write_document(out, &dir, records, next)
 }

@@ -114,26 +114,34 @@ fn a_store_an_app_holds_alone_is_a_conflict_for_the_cli_and_a_shared_one_is_not(
     assert_eq!(code(&crmstore(&db, &get)), 0);
 }
 
-#[test]
-fn reading_commands_leave_the_file_as_it_was_and_create_nothing() {
-    let (d, db) = loaded();
-    let before = std::fs::read(&db).unwrap();
-    for args in [
-        &["get", "--account", "1", "--as", "3", "1"][..],
-        &["query", "--account", "1", "--as", "3", "--module", "deals"],
-        &["trash", "list", "--account", "1", "--as", "1"],
-        &["audit", "list", "--account", "1"],
-        &["audit", "verify", "--account", "1"],
-        &["dump", "--account", "1"],
-        &["check"],
-    ] {
-        let o = crmstore(&db, args);
+/// Runs each command on `db`: each succeeds and leaves the file byte for byte.
+fn reads_leave_the_file_as_it_was(db: &Path, commands: &[&[&str]]) {
+    let before = std::fs::read(db).unwrap();
+    for args in commands {
+        let o = crmstore(db, args);
         assert_eq!(code(&o), 0, "{args:?}: {o:?}");
         assert!(
-            std::fs::read(&db).unwrap() == before,
+            std::fs::read(db).unwrap() == before,
             "{args:?} changed the file"
         );
     }
+}
+
+#[test]
+fn reading_commands_leave_the_file_as_it_was_and_create_nothing() {
+    let (d, db) = loaded();
+    reads_leave_the_file_as_it_was(
+        &db,
+        &[
+            &["get", "--account", "1", "--as", "3", "1"],
+            &["query", "--account", "1", "--as", "3", "--module", "deals"],
+            &["trash", "list", "--account", "1", "--as", "1"],
+            &["audit", "list", "--account", "1"],
+            &["audit", "verify", "--account", "1"],
+            &["dump", "--account", "1"],
+            &["check"],
+        ],
+    );
     let typo = d.path().join("typo.redb");
     let o = crmstore(&typo, &["get", "--account", "1", "--as", "3", "1"]);
     assert_eq!(code(&o), 3, "{o:?}");
@@ -146,21 +154,16 @@ fn reading_commands_read_an_older_store_without_migrating_it_and_a_write_migrate
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("v2.redb");
     std::fs::copy(crate::compat::fixture("store-v2.redb"), &db).unwrap();
-    let before = std::fs::read(&db).unwrap();
     let query = acting("query", "3", &["--module", "deals", "--json"]);
-    for args in [
-        &query[..],
-        &["get", "--account", "1", "--as", "3", "7"],
-        &["dump", "--account", "1"],
-        &["check"],
-    ] {
-        let o = crmstore(&db, args);
-        assert_eq!(code(&o), 0, "{args:?}: {o:?}");
-        assert!(
-            std::fs::read(&db).unwrap() == before,
-            "{args:?} changed the file"
-        );
-    }
+    reads_leave_the_file_as_it_was(
+        &db,
+        &[
+            &query,
+            &["get", "--account", "1", "--as", "3", "7"],
+            &["dump", "--account", "1"],
+            &["check"],
+        ],
+    );
     assert_eq!(crate::compat::format_of(&db), 2);
     let ids = |o: &Output| -> Vec<u64> {
         stdout(o)
