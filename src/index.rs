@@ -4,10 +4,11 @@
 //! `RECORDS` and the index tables for live records; each is called inside the
 //! write transaction of the action, so a record and its entries commit together.
 
+use crate::bulk;
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::model::Record;
-use crate::tables::record_key;
+use crate::model::{Record, RecordView, Share};
+use crate::tables::{record_key, record_key_parts};
 use crate::txn::Writer;
 
 /// A `tables::BY_SHARE` key.
@@ -23,24 +24,61 @@ pub(crate) struct Entries<'r> {
     pub shares: Vec<(ShareKey, u8)>,
 }
 
-pub(crate) fn entries(account: u64, m: u32, r: &Record) -> Entries<'_> {
-    Entries {
-        module: (account, m, r.id),
-        owner: (account, m, r.owner, r.id),
-        team: r.team.map(|t| (account, m, t, r.id)),
-        stage: r.stage.as_deref().map(|s| (account, m, s, r.id)),
-        parent: r.parent.map(|p| (account, p, r.id)),
-        shares: r
-            .shares
-            .iter()
-            .map(|s| {
-                (
-                    (account, s.to.kind_code(), s.to.id(), m, r.id),
-                    s.access.code(),
-                )
-            })
-            .collect(),
+/// The built-ins an index key is made of, from an owned record or one read
+/// in place.
+struct Keyed<'r, S> {
+    id: u64,
+    owner: u64,
+    team: Option<u64>,
+    stage: Option<&'r str>,
+    parent: Option<u64>,
+    shares: S,
+}
+
+impl<'r, S: Iterator<Item = Share>> Keyed<'r, S> {
+    fn entries(self, account: u64, m: u32) -> Entries<'r> {
+        let id = self.id;
+        Entries {
+            module: (account, m, id),
+            owner: (account, m, self.owner, id),
+            team: self.team.map(|t| (account, m, t, id)),
+            stage: self.stage.map(|s| (account, m, s, id)),
+            parent: self.parent.map(|p| (account, p, id)),
+            shares: self
+                .shares
+                .map(|s| {
+                    (
+                        (account, s.to.kind_code(), s.to.id(), m, id),
+                        s.access.code(),
+                    )
+                })
+                .collect(),
+        }
     }
+}
+
+pub(crate) fn entries(account: u64, m: u32, r: &Record) -> Entries<'_> {
+    Keyed {
+        id: r.id,
+        owner: r.owner,
+        team: r.team,
+        stage: r.stage.as_deref(),
+        parent: r.parent,
+        shares: r.shares.iter().copied(),
+    }
+    .entries(account, m)
+}
+
+fn view_entries<'r>(account: u64, m: u32, v: &RecordView<'r>) -> Entries<'r> {
+    Keyed {
+        id: v.id,
+        owner: v.owner,
+        team: v.team,
+        stage: v.stage,
+        parent: v.parent,
+        shares: v.shares.iter(),
+    }
+    .entries(account, m)
 }
 
 /// Stores `new` (replacing `old`, the same record as it was) with its index
@@ -51,17 +89,6 @@ pub(crate) fn save(
     account: u64,
     old: Option<&Record>,
     new: &Record,
-) -> Result<()> {
-    save_encoded(w, account, old, new, None)
-}
-
-/// [`save`] with the record's stored bytes already at hand (a restore).
-pub(crate) fn save_encoded(
-    w: &mut Writer<'_>,
-    account: u64,
-    old: Option<&Record>,
-    new: &Record,
-    encoded: Option<&[u8]>,
 ) -> Result<()> {
     let m = w.intern_module(account, &new.module)?;
     if let Some(old) = old {
@@ -85,22 +112,102 @@ pub(crate) fn save_encoded(
     for name in new.fields.keys() {
         w.register_field(account, m, name)?;
     }
-    let replaced = match encoded {
-        Some(bytes) => w.records.insert(record_key(account, new.id), bytes)?,
-        None => w
-            .records
-            .insert(record_key(account, new.id), codec::encode(new)?.as_slice())?,
-    }
-    .is_some();
+    let replaced = w
+        .records
+        .insert(record_key(account, new.id), codec::encode(new)?.as_slice())?
+        .is_some();
     // A "new" record over a live one would leave the old one's index entries
     // behind (a crafted archive or document giving an id twice).
     if replaced && old.is_none() {
-        return Err(Error::Corrupt(format!(
-            "record `{}` of account `{account}` is given twice",
-            new.id
-        )));
+        return Err(given_twice(account, new.id));
     }
     Ok(())
+}
+
+fn given_twice(account: u64, id: u64) -> Error {
+    Error::Corrupt(format!(
+        "record `{id}` of account `{account}` is given twice"
+    ))
+}
+
+/// Stores many new records given as (id, stored bytes), with their index
+/// entries: what [`save`] does for each, for the writes that bring thousands
+/// of records into an account range none of them is in (restore, load,
+/// `gen`). Each record is read in place and checked whole (the bytes are
+/// stored as they are: an archive's come from outside), and every table's
+/// entries are sorted and landed in runs through redb's cursors (`bulk`).
+/// Refuses a record whose bytes name another id, an id the account holds or
+/// `stored` repeats, and a share to one principal twice; never overwrites.
+pub(crate) fn save_all<B: AsRef<[u8]>>(
+    w: &mut Writer<'_>,
+    account: u64,
+    stored: &[(u64, B)],
+) -> Result<()> {
+    let n = stored.len();
+    let mut rows = Vec::with_capacity(n);
+    let (mut module, mut owner) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut team, mut stage) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut parent, mut shares) = (Vec::new(), Vec::new());
+    for (id, bytes) in stored {
+        let (id, bytes) = (*id, bytes.as_ref());
+        let place = || format!("record `{id}` of account `{account}`");
+        let v = codec::parse(bytes, RecordView::parse, place)?;
+        if v.id != id {
+            return Err(Error::Corrupt(format!("{} says it is `{}`", place(), v.id)));
+        }
+        let m = w.intern_module(account, v.module)?;
+        let bad = || Error::Corrupt(format!("{} has a corrupt field map", place()));
+        v.check_fields(bad, |name| w.register_field(account, m, name))?;
+        rows.push((record_key(account, id), bytes));
+        let e = view_entries(account, m, &v);
+        module.push((e.module, ()));
+        owner.push((e.owner, ()));
+        team.extend(e.team.map(|k| (k, ())));
+        stage.extend(e.stage.map(|k| (k, ())));
+        parent.extend(e.parent.map(|k| (k, ())));
+        shares.extend(e.shares);
+    }
+    rows.sort_unstable_by_key(|e| e.0);
+    if let Some(i) = bulk::insert_new(&mut w.records, &rows)? {
+        let (_, id) = record_key_parts(rows[i].0);
+        return Err(given_twice(account, id));
+    }
+    // With the record ids distinct, every index key below is distinct but a
+    // share key: it names the record, so a repeat is one record sharing
+    // with one principal twice.
+    bulk::in_key_order(&mut shares, |k| (k.1, k.2, k.3));
+    if let Some(i) = bulk::insert_new(&mut w.by_share, &shares)? {
+        let ((_, _, _, _, id), _) = shares[i];
+        return Err(Error::Corrupt(format!(
+            "record `{id}` of account `{account}` shares with one principal twice"
+        )));
+    }
+    // The account is the same in every key: the prefixes leave it out.
+    bulk::in_key_order(&mut module, |k| k.1);
+    land_distinct(&mut w.by_module, &module)?;
+    bulk::in_key_order(&mut owner, |k| (k.1, k.2));
+    land_distinct(&mut w.by_owner, &owner)?;
+    bulk::in_key_order(&mut team, |k| (k.1, k.2));
+    land_distinct(&mut w.by_team, &team)?;
+    bulk::in_key_order(&mut stage, |k| (k.1, k.2));
+    land_distinct(&mut w.by_stage, &stage)?;
+    bulk::in_key_order(&mut parent, |k| k.1);
+    land_distinct(&mut w.by_parent, &parent)
+}
+
+/// Lands index entries that cannot repeat (each names a distinct record
+/// once, and the records have landed).
+fn land_distinct<'e, K: redb::Key + 'static>(
+    table: &mut redb::Table<'_, K, ()>,
+    entries: &'e [(K::SelfType<'e>, ())],
+) -> Result<()> {
+    match bulk::insert_new(table, entries)? {
+        None => Ok(()),
+        Some(_) => Err(Error::Corrupt(format!(
+            "index `{}` holds an entry twice",
+            redb::TableHandle::name(table)
+        ))),
+    }
 }
 
 /// Removes a live record and its index entries (the trash keeps its bytes).
@@ -134,7 +241,137 @@ fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Access, Principal};
     use crate::synth::{self, GenSpec};
+    use crate::Store;
+
+    const SPEC: GenSpec = GenSpec {
+        account: 1,
+        records: 300,
+        users: 12,
+        teams: 3,
+        seed: 5,
+    };
+
+    /// A store holding the generated directory and nothing else.
+    fn empty_account(dir: &tempfile::TempDir, name: &str) -> Store {
+        let store = Store::open(dir.path().join(name)).unwrap();
+        let d = synth::directory(&SPEC).unwrap();
+        store.write(|w| w.put_directory(&d)).unwrap();
+        store
+    }
+
+    fn records() -> Vec<Record> {
+        let d = synth::directory(&SPEC).unwrap();
+        (1..=SPEC.records)
+            .map(|id| synth::record(&SPEC, &d, id))
+            .collect()
+    }
+
+    fn stored(records: &[Record]) -> Vec<(u64, Vec<u8>)> {
+        records
+            .iter()
+            .map(|r| (r.id, codec::encode(r).unwrap()))
+            .collect()
+    }
+
+    fn fields_table(store: &Store) -> Vec<(u64, u32, String)> {
+        store
+            .read(|r| {
+                let mut out = Vec::new();
+                for e in r.fields()?.range::<(u64, u32, &str)>(..)? {
+                    let (key, _) = e?;
+                    let (a, m, f) = key.value();
+                    out.push((a, m, f.to_string()));
+                }
+                Ok(out)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn save_all_stores_what_save_stores_one_by_one_in_any_order() {
+        let all = records();
+        for kind in [
+            |r: &Record| r.parent.is_some(),
+            |r: &Record| !r.shares.is_empty(),
+            |r: &Record| r.stage.is_some(),
+        ] {
+            assert!(all.iter().any(kind), "the records exercise every index");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let one_by_one = empty_account(&dir, "a.redb");
+        one_by_one
+            .write(|w| all.iter().try_for_each(|r| save(w, 1, None, r)))
+            .unwrap();
+        let mut shuffled = stored(&all);
+        shuffled.sort_by_key(|(id, _)| (id % 11, u64::MAX - id));
+        for (name, input) in [("b.redb", stored(&all)), ("c.redb", shuffled)] {
+            let bulk = empty_account(&dir, name);
+            // In two calls: the second lands between entries of the first.
+            let (first, second) = input.split_at(input.len() / 2);
+            bulk.write(|w| save_all(w, 1, first)).unwrap();
+            bulk.write(|w| save_all(w, 1, second)).unwrap();
+            let report = bulk.check().unwrap();
+            assert!(report.is_consistent(), "{:?}", report.problems);
+            assert_eq!(report.records, SPEC.records);
+            assert_eq!(bulk.check().unwrap(), one_by_one.check().unwrap());
+            assert_eq!(bulk.dump_json(1).unwrap(), one_by_one.dump_json(1).unwrap());
+            assert_eq!(fields_table(&bulk), fields_table(&one_by_one));
+        }
+    }
+
+    #[test]
+    fn save_all_refuses_what_it_would_overwrite_or_misfile_and_stores_nothing() {
+        let all = records();
+        let dir = tempfile::tempdir().unwrap();
+        let store = empty_account(&dir, "s.redb");
+        store
+            .write(|w| save_all(w, 1, &stored(&all[..10])))
+            .unwrap();
+        let mut shared_twice = all[20].clone();
+        let to = Principal::User(2);
+        shared_twice.shares = vec![
+            Share {
+                to,
+                access: Access::Read,
+            },
+            Share {
+                to,
+                access: Access::Full,
+            },
+        ];
+        let mut truncated = stored(&all[30..31]);
+        truncated[0].1.pop();
+        let ok = stored(&all[40..50]);
+        let with = |more: Vec<(u64, Vec<u8>)>| [ok.clone(), more].concat();
+        let misfiled = vec![(62, stored(&all[60..61]).remove(0).1)];
+        let cases = [
+            (
+                with(stored(&all[45..46])),
+                "record `46` of account `1` is given twice",
+            ),
+            (
+                with(stored(&all[5..6])),
+                "record `6` of account `1` is given twice",
+            ),
+            (with(misfiled), "record `62` of account `1` says it is `61`"),
+            (
+                with(stored(&[shared_twice])),
+                "record `21` of account `1` shares with one principal twice",
+            ),
+            (
+                with(truncated),
+                "record `31` of account `1` has a corrupt field map",
+            ),
+        ];
+        for (input, says) in cases {
+            let e = store.write(|w| save_all(w, 1, &input)).unwrap_err();
+            assert!(matches!(&e, Error::Corrupt(m) if m.contains(says)), "{e}");
+            let report = store.check().unwrap();
+            assert_eq!((report.records, report.problems.len()), (10, 0), "{says}");
+        }
+    }
 
     #[test]
     fn a_new_record_over_a_live_one_is_refused_and_nothing_changes() {

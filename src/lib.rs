@@ -35,6 +35,7 @@ mod access;
 mod account;
 mod audit;
 pub mod backup;
+mod bulk;
 mod check;
 mod codec;
 mod error;

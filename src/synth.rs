@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::progress::Progress;
 use crate::store::Store;
-use crate::{audit, index};
+use crate::{audit, codec, index};
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -327,9 +327,10 @@ impl Store {
                 redb::Durability::None
             };
             self.write_with(durability, |w| {
-                for id in next..end {
-                    index::save(w, a, None, &record(spec, &dir, id))?;
-                }
+                let batch = (next..end)
+                    .map(|id| Ok((id, codec::encode(&record(spec, &dir, id))?)))
+                    .collect::<Result<Vec<_>>>()?;
+                index::save_all(w, a, &batch)?;
                 let mut state = w.state(a)?;
                 state.next_record = state.next_record.max(end);
                 w.put_state(a, &state)

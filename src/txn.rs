@@ -283,7 +283,7 @@ impl Tx for Reader {
 pub(crate) struct Writer<'t> {
     tables: WriteTables<'t>,
     module_cache: HashMap<(u64, String), u32>,
-    field_cache: HashSet<(u64, u32, String)>,
+    field_cache: HashMap<(u64, u32), HashSet<String>>,
 }
 
 impl<'t> std::ops::Deref for Writer<'t> {
@@ -319,16 +319,18 @@ impl<'t> Writer<'t> {
         Ok(Writer {
             tables: WriteTables::open(txn)?,
             module_cache: HashMap::new(),
-            field_cache: HashSet::new(),
+            field_cache: HashMap::new(),
         })
     }
 
     /// Registers a field name of a module (for CSV headers), once per transaction.
     pub(crate) fn register_field(&mut self, account: u64, module: u32, name: &str) -> Result<()> {
-        let key = (account, module, name.to_string());
-        if !self.field_cache.contains(&key) {
+        // Looked up by `&str`: a bulk write asks this for every field of
+        // every record, and all but the first ask find it.
+        let known = self.field_cache.entry((account, module)).or_default();
+        if !known.contains(name) {
             self.tables.fields.insert((account, module, name), ())?;
-            self.field_cache.insert(key);
+            known.insert(name.to_string());
         }
         Ok(())
     }

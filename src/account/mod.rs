@@ -10,11 +10,11 @@ use redb::ReadableTable;
 
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::index;
 use crate::model::{Directory, Record, Timestamp};
 use crate::store::Store;
 use crate::tables::record_key;
 use crate::txn::{record_place, Reader, Writer};
+use crate::{codec, index};
 
 use document::{parse, write_document};
 pub(crate) use document::{parse_only, validate_directory};
@@ -80,13 +80,22 @@ pub(crate) fn clear_data(w: &mut Writer<'_>, a: u64) -> Result<u64> {
     Ok(dropped)
 }
 
+/// Records encoded and landed at a time by `load`.
+const BATCH: usize = 65_536;
+
 fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> Result<u64> {
     let a = dir.account.id;
     let replaced = w.directory.get(a)?.is_some();
     let dropped = clear_data(w, a)?;
     w.put_directory(dir)?;
-    for r in records {
-        index::save(w, a, None, r)?;
+    // Encoded a slice at a time: the document is in memory already, its
+    // stored bytes need not be too.
+    for part in records.chunks(BATCH) {
+        let encoded = part
+            .iter()
+            .map(|r| Ok((r.id, codec::encode(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        index::save_all(w, a, &encoded)?;
     }
     let mut state = w.state(a)?;
     state.next_record = state.next_record.max(next);

@@ -20,11 +20,13 @@ use crate::progress::Progress;
 use crate::store::Store;
 use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
-use crate::{account, index};
+use crate::{account, bulk, index};
 
-/// Items landed per write transaction by a full restore. A transaction per
+/// Items landed at a time: per write transaction by a full restore, per
+/// `land` inside an account restore's one transaction. A transaction per
 /// 1 MiB chunk (~3,000 records) rewrote and wrote out the same index leaves
-/// (one per owner, team and stage) at every commit; this many is ~20 MiB of
+/// (one per owner, team and stage) at every commit, and the more items a
+/// landing holds, the longer its cursor runs; this many is ~20 MiB of
 /// archive items held at once.
 const LAND_BATCH: usize = 65_536;
 
@@ -42,58 +44,79 @@ struct Landing {
     take_log: bool,
 }
 
-fn land(w: &mut Writer<'_>, l: &Landing, item: Item, counts: &mut Counts) -> Result<()> {
+/// Lands a batch of one account's archive items. Records (with their index
+/// entries) and the trash and audit tables land in `bulk` runs: each kind
+/// comes in key order, so a batch costs a few cursor runs per table rather
+/// than a B-tree descent per entry. A key given twice is refused.
+fn land(w: &mut Writer<'_>, l: &Landing, items: &[Item], counts: &mut Counts) -> Result<()> {
     let place = || "archive".to_string();
     let a = l.target;
-    match item {
-        Item::Directory(b) => {
-            let mut dir: Directory = codec::decode(&b, place)?;
-            dir.account.id = a;
-            w.put_directory(&dir)?;
-        }
-        Item::State(b) => {
-            let archived: AccountState = codec::decode(&b, place)?;
-            let state = if l.take_log {
-                archived
-            } else {
-                let live = w.state(a)?;
-                AccountState {
-                    next_record: live.next_record.max(archived.next_record),
-                    next_batch: live.next_batch.max(archived.next_batch),
-                    ..live
+    let mut records = Vec::new();
+    let (mut batches, mut trashed, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            Item::Directory(b) => {
+                let mut dir: Directory = codec::decode(b, place)?;
+                dir.account.id = a;
+                w.put_directory(&dir)?;
+            }
+            Item::State(b) => {
+                let archived: AccountState = codec::decode(b, place)?;
+                let state = if l.take_log {
+                    archived
+                } else {
+                    let live = w.state(a)?;
+                    AccountState {
+                        next_record: live.next_record.max(archived.next_record),
+                        next_batch: live.next_batch.max(archived.next_batch),
+                        ..live
+                    }
+                };
+                w.put_state(a, &state)?;
+            }
+            // Read in place and checked whole by `save_all`.
+            Item::Record(id, b) => records.push((*id, b.as_slice())),
+            Item::Batch(id, b) => {
+                valid::<Batch>(b)?;
+                batches.push(((a, *id), b.as_slice()));
+            }
+            Item::Trashed(batch, id, b) => {
+                valid::<Record>(b)?;
+                trashed.push(((a, *batch, *id), b.as_slice()));
+            }
+            Item::Audit(seq, b) => {
+                if l.take_log {
+                    valid::<audit::Event>(b)?;
+                    events.push(((a, *seq), b.as_slice()));
                 }
-            };
-            w.put_state(a, &state)?;
-        }
-        Item::Record(id, b) => {
-            let r: Record = codec::decode(&b, place)?;
-            if r.id != id {
-                return Err(bad(format_args!("record `{id}` says it is `{}`", r.id)));
+                counts.audit += 1;
             }
-            index::save_encoded(w, a, None, &r, Some(&b))?;
-            counts.records += 1;
-        }
-        Item::Batch(id, b) => {
-            valid::<Batch>(&b)?;
-            w.trash.insert((a, id), b.as_slice())?;
-            counts.batches += 1;
-        }
-        Item::Trashed(batch, id, b) => {
-            valid::<Record>(&b)?;
-            w.trashed.insert((a, batch, id), b.as_slice())?;
-            counts.trashed += 1;
-        }
-        Item::Audit(seq, b) => {
-            if l.take_log {
-                valid::<audit::Event>(&b)?;
-                w.audit.insert((a, seq), b.as_slice())?;
+            Item::Account(_) => {}
+            Item::Header(_) | Item::Trailer(_) => {
+                return Err(bad("header or trailer in the middle"))
             }
-            counts.audit += 1;
         }
-        Item::Account(_) => {}
-        Item::Header(_) | Item::Trailer(_) => return Err(bad("header or trailer in the middle")),
     }
+    index::save_all(w, a, &records)?;
+    land_new(&mut w.trash, &batches, "trash batch")?;
+    land_new(&mut w.trashed, &trashed, "trashed record")?;
+    land_new(&mut w.audit, &events, "audit event")?;
+    counts.records += records.len() as u64;
+    counts.batches += batches.len() as u64;
+    counts.trashed += trashed.len() as u64;
     Ok(())
+}
+
+/// Lands stored values no two of which may share a key.
+fn land_new<'e, K: redb::Key + 'static>(
+    table: &mut redb::Table<'_, K, &'static [u8]>,
+    entries: &'e [(K::SelfType<'e>, &'e [u8])],
+    what: &str,
+) -> Result<()> {
+    match bulk::insert_new(table, entries)? {
+        None => Ok(()),
+        Some(_) => Err(bad(format_args!("a {what} is given twice"))),
+    }
 }
 
 /// Builds a new store file at `to` from a full archive. Refuses to overwrite;
@@ -132,31 +155,29 @@ pub fn restore_store(
     };
     // Not durable batch by batch: made durable by the commit of the audit
     // events below.
-    let land_all = |a: u64, items: Vec<Item>, counts: &mut Counts| {
+    let mut land_all = |a: u64, items: Vec<Item>| {
         store.write_with(redb::Durability::None, |w| {
             let landing = Landing {
                 target: a,
                 take_log: true,
             };
-            items
-                .into_iter()
-                .try_for_each(|item| land(w, &landing, item, counts))
+            land(w, &landing, &items, &mut counts)
         })
     };
     let mut pending: (u64, Vec<Item>) = (0, Vec::new());
     let report = walk(plain, progress, full, |a, items, _| {
         if pending.0 != a && !pending.1.is_empty() {
-            land_all(pending.0, std::mem::take(&mut pending.1), &mut counts)?;
+            land_all(pending.0, std::mem::take(&mut pending.1))?;
         }
         pending.0 = a;
         pending.1.extend(items);
         if pending.1.len() >= LAND_BATCH {
-            land_all(a, std::mem::take(&mut pending.1), &mut counts)?;
+            land_all(a, std::mem::take(&mut pending.1))?;
         }
         Ok(())
     })?;
     if !pending.1.is_empty() {
-        land_all(pending.0, pending.1, &mut counts)?;
+        land_all(pending.0, pending.1)?;
     }
     if let Some(p) = report.problems.first() {
         return Err(Error::Corrupt(p.clone()));
@@ -270,14 +291,17 @@ impl Store {
             };
             let mut chunks = ChunkReader::new(&mut rd, idx.start);
             let mut counts = Counts::default();
+            let mut pending = Vec::new();
             while chunks.pos < idx.end {
                 let Chunk::Items(items) = chunks.next()? else {
                     return Err(bad("account ends early"));
                 };
-                for item in items {
-                    land(w, &landing, item, &mut counts)?;
+                pending.extend(items);
+                if pending.len() >= LAND_BATCH {
+                    land(w, &landing, &std::mem::take(&mut pending), &mut counts)?;
                 }
             }
+            land(w, &landing, &pending, &mut counts)?;
             let sha: [u8; 32] = chunks.hash.finalize().into();
             if chunks.pos != idx.end || sha != idx.sha256 {
                 return Err(bad(format_args!(
