@@ -3,6 +3,8 @@
 //! weekly/monthly scheduler.
 
 pub(crate) mod chunks;
+#[cfg(test)]
+mod crafted;
 pub(crate) mod crypto;
 pub(crate) mod format;
 pub(crate) mod read;
