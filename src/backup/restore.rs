@@ -4,6 +4,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::mpsc::Receiver;
 
 use sha2::Digest;
 
@@ -16,7 +17,7 @@ use crate::audit::{self, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
-use crate::progress::Progress;
+use crate::progress::{NoProgress, Progress};
 use crate::store::Store;
 use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
@@ -29,6 +30,9 @@ use crate::{account, bulk, index};
 /// landing holds, the longer its cursor runs; this many is ~20 MiB of
 /// archive items held at once.
 const LAND_BATCH: usize = 65_536;
+
+/// Chunks (~1 MiB of items each) read ahead of the landing.
+const CHUNKS_AHEAD: usize = 8;
 
 /// redb's page cache while a full restore builds a new file. Nothing reads
 /// that file during the restore, so a larger cache buys no speed (1M records:
@@ -155,30 +159,37 @@ pub fn restore_store(
     };
     // Not durable batch by batch: made durable by the commit of the audit
     // events below.
-    let mut land_all = |a: u64, items: Vec<Item>| {
+    let land_all = |a: u64, items: Vec<Item>| {
+        let before = counts.records;
         store.write_with(redb::Durability::None, |w| {
             let landing = Landing {
                 target: a,
                 take_log: true,
             };
             land(w, &landing, &items, &mut counts)
-        })
-    };
-    let mut pending: (u64, Vec<Item>) = (0, Vec::new());
-    let report = walk(plain, progress, full, |a, items, _| {
-        if pending.0 != a && !pending.1.is_empty() {
-            land_all(pending.0, std::mem::take(&mut pending.1))?;
-        }
-        pending.0 = a;
-        pending.1.extend(items);
-        if pending.1.len() >= LAND_BATCH {
-            land_all(a, std::mem::take(&mut pending.1))?;
-        }
+        })?;
+        progress.inc(counts.records - before);
         Ok(())
+    };
+    // Reading (decrypting, decompressing, hashing, splitting into items) runs
+    // on its own thread a few chunks ahead of the landing, which reports the
+    // progress: 1M records, 2.6 -> 2.2 s (median of five; more CPU, ~28 MiB
+    // more memory for the chunks in flight).
+    let (send, chunks) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+    let report = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            walk(plain, &NoProgress, full, |a, items, _| {
+                send.send((a, items))
+                    .map_err(|_| Error::Storage("the restore stopped landing".into()))
+            })
+        });
+        // A landing error drops `chunks`, which stops the reader.
+        let landed = land_chunks(chunks, land_all);
+        let report = reader
+            .join()
+            .map_err(|_| Error::Storage("the archive reader failed".into()))?;
+        landed.and(report)
     })?;
-    if !pending.1.is_empty() {
-        land_all(pending.0, pending.1)?;
-    }
     if let Some(p) = report.problems.first() {
         return Err(Error::Corrupt(p.clone()));
     }
@@ -205,6 +216,29 @@ pub fn restore_store(
     guard.0 = None;
     progress.finish();
     Ok(counts)
+}
+
+/// Lands the chunks the reader sends, one account at a time and up to
+/// [`LAND_BATCH`] items per call of `land_all` (one transaction each).
+fn land_chunks(
+    chunks: Receiver<(u64, Vec<Item>)>,
+    mut land_all: impl FnMut(u64, Vec<Item>) -> Result<()>,
+) -> Result<()> {
+    let mut pending: (u64, Vec<Item>) = (0, Vec::new());
+    for (a, items) in chunks {
+        if pending.0 != a && !pending.1.is_empty() {
+            land_all(pending.0, std::mem::take(&mut pending.1))?;
+        }
+        pending.0 = a;
+        pending.1.extend(items);
+        if pending.1.len() >= LAND_BATCH {
+            land_all(a, std::mem::take(&mut pending.1))?;
+        }
+    }
+    if pending.1.is_empty() {
+        return Ok(());
+    }
+    land_all(pending.0, pending.1)
 }
 
 /// The trailer of a seekable archive, after checking its header.
