@@ -31,7 +31,8 @@ use crate::{account, bulk, index};
 /// archive items held at once.
 const LAND_BATCH: usize = 65_536;
 
-/// Chunks (~1 MiB of items each) read ahead of the landing.
+/// Chunks (~1 MiB of items each) read ahead of the landing. 1M records, six
+/// runs each: 2 ahead 2.9 s median and 96 MiB peak RSS, 8 ahead 2.5 s and 110 MiB.
 const CHUNKS_AHEAD: usize = 8;
 
 /// redb's page cache while a full restore builds a new file. Nothing reads
