@@ -88,6 +88,48 @@ fn count_item(item: &Item, counts: &mut Counts) {
     }
 }
 
+/// The last key of each table seen in one account. Backups write every
+/// table in key order, so a key that does not ascend is out of order or
+/// given twice: something no backup wrote, which a restore would refuse.
+#[derive(Default)]
+struct KeyOrder {
+    record: Option<u64>,
+    batch: Option<u64>,
+    trashed: Option<(u64, u64)>,
+    audit: Option<u64>,
+    broken: bool,
+}
+
+impl KeyOrder {
+    fn check(&mut self, account: u64, items: &[Item], problems: &mut Vec<String>) {
+        fn ascends<K: Ord + Copy>(last: &mut Option<K>, key: K) -> bool {
+            let ok = last.is_none_or(|l| l < key);
+            *last = Some(key);
+            ok
+        }
+        for item in items {
+            if self.broken {
+                return;
+            }
+            let (what, ok) = match item {
+                Item::Record(id, _) => ("record", ascends(&mut self.record, *id)),
+                Item::Batch(id, _) => ("trash batch", ascends(&mut self.batch, *id)),
+                Item::Trashed(b, id, _) => {
+                    ("trashed record", ascends(&mut self.trashed, (*b, *id)))
+                }
+                Item::Audit(seq, _) => ("audit event", ascends(&mut self.audit, *seq)),
+                _ => continue,
+            };
+            if !ok {
+                self.broken = true;
+                problems.push(format!(
+                    "account `{account}`: a {what} is out of order or given twice"
+                ));
+            }
+        }
+    }
+}
+
 /// Decrypts and checks everything — structure, every value, every hash and
 /// count — and writes nothing.
 ///
@@ -133,7 +175,7 @@ pub(super) fn walk(
     check(&header)?;
     let mut problems = Vec::new();
     let mut seen: Vec<AccountIndex> = Vec::new();
-    let mut current: Option<(u64, u64, Sha256, Counts)> = None;
+    let mut current: Option<(u64, u64, Sha256, Counts, KeyOrder)> = None;
     let mut trailer: Option<(Trailer, u64, [u8; 32])> = None;
     loop {
         let before = rd.pos;
@@ -150,7 +192,7 @@ pub(super) fn walk(
             Chunk::Items(items) => items,
         };
         if let Some(Item::Account(_) | Item::Trailer(_)) = items.first() {
-            if let Some((a, start, h, counts)) = current.take() {
+            if let Some((a, start, h, counts, _)) = current.take() {
                 seen.push(AccountIndex {
                     account: a,
                     start,
@@ -166,17 +208,24 @@ pub(super) fn walk(
                 continue;
             }
             Some(Item::Account(a)) => {
-                current = Some((*a, before, Sha256::new(), Counts::default()))
+                current = Some((
+                    *a,
+                    before,
+                    Sha256::new(),
+                    Counts::default(),
+                    KeyOrder::default(),
+                ))
             }
             _ => {}
         }
-        let Some((account, _, h, counts)) = current.as_mut() else {
+        let Some((account, _, h, counts, order)) = current.as_mut() else {
             problems.push("items outside any account".into());
             continue;
         };
         h.update(&rd.last);
         let records_before = counts.records;
         items.iter().for_each(|i| count_item(i, counts));
+        order.check(*account, &items, &mut problems);
         progress.inc(counts.records - records_before);
         visit(*account, items, &mut problems)?;
     }
