@@ -101,8 +101,8 @@ pub mod fuzzing {
     }
 
     /// Decodes stored bytes as a record, whole and read in place (every
-    /// field read, and written back as a page does), and reports whether the
-    /// two readings disagree.
+    /// field read, and written back as a page does), checks them in place as
+    /// a bulk write does, and reports whether the readings disagree.
     pub fn stored_record(bytes: &[u8]) -> crate::Result<()> {
         use crate::codec::Stored;
         use crate::{Record, RecordView};
@@ -116,6 +116,14 @@ pub mod fuzzing {
                 .map(|v| v.to_record());
             Ok((v.to_record_without(&all)?, again))
         });
+        // What a bulk write checks before storing bytes as they are.
+        let checked = crate::txn::view_of(bytes, 0, 0)
+            .and_then(|v| v.check_fields(|| crate::Error::Corrupt("field map".into()), |_| Ok(())));
+        if checked.is_ok() != whole.is_ok() {
+            return Err(crate::Error::Corrupt(format!(
+                "read in place and checked as {checked:?}, whole as {whole:?}"
+            )));
+        }
         // Compared encoded: a NaN field is not equal to itself.
         let enc = |r: &Record| crate::codec::encode(r).ok();
         let agree = match (&whole, &in_place) {
