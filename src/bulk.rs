@@ -20,22 +20,21 @@ use crate::error::Result;
 /// cursor per gap of the table the entries fall into. Any order is correct;
 /// ascending order is what makes runs long.
 ///
-/// Returns the index of the first entry whose key the table (or an earlier
-/// entry) already holds; entries from there on are not inserted, and the
-/// caller refuses the whole transaction. Unlike `Table::insert`, nothing is
-/// ever overwritten.
+/// Returns the first entry whose key the table (or an earlier entry) already
+/// holds; entries from there on are not inserted, and the caller refuses the
+/// whole transaction. Unlike `Table::insert`, nothing is ever overwritten.
 pub(crate) fn insert_new<'e, K: Key + 'static, V: Value + 'static>(
     table: &mut Table<'_, K, V>,
     entries: &'e [(K::SelfType<'e>, V::SelfType<'e>)],
-) -> Result<Option<usize>> {
+) -> Result<Option<&'e (K::SelfType<'e>, V::SelfType<'e>)>> {
     let mut at = 0;
-    while let Some((key, value)) = entries.get(at) {
+    while let Some(entry @ (key, value)) = entries.get(at) {
         // The gap before the smallest key >= `key`: everything before it is
         // smaller, so the insert fails only if that key is `key` itself.
         let mut cursor = table.lower_bound_mut(Bound::Included(key))?;
         if !inserted(cursor.insert_before(key, value))? {
             cursor.close()?;
-            return Ok(Some(at));
+            return Ok(Some(entry));
         }
         at += 1;
         // The run ends at the first entry that does not sort between the
@@ -109,7 +108,7 @@ mod tests {
 
     /// Inserts `entries` into a table already holding `existing`, in one
     /// transaction committed only when nothing was refused.
-    fn insert_into(existing: &[u64], entries: &[Entry]) -> (Option<usize>, Vec<Entry>) {
+    fn insert_into(existing: &[u64], entries: &[Entry]) -> (Option<Entry>, Vec<Entry>) {
         let dir = tempfile::tempdir().unwrap();
         let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
         let txn = db.begin_write().unwrap();
@@ -125,7 +124,7 @@ mod tests {
         let txn = db.begin_write().unwrap();
         let refused = {
             let mut t = txn.open_table(T).unwrap();
-            insert_new(&mut t, entries).unwrap()
+            insert_new(&mut t, entries).unwrap().copied()
         };
         if refused.is_none() {
             txn.commit().unwrap();
@@ -180,13 +179,19 @@ mod tests {
     fn a_key_the_table_holds_or_given_twice_is_refused_not_overwritten() {
         let existing = [1];
         let before = insert_into(&existing, &[]).1;
-        // (1, 500) is in the table already: refused at index 2.
+        // (1, 500) is in the table already: refused there.
         let clash = [((0, 1), 7), ((1, 499), 7), ((1, 500), 7), ((1, 501), 7)];
-        assert_eq!(insert_into(&existing, &clash), (Some(2), before.clone()));
+        assert_eq!(
+            insert_into(&existing, &clash),
+            (Some(((1, 500), 7)), before.clone())
+        );
         // Given twice in the input, both within one run and across runs.
         let twice = [((2, 1), 7), ((2, 1), 8)];
-        assert_eq!(insert_into(&existing, &twice), (Some(1), before.clone()));
+        assert_eq!(
+            insert_into(&existing, &twice),
+            (Some(((2, 1), 8)), before.clone())
+        );
         let later = [((2, 1), 7), ((0, 1), 7), ((2, 1), 8)];
-        assert_eq!(insert_into(&existing, &later), (Some(2), before));
+        assert_eq!(insert_into(&existing, &later), (Some(((2, 1), 8)), before));
     }
 }

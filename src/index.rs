@@ -168,16 +168,14 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         shares.extend(e.shares);
     }
     rows.sort_unstable_by_key(|e| e.0);
-    if let Some(i) = bulk::insert_new(&mut w.records, &rows)? {
-        let (_, id) = record_key_parts(rows[i].0);
-        return Err(given_twice(account, id));
+    if let Some(&(key, _)) = bulk::insert_new(&mut w.records, &rows)? {
+        return Err(given_twice(account, record_key_parts(key).1));
     }
     // With the record ids distinct, every index key below is distinct but a
     // share key: it names the record, so a repeat is one record sharing
     // with one principal twice.
     bulk::in_key_order(&mut shares, |k| (k.1, k.2, k.3));
-    if let Some(i) = bulk::insert_new(&mut w.by_share, &shares)? {
-        let ((_, _, _, _, id), _) = shares[i];
+    if let Some(((_, _, _, _, id), _)) = bulk::insert_new(&mut w.by_share, &shares)? {
         return Err(Error::Corrupt(format!(
             "record `{id}` of account `{account}` shares with one principal twice"
         )));

@@ -282,7 +282,7 @@ impl Tx for Reader {
 /// for every record).
 pub(crate) struct Writer<'t> {
     tables: WriteTables<'t>,
-    module_cache: HashMap<(u64, String), u32>,
+    module_cache: HashMap<u64, HashMap<String, u32>>,
     field_cache: HashMap<(u64, u32), HashSet<String>>,
 }
 
@@ -354,11 +354,12 @@ impl<'t> Writer<'t> {
 
     /// The module's id, interning the name on first use.
     pub(crate) fn intern_module(&mut self, account: u64, module: &str) -> Result<u32> {
-        if let Some(id) = self.module_cache.get(&(account, module.to_string())) {
+        // Looked up by `&str`, as field names are: bulk writes ask per record.
+        if let Some(id) = self.module_cache.get(&account).and_then(|m| m.get(module)) {
             return Ok(*id);
         }
         if let Some(id) = self.module_id(account, module)? {
-            self.module_cache.insert((account, module.to_string()), id);
+            self.cache_module(account, module, id);
             return Ok(id);
         }
         // Module ids are dense per account: the next is the count so far.
@@ -369,7 +370,12 @@ impl<'t> Writer<'t> {
         let id = u32::try_from(used.count())
             .map_err(|_| crate::Error::Invalid("too many modules".into()))?;
         self.tables.modules.insert((account, module), id)?;
-        self.module_cache.insert((account, module.to_string()), id);
+        self.cache_module(account, module, id);
         Ok(id)
+    }
+
+    fn cache_module(&mut self, account: u64, module: &str, id: u32) {
+        let known = self.module_cache.entry(account).or_default();
+        known.insert(module.to_string(), id);
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::chunks::{Chunk, ChunkReader, ChunkWriter};
 use super::format::{AccountIndex, Counts, Item, ItemRef, Trailer};
-use super::read::open;
+use super::read::{count_item, open};
 use super::{BackupOptions, Decryption, Encryption, Kind};
 use crate::synth::GenSpec;
 use crate::{Error, NoProgress, Store};
@@ -62,13 +62,7 @@ fn write_archive(items: &[Item], key: &Encryption, to: &Path) {
             current = Some((*a, w.mark().unwrap().pos, Counts::default()));
         }
         if let Some((_, _, counts)) = current.as_mut() {
-            match item {
-                Item::Record(..) => counts.records += 1,
-                Item::Batch(..) => counts.batches += 1,
-                Item::Trashed(..) => counts.trashed += 1,
-                Item::Audit(..) => counts.audit += 1,
-                _ => {}
-            }
+            count_item(item, counts);
         }
         w.push(&as_ref(item)).unwrap();
     }

@@ -78,7 +78,7 @@ fn check_item(item: &Item) -> Result<()> {
     }
 }
 
-fn count_item(item: &Item, counts: &mut Counts) {
+pub(super) fn count_item(item: &Item, counts: &mut Counts) {
     match item {
         Item::Record(..) => counts.records += 1,
         Item::Batch(..) => counts.batches += 1,
