@@ -203,10 +203,12 @@ fn restore(
         }
         records.push(r);
     }
+    let mut stored = Vec::with_capacity(records.len());
     for r in &records {
         w.trashed.remove((a, batch_id, r.id))?;
-        index::save(w, a, None, r)?;
+        stored.push((r.id, crate::codec::encode(r)?));
     }
+    index::save_all(w, a, &stored)?;
     batch.records.retain(|i| !chosen.contains(&i.id));
     if batch.records.is_empty() {
         w.trash.remove((a, batch_id))?;
