@@ -206,7 +206,7 @@ fn restore(
     let mut stored = Vec::with_capacity(records.len());
     for r in &records {
         w.trashed.remove((a, batch_id, r.id))?;
-        stored.push((r.id, crate::codec::encode(r)?));
+        stored.push((r.id, codec::encode(r)?));
     }
     index::save_all(w, a, &stored)?;
     batch.records.retain(|i| !chosen.contains(&i.id));
