@@ -37,6 +37,16 @@ pub enum Error {
     Storage(String),
 }
 
+impl Error {
+    /// An I/O failure naming what was being done and the path it was done to.
+    pub(crate) fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{what} `{}`: {e}", path.display()),
+        ))
+    }
+}
+
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -7,6 +7,7 @@
 use crate::bulk;
 use crate::codec;
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::{Record, RecordView, Share};
 use crate::tables::{record_key, record_key_parts};
 use crate::txn::Writer;
@@ -90,6 +91,8 @@ pub(crate) fn save(
     old: Option<&Record>,
     new: &Record,
 ) -> Result<()> {
+    let bytes = codec::encode(new)?;
+    limits::check_record(new, bytes.len())?;
     let m = w.intern_module(account, &new.module)?;
     if let Some(old) = old {
         remove_entries(w, account, m, old)?;
@@ -114,7 +117,7 @@ pub(crate) fn save(
     }
     let replaced = w
         .records
-        .insert(record_key(account, new.id), codec::encode(new)?.as_slice())?
+        .insert(record_key(account, new.id), bytes.as_slice())?
         .is_some();
     // A "new" record over a live one would leave the old one's index entries
     // behind (a crafted archive or document giving an id twice).
@@ -155,9 +158,17 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         if v.id != id {
             return Err(Error::Corrupt(format!("{} says it is `{}`", place(), v.id)));
         }
+        // The limits every other write path holds a record to (`limits`).
+        let over = |e: Error| Error::Invalid(format!("{}: {e}", place()));
+        limits::check_built_ins(id, v.module, v.stage)
+            .and_then(|()| limits::check_size(bytes.len()))
+            .map_err(over)?;
         let m = w.intern_module(account, v.module)?;
         let bad = || Error::Corrupt(format!("{} has a corrupt field map", place()));
-        v.check_fields(bad, |name| w.register_field(account, m, name))?;
+        v.check_fields(bad, |name, value| {
+            limits::check_field_ref(name, value).map_err(over)?;
+            w.register_field(account, m, name)
+        })?;
         rows.push((record_key(account, id), bytes));
         let e = view_entries(account, m, &v);
         module.push((e.module, ()));

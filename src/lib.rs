@@ -41,6 +41,7 @@ mod codec;
 mod error;
 mod export;
 mod index;
+mod limits;
 mod model;
 mod monitor;
 mod options;
@@ -118,7 +119,7 @@ pub mod fuzzing {
         });
         // What a bulk write checks before storing bytes as they are.
         let checked = crate::txn::view_of(bytes, 0, 0)
-            .and_then(|v| v.check_fields(|| crate::Error::Corrupt("field map".into()), |_| Ok(())));
+            .and_then(|v| v.check_fields(|| crate::Error::Corrupt("field map".into()), |_, _| Ok(())));
         if checked.is_ok() != whole.is_ok() {
             return Err(crate::Error::Corrupt(format!(
                 "read in place and checked as {checked:?}, whole as {whole:?}"

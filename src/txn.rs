@@ -41,11 +41,13 @@ impl AccountState {
     }
 }
 
+/// Ids stop at `limits::MAX_ID`: past it the counter refuses, never wraps.
 fn take(counter: &mut u64, what: &str) -> Result<u64> {
     let id = (*counter).max(1);
-    *counter = id
-        .checked_add(1)
-        .ok_or_else(|| Error::Conflict(format!("{what} ids are exhausted")))?;
+    if id > crate::limits::MAX_ID {
+        return Err(Error::Conflict(format!("{what} ids are exhausted")));
+    }
+    *counter = id + 1;
     Ok(id)
 }
 
@@ -347,7 +349,11 @@ impl<'t> Writer<'t> {
         let account = dir.account.id;
         self.directory
             .insert(account, codec::encode(dir)?.as_slice())?;
-        let next = self.version_of(account)?.unwrap_or(0) + 1;
+        let next = self
+            .version_of(account)?
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or_else(|| Error::Conflict(format!("account `{account}` has no directory version left")))?;
         self.dir_version.insert(account, next)?;
         Ok(())
     }

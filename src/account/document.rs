@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::record::fields_from_json;
 use crate::model::{
     AccountSettings, Directory, Group, Profile, Record, Role, Share, SharingRule, Team, Timestamp,
@@ -84,8 +85,41 @@ fn unique<T>(items: &mut [T], kind: &str, id: impl Fn(&T) -> u64) -> Result<()> 
     Ok(())
 }
 
+/// Every id and name of the directory is in its range (`limits`).
+fn check_limits(d: &Directory) -> Result<()> {
+    let ids = [("account", d.account.id)]
+        .into_iter()
+        .chain(d.roles.iter().map(|r| ("role", r.id)))
+        .chain(d.teams.iter().map(|t| ("team", t.id)))
+        .chain(d.profiles.iter().map(|p| ("profile", p.id)))
+        .chain(d.users.iter().map(|u| ("user", u.id)))
+        .chain(d.groups.iter().map(|g| ("group", g.id)));
+    for (kind, id) in ids {
+        limits::check_id(kind, id).map_err(invalid)?;
+    }
+    for p in &d.profiles {
+        let at = |e: Error| invalid(format_args!("profile `{}`: {e}", p.id));
+        for (module, perms) in &p.modules {
+            limits::check_module(module).map_err(at)?;
+            for field in perms.fields.keys() {
+                limits::check_field(field).map_err(at)?;
+            }
+            for stage in perms.stages.iter().flatten() {
+                limits::check_stage(stage).map_err(at)?;
+            }
+        }
+    }
+    let privacy = &d.account.privacy;
+    let rules = d.sharing_rules.iter().map(|r| &r.module);
+    for module in privacy.admin_only_delete.iter().chain(&privacy.admin_only_export).chain(rules) {
+        limits::check_module(module).map_err(invalid)?;
+    }
+    Ok(())
+}
+
 /// Checks every reference of the directory; sorts its lists by id.
 pub(crate) fn validate_directory(d: &mut Directory) -> Result<()> {
+    check_limits(d)?;
     unique(&mut d.roles, "role", |r| r.id)?;
     unique(&mut d.teams, "team", |t| t.id)?;
     unique(&mut d.profiles, "profile", |p| p.id)?;
@@ -185,18 +219,13 @@ fn to_record(d: &Directory, r: DocRecord, now: Timestamp) -> Result<Record> {
             e.to_string().trim_start_matches("account document: ")
         ))
     };
-    if id == 0 {
-        return Err(invalid("record ids start at 1"));
+    limits::check_built_ins(id, &r.module, r.stage.as_deref()).map_err(ctx)?;
+    let users = [("owner", Some(r.owner)), ("created_by", r.created_by), ("updated_by", r.updated_by)];
+    for (role, user) in users {
+        if let Some(u) = user.filter(|&u| d.user(u).is_none()) {
+            return Err(invalid(format_args!("record `{id}` has unknown {role} `{u}`")));
+        }
     }
-    if r.module.is_empty() {
-        return Err(invalid(format_args!("record `{id}` has an empty module")));
-    }
-    d.user(r.owner).ok_or_else(|| {
-        invalid(format_args!(
-            "record `{id}` has unknown owner `{}`",
-            r.owner
-        ))
-    })?;
     if let Some(t) = r.team {
         d.team(t)
             .ok_or_else(|| invalid(format_args!("record `{id}` has unknown team `{t}`")))?;
@@ -236,6 +265,8 @@ fn to_record(d: &Directory, r: DocRecord, now: Timestamp) -> Result<Record> {
 
 /// Parses and validates a whole document.
 pub(super) fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
+    // Also holds every id and `next_record_id` to `limits::MAX_ID` (i64::MAX).
+    crate::model::value::check_integer_literals(text).map_err(invalid)?;
     let doc: Document = serde_json::from_str(text).map_err(invalid)?;
     let mut dir = Directory {
         account: doc.account,

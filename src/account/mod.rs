@@ -202,18 +202,29 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
-    /// the edited directory has a bad reference or changes the account id.
+    /// the edited directory has a bad reference, removes a user or changes
+    /// the account id.
     pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
         self.write(|w| {
             let mut dir = crate::txn::Tx::directory_of(w, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+            let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
             edit(&mut dir);
+
             if dir.account.id != account {
                 return Err(Error::Invalid(
                     "a directory change cannot change the account id".into(),
                 ));
             }
             validate_directory(&mut dir)?;
+            // Records name their owner and authors: a user who leaves is
+            // deactivated, never removed, so every record's users stay known
+            // and `dump` still loads.
+            if let Some(gone) = before.iter().find(|&&id| dir.user(id).is_none()) {
+                return Err(Error::Invalid(format!(
+                    "user `{gone}` cannot be removed (set `active` to false instead)"
+                )));
+            }
             w.put_directory(&dir)?;
             let e = Entry {
                 actor: None,

@@ -89,7 +89,9 @@ pub(crate) fn append(w: &mut Writer<'_>, account: u64, at: Timestamp, e: Entry) 
     ev.hash = ev.digest();
     w.audit
         .insert((account, seq), codec::encode(&ev)?.as_slice())?;
-    state.next_seq = seq + 1;
+    state.next_seq = seq
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict(format!("the audit log of account `{account}` is full")))?;
     state.head = ev.hash;
     w.put_state(account, &state)
 }

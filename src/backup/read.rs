@@ -22,7 +22,7 @@ pub(super) type Plain = age::stream::StreamReader<BufReader<File>>;
 
 pub(super) fn open(file: &Path, key: &Decryption) -> Result<Plain> {
     let f = File::open(file)
-        .map_err(|e| Error::Invalid(format!("cannot open archive `{}`: {e}", file.display())))?;
+        .map_err(|e| Error::io_at("cannot open archive", file, e))?;
     key.open(BufReader::with_capacity(1 << 20, f))
 }
 

@@ -12,7 +12,7 @@ use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
 use super::format::{bad, footer_offset, ArchiveScope, Counts, Header, Item, Trailer, FOOTER_LEN};
 use super::read::{header_of, open, valid, walk, Plain};
-use super::write::{tmp_name, TempFile};
+use super::write::{create_temp, publish, tmp_name};
 use crate::audit::{self, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
@@ -142,11 +142,18 @@ pub fn restore_store(
             to.display()
         )));
     }
+    let folder = match to.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => to,
+    };
+    if !folder.is_dir() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder");
+        return Err(Error::io_at("cannot restore into", folder, missing));
+    }
     let plain = open(file, key)?;
-    let tmp = tmp_name(to);
-    let _ = std::fs::remove_file(&tmp);
-    let mut guard = TempFile(Some(tmp.clone()));
-    let store = Store::open_private(&tmp, RESTORE_CACHE_BYTES)?;
+    let (tmp_file, mut guard) = create_temp(to)?;
+    let store = Store::open_private(tmp_file, &tmp_name(to), RESTORE_CACHE_BYTES)?;
     let mut counts = Counts::default();
     // One pass: every chunk lands as it is read, and every hash, count and
     // the footer are checked on the way; the file is renamed into place only
@@ -213,8 +220,7 @@ pub fn restore_store(
         Ok(())
     })?;
     drop(store);
-    std::fs::rename(&tmp, to)?;
-    guard.0 = None;
+    publish(&mut guard, to)?;
     progress.finish();
     Ok(counts)
 }

@@ -73,13 +73,41 @@ impl Drop for TempFile {
 
 /// Writes `bytes` to `path` all or nothing: temporary name, fsync, rename, fsync the folder.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_name(path);
-    let mut guard = TempFile(Some(tmp.clone()));
-    let mut f = File::create(&tmp)?;
+    let (mut f, mut guard) = create_temp(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    guard.0 = None;
+    drop(f);
+    publish(&mut guard, path)
+}
+
+/// Creates the temporary file `path` is written under, beside it: never
+/// through a link (`create_new` is O_EXCL, which does not follow a planted
+/// symlink), never over an existing file. The guard removes it unless
+/// [`publish`] renamed it into place.
+///
+/// # Errors
+/// `Io` naming the temporary file when it exists or cannot be created.
+pub(crate) fn create_temp(path: &Path) -> Result<(File, TempFile)> {
+    let tmp = tmp_name(path);
+    // Readable too: a restore builds a redb file in it.
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io_at("cannot create temporary file", &tmp, e))?;
+    Ok((file, TempFile(Some(tmp))))
+}
+
+/// Renames the (fsynced, closed) temporary file of `guard` to `path`, then
+/// fsyncs the folder so the rename is durable.
+pub(crate) fn publish(guard: &mut TempFile, path: &Path) -> Result<()> {
+    if let Some(tmp) = guard.0.take() {
+        if let Err(e) = std::fs::rename(&tmp, path) {
+            guard.0 = Some(tmp);
+            return Err(Error::io_at("cannot rename into", path, e));
+        }
+    }
     sync_dir(path)
 }
 
@@ -193,9 +221,7 @@ impl Store {
             .account
             .map_or(ArchiveScope::Full, ArchiveScope::Account);
         let path = file_name(&opts.dir, scope, opts.kind, now);
-        let tmp = tmp_name(&path);
-        let mut guard = TempFile(Some(tmp.clone()));
-        let file = File::options().write(true).create_new(true).open(&tmp)?;
+        let (file, mut guard) = create_temp(&path)?;
         let hashing = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),
             hash: Sha256::new(),
@@ -249,9 +275,7 @@ impl Store {
         let file = inner.into_inner().map_err(|e| Error::Io(e.into_error()))?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&tmp, &path)?;
-        guard.0 = None;
-        sync_dir(&path)?;
+        publish(&mut guard, &path)?;
         let sha256 = hex::encode(hash.finalize());
         let sidecar = Sidecar::new(
             &path, now, scope, opts.kind, totals, &index, size, &sha256, store_id,

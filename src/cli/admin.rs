@@ -41,11 +41,15 @@ pub enum UserCommand {
     Block {
         #[command(flatten)]
         actor: Actor,
+        /// The user to block. (Its own clap id: `--as` is `user` already.)
+        #[arg(id = "target", value_name = "U2")]
         user: u64,
     },
     Unblock {
         #[command(flatten)]
         actor: Actor,
+        /// The user to unblock.
+        #[arg(id = "target", value_name = "U2")]
         user: u64,
     },
 }

@@ -99,9 +99,9 @@ impl Global {
     }
 
     fn open(&self, options: crmstore::OpenOptions) -> crmstore::Result<Store> {
-        let path = self.db.as_ref().ok_or_else(|| {
-            Error::Invalid("no store given (pass --db PATH or set CRMSTORE_DB)".into())
-        })?;
+        let Some(path) = self.db.as_ref() else {
+            usage("no store given (pass --db PATH or set CRMSTORE_DB)")
+        };
         options
             .cache_bytes(self.cache_mib.saturating_mul(1 << 20))
             .open(path)
@@ -144,8 +144,41 @@ fn hint(e: &Error) -> Option<&'static str> {
     }
 }
 
+/// Bad usage found after parsing (a missing `--db`): exit 2, as clap's own.
+pub(crate) fn usage(message: &str) -> ! {
+    eprintln!("error: {}", one_line(message));
+    std::process::exit(2)
+}
+
+/// `text` on one line: CLI.md promises one `error:` line, and clap's, TOML's
+/// and serde's messages can span several.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: printed as clap prints them, exit 0.
+            let _ = e.print();
+            std::process::exit(0)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            usage(&format!("{first} (see --help)"))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let g = Global {
         db: cli.db,
         json: cli.json,
@@ -177,7 +210,7 @@ fn main() -> ExitCode {
         // `crmstore export ... | head`: the reader left; that is not a failure.
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             if let Some(h) = hint(&e) {
                 eprintln!("hint: {h}");
             }
@@ -192,3 +225,21 @@ pub(crate) type Outcome = crmstore::Result<u8>;
 pub(crate) const DONE: u8 = Exit::Done as u8;
 pub(crate) const FAILED: u8 = Exit::Other as u8;
 pub(crate) const INVALID: u8 = Exit::Invalid as u8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_parses_as_clap_defines_it() {
+        // Catches two arguments sharing one id (`user block` once could not
+        // parse at all), conflicting short flags and the like.
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn an_error_of_many_lines_prints_as_one() {
+        assert_eq!(one_line("bad toml\n  |\n1 | x = \n  | ^\n"), "bad toml; |; 1 | x =; | ^");
+        assert_eq!(one_line("plain"), "plain");
+    }
+}

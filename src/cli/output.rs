@@ -12,30 +12,48 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
-/// Prints aligned columns with a header row.
+/// Cells wider than this many characters are cut, with an ellipsis, in
+/// tables (JSON output is never cut): one long field value must not turn
+/// every row into a screenful.
+pub const MAX_CELL: usize = 200;
+
+/// `cell` cut to [`MAX_CELL`] characters, the last of them `…` when cut.
+fn cut(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.char_indices().nth(MAX_CELL - 1) {
+        Some((end, _)) if cell[end..].chars().nth(1).is_some() => {
+            format!("{}…", &cell[..end]).into()
+        }
+        _ => cell.into(),
+    }
+}
+
+/// Prints aligned columns with a header row. Pads by hand: `format!`'s
+/// width argument panics past 65,535.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in rows {
+    let header: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    let cut_rows: Vec<Vec<std::borrow::Cow<'_, str>>> = std::iter::once(&header)
+        .chain(rows)
+        .map(|row| row.iter().map(|c| cut(c)).collect())
+        .collect();
+    let mut widths = vec![0usize; headers.len()];
+    for row in &cut_rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let fmt = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        padded.join("  ").trim_end().to_string()
-    };
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{}",
-        fmt(headers.iter().map(|h| h.to_uppercase()).collect())
-    )?;
-    for row in rows {
-        writeln!(out, "{}", fmt(row.clone()))?;
+    let mut text = String::new();
+    for row in &cut_rows {
+        text.clear();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            let pad = w.saturating_sub(cell.chars().count());
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+        writeln!(out, "{}", text.trim_end())?;
     }
     Ok(())
 }
@@ -79,5 +97,21 @@ pub fn records(json: bool, records: &[Record]) -> Result<()> {
             &RECORD_HEADERS,
             &records.iter().map(record_row).collect::<Vec<_>>(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis_and_short_ones_kept() {
+        let long = "é".repeat(70_000);
+        let c = cut(&long);
+        assert_eq!(c.chars().count(), MAX_CELL);
+        assert!(c.ends_with('…') && c.starts_with("éé"));
+        let exact = "x".repeat(MAX_CELL);
+        assert_eq!(cut(&exact), exact.as_str());
+        assert_eq!(cut("short"), "short");
     }
 }

@@ -126,20 +126,6 @@ pub const BUILT_IN_FIELDS: [&str; 12] = [
     "created_by",
 ];
 
-pub(crate) fn check_field_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 128 {
-        return Err(Error::Invalid(format!(
-            "field name `{name}` must be 1 to 128 bytes"
-        )));
-    }
-    if BUILT_IN_FIELDS.contains(&name) || name == "updated_by" {
-        return Err(Error::Invalid(format!(
-            "`{name}` is a built-in, not a field (set it with its own argument)"
-        )));
-    }
-    Ok(())
-}
-
 impl Record {
     /// The JSON the CLI prints for `get`, `query` and `export`.
     pub fn to_json(&self) -> serde_json::Value {
@@ -225,6 +211,8 @@ impl NewRecord {
             #[serde(default)]
             owner: Option<u64>,
         }
+        super::value::check_integer_literals(text)
+            .map_err(|e| Error::Invalid(format!("record document: {e}")))?;
         let doc: Doc = serde_json::from_str(text)
             .map_err(|e| Error::Invalid(format!("record document: {e}")))?;
         Ok(NewRecord {
@@ -244,9 +232,9 @@ pub(crate) fn fields_from_json(
 ) -> Result<BTreeMap<String, Value>> {
     map.into_iter()
         .map(|(k, v)| {
-            check_field_name(&k)?;
             let v =
                 Value::from_json(&v).map_err(|e| Error::Invalid(format!("field `{k}`: {e}")))?;
+            crate::limits::check_field_value(&k, &v)?;
             Ok((k, v))
         })
         .collect()

@@ -55,8 +55,8 @@ pub enum Value {
 
 /// Lists nest at most this deep in stored values: bytes from a store or an
 /// archive cannot drive decoding into a stack overflow. (JSON input is held to
-/// 128 levels by serde_json before it gets here.)
-pub const MAX_LIST_DEPTH: u32 = 64;
+/// 128 levels by serde_json before it gets here, and to this by every write.)
+pub(crate) use crate::limits::MAX_DEPTH as MAX_LIST_DEPTH;
 
 thread_local! {
     static LIST_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
@@ -229,6 +229,50 @@ impl Value {
     }
 }
 
+/// Checks that every integer literal of JSON text (a number written without
+/// `.`, `e` or `E`) fits an `i64`. serde_json reads one that does not as a
+/// float, silently, when it is below `-2^63` or above `2^64`: a field that
+/// should hold `-99999999999999999999` must be refused as `99999999999999999999`
+/// is, not stored rounded. Skips strings; leaves malformed text to the parser.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the first literal out of range.
+pub(crate) fn check_integer_literals(json: &str) -> Result<()> {
+    let b = json.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                while let Some(&c) = b.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while b
+                    .get(i)
+                    .is_some_and(|c| matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+                {
+                    i += 1;
+                }
+                let lit = json.get(start..i).unwrap_or_default();
+                if !lit.contains(['.', 'e', 'E']) && lit.parse::<i64>().is_err() && lit != "-" {
+                    return Err(Error::Invalid(format!(
+                        "number `{lit}` is out of range (integers are 64-bit, signed)"
+                    )));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
 impl From<i64> for Value {
     fn from(v: i64) -> Self {
         Value::Int(v)
@@ -281,6 +325,25 @@ mod tests {
         assert_eq!(v.to_json(), j);
         assert!(Value::from_json(&serde_json::json!({"x": 1})).is_err());
         assert!(Value::from_json(&serde_json::json!(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn integer_literals_out_of_range_are_refused_whatever_their_sign() {
+        for ok in [
+            r#"{"a": -9223372036854775808, "b": 9223372036854775807}"#,
+            r#"{"a": 1e30, "b": -1.5e300, "c": "99999999999999999999", "d": [1, -2]}"#,
+            r#"{"k\"99999999999999999999": 1}"#,
+        ] {
+            assert!(check_integer_literals(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            r#"{"a": -99999999999999999999}"#,
+            r#"{"a": 99999999999999999999}"#,
+            r#"{"a": [1, 9223372036854775808]}"#,
+        ] {
+            let e = check_integer_literals(bad).unwrap_err().to_string();
+            assert!(e.contains("is out of range"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! before a filter runs, and its evaluation against a record.
 
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::{RecordView, Timestamp, Value, ValueRef};
 
 /// A comparison operator of the filter language.
@@ -31,8 +32,11 @@ pub enum Filter {
         field: String,
         values: Vec<Value>,
     },
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
+    /// Every one holds. `a and b and c` is one `And` of three: a chain of
+    /// any length nests one level, not one per term.
+    And(Vec<Filter>),
+    /// Any one holds.
+    Or(Vec<Filter>),
     Not(Box<Filter>),
 }
 
@@ -74,14 +78,28 @@ impl Filter {
         super::parse::parse(text)
     }
 
+    /// Both hold. Joins into `self` when it is an `And` already.
     #[must_use]
     pub fn and(self, other: Filter) -> Filter {
-        Filter::And(Box::new(self), Box::new(other))
+        match self {
+            Filter::And(mut all) => {
+                all.push(other);
+                Filter::And(all)
+            }
+            first => Filter::And(vec![first, other]),
+        }
     }
 
+    /// Either holds. Joins into `self` when it is an `Or` already.
     #[must_use]
     pub fn or(self, other: Filter) -> Filter {
-        Filter::Or(Box::new(self), Box::new(other))
+        match self {
+            Filter::Or(mut any) => {
+                any.push(other);
+                Filter::Or(any)
+            }
+            first => Filter::Or(vec![first, other]),
+        }
     }
 
     #[must_use]
@@ -97,29 +115,58 @@ impl Filter {
         while let Some(f) = stack.pop() {
             match f {
                 Filter::Cmp { field, .. } | Filter::In { field, .. } => out.push(field.as_str()),
-                Filter::And(a, b) | Filter::Or(a, b) => {
-                    stack.push(a);
-                    stack.push(b);
-                }
+                Filter::And(all) | Filter::Or(all) => stack.extend(all),
                 Filter::Not(a) => stack.push(a),
             }
         }
         out
     }
 
+    /// Refuses a filter past the limits (`limits`): more than 1,000
+    /// comparisons (each value of an `in` list counts) or `and`/`or`/`not`
+    /// nested more than 64 deep. Walked with a stack of its own, so that
+    /// whatever a caller built is measured before anything recurses into it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the limit.
+    pub(crate) fn check_limits(&self) -> Result<()> {
+        let mut terms = 0usize;
+        let mut stack = vec![(self, 0u32)];
+        while let Some((f, depth)) = stack.pop() {
+            if depth > limits::MAX_DEPTH {
+                return Err(Error::Invalid(format!(
+                    "filter: nests deeper than {} levels",
+                    limits::MAX_DEPTH
+                )));
+            }
+            match f {
+                Filter::Cmp { .. } => terms += 1,
+                Filter::In { values, .. } => terms = terms.saturating_add(values.len().max(1)),
+                Filter::And(all) | Filter::Or(all) => {
+                    stack.extend(all.iter().map(|f| (f, depth + 1)));
+                }
+                Filter::Not(a) => stack.push((a, depth + 1)),
+            }
+            if terms > limits::MAX_FILTER_TERMS {
+                return Err(Error::Invalid(format!(
+                    "filter: more than {} comparisons",
+                    limits::MAX_FILTER_TERMS
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The conjuncts at the top of the filter (`a and b and c` → `[a, b, c]`).
     pub(crate) fn conjuncts(&self) -> Vec<&Filter> {
         match self {
-            Filter::And(a, b) => {
-                let mut v = a.conjuncts();
-                v.extend(b.conjuncts());
-                v
-            }
+            Filter::And(all) => all.iter().collect(),
             other => vec![other],
         }
     }
 
-    /// Checks built-in fields get values of their type and turns time text
+    /// Checks built-in fields get values of their type (after
+    /// [`Filter::check_limits`]: it recurses as deep as the filter nests) and turns time text
     /// for `created_at`/`updated_at` into times.
     pub(crate) fn prepare(self) -> Result<Filter> {
         Ok(match self {
@@ -139,8 +186,12 @@ impl Filter {
                     .collect::<Result<_>>()?;
                 Filter::In { field, values }
             }
-            Filter::And(a, b) => a.prepare()?.and(b.prepare()?),
-            Filter::Or(a, b) => a.prepare()?.or(b.prepare()?),
+            Filter::And(all) => {
+                Filter::And(all.into_iter().map(Filter::prepare).collect::<Result<_>>()?)
+            }
+            Filter::Or(any) => {
+                Filter::Or(any.into_iter().map(Filter::prepare).collect::<Result<_>>()?)
+            }
             Filter::Not(a) => a.prepare()?.not(),
         })
     }
@@ -165,8 +216,22 @@ impl Filter {
                 let got = field_value(r, field)?;
                 values.iter().any(|v| compare(&got, v).is_eq())
             }
-            Filter::And(a, b) => a.matches(r)? && b.matches(r)?,
-            Filter::Or(a, b) => a.matches(r)? || b.matches(r)?,
+            Filter::And(all) => {
+                for f in all {
+                    if !f.matches(r)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Filter::Or(any) => {
+                for f in any {
+                    if f.matches(r)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
             Filter::Not(a) => !a.matches(r)?,
         })
     }

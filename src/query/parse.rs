@@ -5,10 +5,11 @@
 
 use super::filter::{CmpOp, Filter};
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::Value;
 
 /// Deeper nesting than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = limits::MAX_DEPTH as usize;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -251,6 +252,13 @@ fn is_keyword(w: &str) -> bool {
 
 /// Parses filter text.
 pub(crate) fn parse(text: &str) -> Result<Filter> {
+    if text.len() > limits::MAX_FILTER_BYTES {
+        return Err(Error::Invalid(format!(
+            "filter: the text is {} bytes, more than {}",
+            text.len(),
+            limits::MAX_FILTER_BYTES
+        )));
+    }
     let toks = lex(text)?;
     let end_col = text.chars().count() + 1;
     if toks.is_empty() {
@@ -265,6 +273,7 @@ pub(crate) fn parse(text: &str) -> Result<Filter> {
     if p.pos < p.toks.len() {
         return Err(err(p.col(), "expected `and`, `or` or the end"));
     }
+    f.check_limits()?;
     Ok(f)
 }
 
@@ -314,5 +323,31 @@ mod tests {
         assert!(e("a $ 1").contains("unexpected `$`"));
         assert!(e(&"(".repeat(500)).contains("too deep"));
         assert!(e(&"not ".repeat(500)).contains("too deep"));
+    }
+
+    #[test]
+    fn a_flat_chain_is_one_level_and_the_limits_hold_far_past_them() {
+        let chain = |n: usize, op: &str| vec!["a = 1"; n].join(op);
+        let f = parse(&chain(limits::MAX_FILTER_TERMS, " or ")).unwrap();
+        assert!(matches!(&f, Filter::Or(any) if any.len() == limits::MAX_FILTER_TERMS));
+        let e = |t: &str| parse(t).unwrap_err().to_string();
+        let terms = chain(limits::MAX_FILTER_TERMS + 1, " and ");
+        assert!(terms.len() < limits::MAX_FILTER_BYTES);
+        assert!(e(&terms).contains("more than 1000 comparisons"), "{}", e(&terms));
+        let list = format!("a in [{}]", vec!["1"; limits::MAX_FILTER_TERMS + 1].join(","));
+        assert!(e(&list).contains("comparisons"));
+        // Ten times the text limit: refused by size, before it is read.
+        let huge = chain(16_000, " or ");
+        assert!(huge.len() > 10 * limits::MAX_FILTER_BYTES / 8);
+        assert!(e(&huge).contains("more than 65536"));
+        let huge = "a".repeat(10 * limits::MAX_FILTER_BYTES);
+        assert!(e(&huge).contains("more than 65536"));
+        // Alternating `and`/`or` by parentheses is nesting: held at 64 levels.
+        let mut nested = "a = 1".to_string();
+        for i in 0..70 {
+            let op = if i % 2 == 0 { "and" } else { "or" };
+            nested = format!("({nested}) {op} b = 1");
+        }
+        assert!(e(&nested).contains("too deep"), "{}", e(&nested));
     }
 }

@@ -49,6 +49,9 @@ pub(crate) fn access_name(a: Access) -> &'static str {
 /// then checks its types.
 pub(crate) fn prepare_filter(v: &Viewer, q: &Query) -> Result<Option<crate::Filter>> {
     let Some(f) = &q.filter else { return Ok(None) };
+    // A filter built in code is measured before anything recurses into it
+    // (parsed ones were, as they were read).
+    f.check_limits()?;
     if let Some(h) = f
         .fields()
         .into_iter()
@@ -251,6 +254,8 @@ impl Store {
 
     /// Shares each record with `to` at `access` (replacing its level if it
     /// already has one). All records or none; audited as `record.share`.
+    /// Returns how many records changed: one already as asked keeps its
+    /// version and is not audited (nothing is, when none changed).
     ///
     /// # Errors
     /// `NotFound` for an invisible record; `Denied` unless the viewer is an

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::model::record::fields_from_json;
+use crate::model::value::check_integer_literals;
 use crate::model::Value;
 
 /// A change to one record. `Update::new().set("amount", 5).stage("won")`.
@@ -50,6 +51,7 @@ impl Update {
     /// # Errors
     /// [`Error::Invalid`] naming the bad key or value.
     pub fn from_json(text: &str) -> Result<Update> {
+        check_integer_literals(text).map_err(|e| Error::Invalid(format!("--set: {e}")))?;
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
             .map_err(|e| Error::Invalid(format!("--set must be a JSON object: {e}")))?;
         let mut up = Update::new();

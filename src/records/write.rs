@@ -6,12 +6,11 @@ use crate::access::decide::{self, decide, Action};
 use crate::access::Viewer;
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::model::record::check_field_name;
 use crate::model::{
     Access, Directory, FieldRule, NewRecord, Principal, Record, Share, Timestamp, Value,
 };
 use crate::txn::{Tx, Writer};
-use crate::{index, util};
+use crate::{index, limits, util};
 
 use super::{access_name, visible, Update};
 
@@ -22,7 +21,7 @@ fn check_writes(
 ) -> Result<()> {
     for f in fields {
         let f = f.as_ref();
-        check_field_name(f)?;
+        limits::check_field(f)?;
         if let Some(rule) = decide::field_rule(v, module, f) {
             let what = if rule == FieldRule::Hidden {
                 "hidden"
@@ -65,15 +64,6 @@ fn check_parent(
     Ok(())
 }
 
-fn check_module_name(module: &str) -> Result<()> {
-    if module.is_empty() || module.len() > 64 || module.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!(
-            "module name `{module}` must be 1 to 64 printable bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn check_stage(v: &Viewer, module: &str, stage: Option<&str>) -> Result<()> {
     if decide::stage_allowed(v, module, stage) {
         return Ok(());
@@ -92,7 +82,7 @@ pub(super) fn create(
     account: u64,
     new: NewRecord,
 ) -> Result<Record> {
-    check_module_name(&new.module)?;
+    limits::check_module(&new.module)?;
     let module = new.module.as_str();
     if !decide::may_create(v, module) {
         return Err(Error::Denied(format!(
@@ -186,15 +176,20 @@ pub(super) fn update(
             new.fields.insert(k, val);
         }
     }
-    touch(&mut new, v.user);
+    touch(&mut new, v.user)?;
     index::save(w, account, Some(&old), &new)?;
     Ok(new)
 }
 
-fn touch(r: &mut Record, by: u64) {
-    r.version += 1;
+/// A change's new version, time and author. The version refuses to wrap:
+/// `--expect-version` relies on it only ever growing.
+fn touch(r: &mut Record, by: u64) -> Result<()> {
+    r.version = r.version.checked_add(1).ok_or_else(|| {
+        Error::Conflict(format!("record `{}` is at the last version", r.id))
+    })?;
     r.updated_at = Timestamp::now();
     r.updated_by = by;
+    Ok(())
 }
 
 /// What `share`, `unshare` and `assign` do to each record.
@@ -242,6 +237,10 @@ pub(super) fn manage(
         }
         records.push(r);
     }
+    // A record the change leaves as it was (an unshare of a principal it is
+    // not shared with, an assign to its owner) keeps its version and is not
+    // counted or audited.
+    let mut changed = Vec::with_capacity(records.len());
     for old in records {
         let mut new = old.clone();
         match *what {
@@ -257,8 +256,15 @@ pub(super) fn manage(
                 }
             }
         }
-        touch(&mut new, v.user);
+        if new == old {
+            continue;
+        }
+        touch(&mut new, v.user)?;
         index::save(w, account, Some(&old), &new)?;
+        changed.push(new.id);
+    }
+    if changed.is_empty() {
+        return Ok(0);
     }
     let (action, detail) = match what {
         Manage::Share(p, a) => ("record.share", format!("to {p} at {}", access_name(*a))),
@@ -271,8 +277,8 @@ pub(super) fn manage(
             ),
         ),
     };
-    let target = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-    let count = ids.len() as u64;
+    let target = changed.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let count = changed.len() as u64;
     audit::append(
         w,
         account,

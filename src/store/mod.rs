@@ -73,16 +73,22 @@ impl Store {
         OpenOptions::default()
     }
 
-    /// A store file no other process may open while this one has it (a
-    /// restore building a new file under a temporary name): commits may skip
-    /// fsync until the last. `cache_bytes` bounds redb's page cache.
-    pub(crate) fn open_private(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(&path)
-            .map(Db::Write);
-        Store::with_db(db, path, true)
+    /// A new store in `file`, an empty file the caller just created (a
+    /// restore building a new store under a temporary name, `path`): no
+    /// other process opens it, so commits may skip fsync until the last.
+    /// `cache_bytes` bounds redb's page cache.
+    pub(crate) fn open_private(
+        file: std::fs::File,
+        path: &Path,
+        cache_bytes: usize,
+    ) -> Result<Store> {
+        let db = redb::backends::FileBackend::new(file).and_then(|backend| {
+            Database::builder()
+                .set_cache_size(cache_bytes)
+                .create_with_backend(backend)
+                .map(Db::Write)
+        });
+        Store::with_db(db, path.to_path_buf(), true)
     }
 
     /// Opens a store on a redb storage backend of the caller's (fault

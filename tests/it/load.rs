@@ -114,8 +114,61 @@ fn every_bad_reference_is_refused_with_its_name() {
             Box::new(|d| d["records"][0]["fields"]["owner"] = json!(1)),
         ),
         (
-            "is too large",
+            "number `18446744073709551615` is out of range",
             Box::new(|d| d["records"][5]["id"] = json!(u64::MAX)),
+        ),
+        // What a read refuses, a load refuses first (issue 17).
+        (
+            "record `1` has unknown created_by `42`",
+            Box::new(|d| d["records"][0]["created_by"] = json!(42)),
+        ),
+        (
+            "record `1` has unknown updated_by `42`",
+            Box::new(|d| d["records"][0]["updated_by"] = json!(42)),
+        ),
+        (
+            "module name `mmmm",
+            Box::new(|d| d["records"][0]["module"] = json!("m".repeat(100_000))),
+        ),
+        (
+            "stage name",
+            Box::new(|d| d["records"][0]["stage"] = json!("")),
+        ),
+        (
+            "profile `2`: `owner` is a built-in",
+            Box::new(|d| d["profiles"][1]["modules"]["deals"]["fields"]["owner"] = json!("hidden")),
+        ),
+        (
+            "profile `2`: module name",
+            Box::new(|d| d["profiles"][1]["modules"][&"m".repeat(65)] = json!({})),
+        ),
+        (
+            "module name ``",
+            Box::new(|d| d["account"]["privacy"]["admin_only_export"] = json!([""])),
+        ),
+        (
+            "field `x`: lists nest deeper than 64 levels",
+            Box::new(|d| {
+                let deep: serde_json::Value =
+                    serde_json::from_str(&format!("{}{}", "[".repeat(65), "]".repeat(65))).unwrap();
+                d["records"][0]["fields"]["x"] = deep;
+            }),
+        ),
+        (
+            "field `x`: a text is longer than 1048576 bytes",
+            Box::new(|d| d["records"][0]["fields"]["x"] = json!("a".repeat((1 << 20) + 1))),
+        ),
+        (
+            "number `18446744073709551615` is out of range",
+            Box::new(|d| d["next_record_id"] = json!(u64::MAX)),
+        ),
+        (
+            "number `9223372036854775808` is out of range",
+            Box::new(|d| d["next_record_id"] = json!(1u64 << 63)),
+        ),
+        (
+            "user id `0` is out of range",
+            Box::new(|d| d["users"][0]["id"] = json!(0)),
         ),
     ];
     for (want, edit) in cases {

@@ -147,18 +147,18 @@ impl<'a> RecordView<'a> {
     }
 
     /// Checks every field entry whole, name and value, handing each name to
-    /// `f` in order, and `bad()` at the first entry that is not what postcard
+    /// `f` in order with its value, and `bad()` at the first entry that is not what postcard
     /// wrote: what a record from outside must pass before its bytes are
     /// stored as they are (it is what decoding the record whole checks).
     pub(crate) fn check_fields(
         &self,
         bad: impl Fn() -> Error,
-        mut f: impl FnMut(&'a str) -> Result<()>,
+        mut f: impl FnMut(&'a str, &ValueRef<'a>) -> Result<()>,
     ) -> Result<()> {
         for e in self.entries() {
             let (name, entry) = e.map_err(|_| bad())?;
-            value_of(entry).ok_or_else(&bad)?;
-            f(name)?;
+            let value = value_of(entry).ok_or_else(&bad)?;
+            f(name, &value)?;
         }
         Ok(())
     }
