@@ -1,6 +1,7 @@
 //! Export of the records a viewer may export, as JSON lines or CSV, streamed
 //! in one pass from one snapshot, audited with its count.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::access::decide::{self, Action};
@@ -113,11 +114,24 @@ impl Store {
             after: None,
             action: Action::Export,
         });
-        let mut count = 0;
+        let mut count = 0u64;
+        // A non-admin's CSV header names the fields of the records exported,
+        // gathered on this pass: the module's registry also holds names only
+        // records they cannot see use. (An admin sees every record: the
+        // registry is theirs, and saves this walk.)
+        let mut names = (!v.admin && format == ExportFormat::Csv).then(BTreeSet::new);
         if refusal.is_none() {
             if let Some(s) = &scan {
-                plan::scan(r, &v, s, |_, _| {
+                plan::scan(r, &v, s, |rec, hidden| {
                     count += 1;
+                    if let Some(names) = names.as_mut() {
+                        for name in rec.field_names() {
+                            let name = name?;
+                            if !hidden.contains(name) && !names.contains(name) {
+                                names.insert(name.to_string());
+                            }
+                        }
+                    }
                     Ok(true)
                 })?;
             }
@@ -157,7 +171,10 @@ impl Store {
         let Some(scan) = scan else {
             return write_empty(format, out).map(|()| 0);
         };
-        let fields = self.csv_fields(r, ctx.account, scan.module_id, module, &v)?;
+        let fields = match names {
+            Some(names) => names.into_iter().collect(),
+            None => self.csv_fields(r, ctx.account, scan.module_id, module, &v)?,
+        };
         match format {
             ExportFormat::Jsonl => {
                 let mut out = std::io::BufWriter::new(out);

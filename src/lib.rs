@@ -118,8 +118,9 @@ pub mod fuzzing {
             Ok((v.to_record_without(&all)?, again))
         });
         // What a bulk write checks before storing bytes as they are.
-        let checked = crate::txn::view_of(bytes, 0, 0)
-            .and_then(|v| v.check_fields(|| crate::Error::Corrupt("field map".into()), |_, _| Ok(())));
+        let checked = crate::txn::view_of(bytes, 0, 0).and_then(|v| {
+            v.check_fields(|| crate::Error::Corrupt("field map".into()), |_, _| Ok(()))
+        });
         if checked.is_ok() != whole.is_ok() {
             return Err(crate::Error::Corrupt(format!(
                 "read in place and checked as {checked:?}, whole as {whole:?}"

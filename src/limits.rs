@@ -182,7 +182,9 @@ mod tests {
     fn values_nest_up_to_the_limit_and_not_one_level_more() {
         assert!(check_field_value("x", &nested(MAX_DEPTH)).is_ok());
         let e = check_field_value("x", &nested(MAX_DEPTH + 1)).unwrap_err();
-        assert!(e.to_string().contains("field `x`: lists nest deeper than 64"));
+        assert!(e
+            .to_string()
+            .contains("field `x`: lists nest deeper than 64"));
         // Far past it, the walk still answers (it keeps its own stack).
         let deep = nested(100_000);
         assert!(check_field_value("x", &deep).is_err());
@@ -194,7 +196,10 @@ mod tests {
     fn texts_are_held_to_one_mebibyte_also_inside_lists() {
         let ok = Value::Text("a".repeat(MAX_TEXT_BYTES));
         assert!(check_field_value("x", &ok).is_ok());
-        let long = Value::List(vec![Value::Int(1), Value::Text("a".repeat(MAX_TEXT_BYTES + 1))]);
+        let long = Value::List(vec![
+            Value::Int(1),
+            Value::Text("a".repeat(MAX_TEXT_BYTES + 1)),
+        ]);
         let e = check_field_value("x", &long).unwrap_err();
         assert!(e.to_string().contains("longer than 1048576 bytes"), "{e}");
     }
@@ -203,7 +208,10 @@ mod tests {
     fn names_and_ids_have_their_ranges() {
         assert!(check_module(&"m".repeat(64)).is_ok());
         for bad in ["", "a\nb", &"m".repeat(65)] {
-            assert!(matches!(check_module(bad), Err(Error::Invalid(_))), "{bad:?}");
+            assert!(
+                matches!(check_module(bad), Err(Error::Invalid(_))),
+                "{bad:?}"
+            );
         }
         let e = check_module(&"m".repeat(100_000)).unwrap_err().to_string();
         assert!(e.len() < 200, "the error names the text, cut: {e}");

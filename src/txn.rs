@@ -353,7 +353,9 @@ impl<'t> Writer<'t> {
             .version_of(account)?
             .unwrap_or(0)
             .checked_add(1)
-            .ok_or_else(|| Error::Conflict(format!("account `{account}` has no directory version left")))?;
+            .ok_or_else(|| {
+                Error::Conflict(format!("account `{account}` has no directory version left"))
+            })?;
         self.dir_version.insert(account, next)?;
         Ok(())
     }

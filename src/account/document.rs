@@ -111,7 +111,12 @@ fn check_limits(d: &Directory) -> Result<()> {
     }
     let privacy = &d.account.privacy;
     let rules = d.sharing_rules.iter().map(|r| &r.module);
-    for module in privacy.admin_only_delete.iter().chain(&privacy.admin_only_export).chain(rules) {
+    for module in privacy
+        .admin_only_delete
+        .iter()
+        .chain(&privacy.admin_only_export)
+        .chain(rules)
+    {
         limits::check_module(module).map_err(invalid)?;
     }
     Ok(())
@@ -220,10 +225,16 @@ fn to_record(d: &Directory, r: DocRecord, now: Timestamp) -> Result<Record> {
         ))
     };
     limits::check_built_ins(id, &r.module, r.stage.as_deref()).map_err(ctx)?;
-    let users = [("owner", Some(r.owner)), ("created_by", r.created_by), ("updated_by", r.updated_by)];
+    let users = [
+        ("owner", Some(r.owner)),
+        ("created_by", r.created_by),
+        ("updated_by", r.updated_by),
+    ];
     for (role, user) in users {
         if let Some(u) = user.filter(|&u| d.user(u).is_none()) {
-            return Err(invalid(format_args!("record `{id}` has unknown {role} `{u}`")));
+            return Err(invalid(format_args!(
+                "record `{id}` has unknown {role} `{u}`"
+            )));
         }
     }
     if let Some(t) = r.team {

@@ -61,6 +61,25 @@ impl Event {
     }
 }
 
+/// Every action an event may name (CLI.md "audit list"): `audit list
+/// --action` takes only these.
+pub const ACTIONS: [&str; 14] = [
+    "record.delete",
+    "record.restore",
+    "record.purge",
+    "record.export",
+    "record.share",
+    "record.unshare",
+    "record.assign",
+    "account.load",
+    "directory.change",
+    "user.block",
+    "user.unblock",
+    "backup.create",
+    "backup.restore",
+    "access.denied",
+];
+
 /// What to append: the action and what it touched.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
@@ -73,6 +92,7 @@ pub(crate) struct Entry {
 
 /// Appends `e` to `account`'s chain in the caller's transaction.
 pub(crate) fn append(w: &mut Writer<'_>, account: u64, at: Timestamp, e: Entry) -> Result<()> {
+    debug_assert!(ACTIONS.contains(&e.action), "unlisted action {}", e.action);
     let mut state = w.state(account)?;
     let seq = state.next_seq.max(1);
     let mut ev = Event {
@@ -192,6 +212,12 @@ impl crate::Store {
         since: Option<Timestamp>,
         action: Option<&str>,
     ) -> Result<Vec<Event>> {
+        if let Some(a) = action.filter(|a| !ACTIONS.contains(a)) {
+            return Err(Error::Invalid(format!(
+                "`{a}` is not an audit action (one of: {})",
+                ACTIONS.join(", ")
+            )));
+        }
         self.read(|r| {
             known(r, account)?;
             list(r, account, since, action)

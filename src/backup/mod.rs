@@ -7,6 +7,7 @@ pub(crate) mod chunks;
 mod crafted;
 pub(crate) mod crypto;
 pub(crate) mod format;
+pub mod name;
 pub(crate) mod read;
 pub(crate) mod restore;
 pub(crate) mod retention;
@@ -32,6 +33,8 @@ use crate::model::Timestamp;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     pub file: PathBuf,
+    /// What the archive's own name says: all that `prune` goes by.
+    pub facts: name::NameFacts,
     pub sidecar: Sidecar,
     /// Whether the file's SHA-256 and size match its sidecar (no key needed).
     pub intact: bool,
@@ -45,29 +48,40 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(h.finalize()), n))
 }
 
-/// Every archive in `dir` that has a sidecar, oldest first.
+/// The archive a sidecar at `path` stands beside, with its name's facts,
+/// when the sidecar is named after an archive name of ours and says the same
+/// of it as the name does. Anything else is not listed: a sidecar is plain
+/// text anyone with write access to the folder may have edited.
+fn beside(path: &Path) -> Option<(PathBuf, name::NameFacts, Sidecar)> {
+    let archive = path.file_name()?.to_str()?.strip_suffix(".json")?;
+    let facts = name::parse(archive)?;
+    let sidecar = Sidecar::read(path).ok()?;
+    let same_second = sidecar
+        .created()
+        .is_ok_and(|t| t.0.div_euclid(1_000_000) * 1_000_000 == facts.created_at.0);
+    let agrees = sidecar.file == archive
+        && sidecar.kind == facts.kind
+        && sidecar.scope == facts.scope.to_string()
+        && same_second;
+    agrees.then(|| (path.with_file_name(archive), facts, sidecar))
+}
+
+/// Every archive in `dir` that has a sidecar agreeing with its name, oldest
+/// first.
 ///
 /// # Errors
 /// `Io` when the folder cannot be read.
 pub fn list(dir: &Path) -> Result<Vec<Listing>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let is_sidecar = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".age.json") && !n.starts_with('.'));
-        if !is_sidecar {
-            continue;
-        }
-        let Ok(sidecar) = Sidecar::read(&path) else {
+        let Some((file, facts, sidecar)) = beside(&entry?.path()) else {
             continue;
         };
-        let file = dir.join(&sidecar.file);
         let intact = sha256_file(&file)
             .is_ok_and(|(sha, size)| sha == sidecar.sha256 && size == sidecar.size);
         out.push(Listing {
             file,
+            facts,
             sidecar,
             intact,
         });
@@ -82,7 +96,10 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
 }
 
 /// Applies retention to the archives in `dir` at `now`: removes each archive
-/// (and its sidecar) the plan does not keep. Returns the whole plan.
+/// (and its sidecar) the plan does not keep. Returns the whole plan. Scope,
+/// kind and time come from each archive's name (`name`), never from its
+/// sidecar alone, and only a file of that folder with a name of our pattern
+/// is ever removed.
 ///
 /// # Errors
 /// `Io` when the folder cannot be read or a file cannot be removed.
@@ -92,15 +109,21 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
         .iter()
         .filter_map(|l| {
             Some(ArchiveFacts {
-                name: l.sidecar.file.clone(),
-                scope: l.sidecar.scope.clone(),
-                kind: l.sidecar.kind,
+                name: l.file.file_name()?.to_str()?.to_string(),
+                scope: l.facts.scope.to_string(),
+                kind: l.facts.kind,
+                // The sidecar's finer time orders archives of one second,
+                // only when it agrees with the name (`beside` made sure).
                 created_at: l.sidecar.created().ok()?,
             })
         })
         .collect();
     let decisions = plan_prune(now, &facts, keep);
     for d in decisions.iter().filter(|d| !d.keep) {
+        // Listed names passed `name::parse`; checked again where it matters.
+        if name::parse(&d.name).is_none() {
+            continue;
+        }
         let file = dir.join(&d.name);
         std::fs::remove_file(&file)?;
         std::fs::remove_file(Sidecar::path_for(&file))?;

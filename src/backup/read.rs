@@ -21,8 +21,7 @@ use crate::txn::AccountState;
 pub(super) type Plain = age::stream::StreamReader<BufReader<File>>;
 
 pub(super) fn open(file: &Path, key: &Decryption) -> Result<Plain> {
-    let f = File::open(file)
-        .map_err(|e| Error::io_at("cannot open archive", file, e))?;
+    let f = File::open(file).map_err(|e| Error::io_at("cannot open archive", file, e))?;
     key.open(BufReader::with_capacity(1 << 20, f))
 }
 

@@ -129,30 +129,6 @@ fn sync_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn file_name(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp) -> PathBuf {
-    let stamp = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(at.0)
-        .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
-        .unwrap_or_else(|| at.0.to_string());
-    let scope = match scope {
-        ArchiveScope::Full => "full".to_string(),
-        ArchiveScope::Account(a) => format!("account{a}"),
-    };
-    let base = format!("crmstore-{scope}-{}-{stamp}", kind.name());
-    let mut n = 1;
-    loop {
-        let name = if n == 1 {
-            format!("{base}.age")
-        } else {
-            format!("{base}-{n}.age")
-        };
-        let p = dir.join(name);
-        if !p.exists() && !tmp_name(&p).exists() {
-            return p;
-        }
-        n += 1;
-    }
-}
-
 fn write_account<W: Write + Send + 'static>(
     r: &Reader,
     a: u64,
@@ -220,7 +196,7 @@ impl Store {
         let scope = opts
             .account
             .map_or(ArchiveScope::Full, ArchiveScope::Account);
-        let path = file_name(&opts.dir, scope, opts.kind, now);
+        let path = super::name::new_in(&opts.dir, scope, opts.kind, now);
         let (file, mut guard) = create_temp(&path)?;
         let hashing = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),

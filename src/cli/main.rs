@@ -239,7 +239,10 @@ mod tests {
 
     #[test]
     fn an_error_of_many_lines_prints_as_one() {
-        assert_eq!(one_line("bad toml\n  |\n1 | x = \n  | ^\n"), "bad toml; |; 1 | x =; | ^");
+        assert_eq!(
+            one_line("bad toml\n  |\n1 | x = \n  | ^\n"),
+            "bad toml; |; 1 | x =; | ^"
+        );
         assert_eq!(one_line("plain"), "plain");
     }
 }

@@ -186,12 +186,16 @@ impl Filter {
                     .collect::<Result<_>>()?;
                 Filter::In { field, values }
             }
-            Filter::And(all) => {
-                Filter::And(all.into_iter().map(Filter::prepare).collect::<Result<_>>()?)
-            }
-            Filter::Or(any) => {
-                Filter::Or(any.into_iter().map(Filter::prepare).collect::<Result<_>>()?)
-            }
+            Filter::And(all) => Filter::And(
+                all.into_iter()
+                    .map(Filter::prepare)
+                    .collect::<Result<_>>()?,
+            ),
+            Filter::Or(any) => Filter::Or(
+                any.into_iter()
+                    .map(Filter::prepare)
+                    .collect::<Result<_>>()?,
+            ),
             Filter::Not(a) => a.prepare()?.not(),
         })
     }

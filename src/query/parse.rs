@@ -333,8 +333,15 @@ mod tests {
         let e = |t: &str| parse(t).unwrap_err().to_string();
         let terms = chain(limits::MAX_FILTER_TERMS + 1, " and ");
         assert!(terms.len() < limits::MAX_FILTER_BYTES);
-        assert!(e(&terms).contains("more than 1000 comparisons"), "{}", e(&terms));
-        let list = format!("a in [{}]", vec!["1"; limits::MAX_FILTER_TERMS + 1].join(","));
+        assert!(
+            e(&terms).contains("more than 1000 comparisons"),
+            "{}",
+            e(&terms)
+        );
+        let list = format!(
+            "a in [{}]",
+            vec!["1"; limits::MAX_FILTER_TERMS + 1].join(",")
+        );
         assert!(e(&list).contains("comparisons"));
         // Ten times the text limit: refused by size, before it is read.
         let huge = chain(16_000, " or ");

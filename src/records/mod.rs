@@ -231,7 +231,10 @@ impl Store {
     }
 
     /// The module id to scan, or `None` when the viewer sees nothing there.
-    /// An unknown module (in no record and no part of the directory) is `Invalid`.
+    /// An unknown module is `Invalid`: for an admin, one in no record and no
+    /// part of the directory; for anyone else, one the directory does not
+    /// mention, whatever records exist (they could see none there, and the
+    /// answer must not depend on records they cannot see).
     pub(crate) fn module_for_read(
         &self,
         t: &impl Tx,
@@ -239,8 +242,9 @@ impl Store {
         module: &str,
         v: &Viewer,
     ) -> Result<Option<u32>> {
+        crate::limits::check_module(module)?;
         let id = t.module_id(account, module)?;
-        if id.is_none() {
+        if !(v.admin && id.is_some()) {
             let version = t.version_of(account)?.unwrap_or(0);
             if !self
                 .directory_in(t, account, version)?

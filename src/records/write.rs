@@ -37,7 +37,10 @@ fn check_writes(
     Ok(())
 }
 
-/// A new parent must exist, be visible, and not be the record or below it.
+/// A new parent must exist, be visible, be one the viewer may edit, and not
+/// be the record or below it. Attaching is a change to the parent (its
+/// delete now cascades, or conflicts): a user who may only read a record
+/// must not be able to hang records under it and so block its owner's delete.
 fn check_parent(
     t: &impl Tx,
     v: &Viewer,
@@ -46,7 +49,13 @@ fn check_parent(
     parent: u64,
 ) -> Result<()> {
     let unknown = || Error::Invalid(format!("unknown parent record `{parent}`"));
-    visible(t, v, account, parent).map_err(|_| unknown())?;
+    let p = visible(t, v, account, parent).map_err(|_| unknown())?;
+    if !decide(v, &p, Action::Edit) {
+        return Err(Error::Denied(format!(
+            "user `{}` may not attach records to record `{parent}` (needs to edit it)",
+            v.user
+        )));
+    }
     let mut cur = Some(parent);
     let mut steps = 0u64;
     while let Some(p) = cur {
@@ -184,9 +193,10 @@ pub(super) fn update(
 /// A change's new version, time and author. The version refuses to wrap:
 /// `--expect-version` relies on it only ever growing.
 fn touch(r: &mut Record, by: u64) -> Result<()> {
-    r.version = r.version.checked_add(1).ok_or_else(|| {
-        Error::Conflict(format!("record `{}` is at the last version", r.id))
-    })?;
+    r.version = r
+        .version
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict(format!("record `{}` is at the last version", r.id)))?;
     r.updated_at = Timestamp::now();
     r.updated_by = by;
     Ok(())
@@ -277,7 +287,11 @@ pub(super) fn manage(
             ),
         ),
     };
-    let target = changed.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let target = changed
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let count = changed.len() as u64;
     audit::append(
         w,

@@ -3,10 +3,11 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
+use crate::access::decide::{decide, Action};
 use crate::access::Viewer;
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::model::Timestamp;
+use crate::model::{Record, Timestamp};
 use crate::txn::{Reader, Writer};
 
 /// One record in a batch, as a listing shows it (no fields: nothing a lister
@@ -50,17 +51,51 @@ pub(super) fn read_batch(
         .transpose()
 }
 
-/// Whether `v` sees batch `b`: admins all; others what they or their
-/// subordinates deleted.
-pub(super) fn sees(v: &Viewer, b: &Batch) -> bool {
-    v.admin || v.owners.contains(&b.deleted_by)
+/// What of batch `b` the viewer sees: an admin all of it; anyone else the
+/// records they may view (as each was deleted, under today's directory) of
+/// a batch they or their subordinates deleted, and `None` when that is none
+/// of them. A record a viewer may not view does not exist for them, in the
+/// trash too: no listing, count, restore or error names it.
+pub(super) fn visible_part(
+    trashed: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
+    v: &Viewer,
+    a: u64,
+    mut b: Batch,
+) -> Result<Option<Batch>> {
+    if v.admin {
+        return Ok(Some(b));
+    }
+    if !v.owners.contains(&b.deleted_by) {
+        return Ok(None);
+    }
+    let mut kept = Vec::with_capacity(b.records.len());
+    for item in b.records {
+        let key = (a, b.id, item.id);
+        let r: Record = trashed
+            .get(key)?
+            .map(|g| codec::decode(g.value(), || format!("trashed key {key:?}")))
+            .transpose()?
+            .ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "trash batch `{}` lists record `{}` it does not hold",
+                    b.id, item.id
+                ))
+            })?;
+        if decide(v, &r, Action::View) {
+            kept.push(item);
+        }
+    }
+    b.records = kept;
+    Ok((!b.records.is_empty()).then_some(b))
 }
 
-pub(super) fn batch_for(w: &Writer<'_>, v: &Viewer, a: u64, id: u64) -> Result<Batch> {
-    match read_batch(&w.trash, a, id)? {
-        Some(b) if sees(v, &b) => Ok(b),
-        _ => Err(Error::NotFound(format!("no trash batch `{id}`"))),
-    }
+/// The whole batch `id` and the part of it `v` sees; `NotFound` when they
+/// see none of it.
+pub(super) fn batch_for(w: &Writer<'_>, v: &Viewer, a: u64, id: u64) -> Result<(Batch, Batch)> {
+    let missing = || Error::NotFound(format!("no trash batch `{id}`"));
+    let whole = read_batch(&w.trash, a, id)?.ok_or_else(missing)?;
+    let seen = visible_part(&w.trashed, v, a, whole.clone())?.ok_or_else(missing)?;
+    Ok((whole, seen))
 }
 
 /// Removes a batch and its records for good.
@@ -74,12 +109,11 @@ pub(super) fn purge_batch(w: &mut Writer<'_>, a: u64, batch: &Batch) -> Result<u
 
 pub(super) fn list(r: &Reader, v: &Viewer, a: u64) -> Result<Vec<Batch>> {
     let mut out = Vec::new();
+    let trashed = r.trashed()?;
     for e in r.trash()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, val) = e?;
         let b: Batch = codec::decode(val.value(), || format!("trash key {:?}", k.value()))?;
-        if sees(v, &b) {
-            out.push(b);
-        }
+        out.extend(visible_part(trashed, v, a, b)?);
     }
     Ok(out)
 }

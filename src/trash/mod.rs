@@ -49,8 +49,11 @@ fn delete(
         }
         doomed.insert(id, r);
     }
-    // Walk down `parent` from every root; without cascade any live child not
-    // itself being deleted is a conflict.
+    // Walk down `parent` from every root. A child the deleter may not view
+    // does not exist for them (DESIGN.md): it neither blocks the delete nor
+    // goes with it; it stays live, naming a parent in the trash, and is
+    // under it again when that comes back. Without cascade any child they
+    // can view, not itself being deleted, is a conflict.
     let mut stack: Vec<u64> = roots.clone();
     while let Some(p) = stack.pop() {
         let children: Vec<u64> = w
@@ -62,14 +65,17 @@ fn delete(
             if doomed.contains_key(&c) {
                 continue;
             }
+            let child = w
+                .record(a, c)?
+                .ok_or_else(|| Error::Corrupt(format!("by_parent names missing record `{c}`")))?;
+            if !decide(v, &child, Action::View) {
+                continue;
+            }
             if !cascade {
                 return Err(Error::Conflict(format!(
                     "record `{p}` has live records below it (delete with cascade)"
                 )));
             }
-            let child = w
-                .record(a, c)?
-                .ok_or_else(|| Error::Corrupt(format!("by_parent names missing record `{c}`")))?;
             if !decide(v, &child, Action::Delete) {
                 return Err(Error::Denied(format!(
                     "user `{}` may not delete every record below record `{p}`",
@@ -147,9 +153,12 @@ fn restore(
     only: Option<&[u64]>,
     now: Timestamp,
 ) -> Result<u64> {
-    let mut batch = batch_for(w, v, a, batch_id)?;
+    let (mut batch, seen) = batch_for(w, v, a, batch_id)?;
+    // What the viewer sees of the batch is all there is of it for them: the
+    // whole batch is their part of it, and a record of the rest is "not in"
+    // it, as one of another batch would be.
     let in_batch: BTreeMap<u64, Option<u64>> =
-        batch.records.iter().map(|i| (i.id, i.parent)).collect();
+        seen.records.iter().map(|i| (i.id, i.parent)).collect();
     let mut chosen: BTreeSet<u64> = BTreeSet::new();
     match only {
         None => chosen.extend(in_batch.keys()),
@@ -287,7 +296,7 @@ impl Store {
         let now = Timestamp::now();
         self.act(ctx, "record.purge", now, |w, act| {
             let v = act.v;
-            let b = batch_for(w, v, ctx.account, batch)?;
+            let (b, _) = batch_for(w, v, ctx.account, batch)?;
             if !v.admin {
                 return Err(Error::Denied(format!(
                     "only an admin may purge the trash (user `{}` is not)",
@@ -323,11 +332,21 @@ impl Store {
                     expired.entry(a).or_default().push(b);
                 }
             }
-            let mut total = 0;
+            // Judged as of `now`, logged at the real time with `now` beside it
+            // when they differ: a drill's `--now` in the future must not put
+            // an event out of time order.
+            let at = Timestamp::now();
+            // (A caller's own "now" is a moment earlier: not a drill.)
+            let detail = if now.0.abs_diff(at.0) < 1_000_000 {
+                "retention expired".to_string()
+            } else {
+                format!("retention expired as of {}", now.to_rfc3339())
+            };
+            let mut total = 0u64;
             for (a, batches) in expired {
                 let mut count = 0;
                 for b in &batches {
-                    count += purge_batch(w, a, b)?;
+                    count = u64::saturating_add(count, purge_batch(w, a, b)?);
                 }
                 let target = batches
                     .iter()
@@ -339,10 +358,10 @@ impl Store {
                     action: "record.purge",
                     target,
                     count,
-                    detail: "retention expired".into(),
+                    detail: detail.clone(),
                 };
-                audit::append(w, a, now, e)?;
-                total += count;
+                audit::append(w, a, at, e)?;
+                total = total.saturating_add(count);
             }
             Ok(total)
         })

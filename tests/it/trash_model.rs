@@ -83,13 +83,29 @@ impl Model {
         let v = self.visible(user);
         (!v.is_empty()).then(|| v[pick % v.len()])
     }
-    fn pick_batch(&self, user: u64, pick: usize) -> Option<u64> {
-        let v: Vec<u64> = self
-            .batches
+    /// What of a batch `user` sees: the records they may view of one they
+    /// or a subordinate deleted (an admin: all of every batch).
+    fn part(&self, user: u64, b: u64) -> Items {
+        let (by, items) = &self.batches[&b];
+        if !self.sees(user, *by) {
+            return Items::new();
+        }
+        items
             .iter()
-            .filter(|(_, (by, _))| self.sees(user, *by))
-            .map(|(b, _)| *b)
-            .collect();
+            .filter(|(_, (owner, _))| self.sees(user, *owner))
+            .map(|(id, item)| (*id, *item))
+            .collect()
+    }
+    /// The batches `user` lists: those of which they see something.
+    fn listed(&self, user: u64) -> Vec<u64> {
+        self.batches
+            .keys()
+            .copied()
+            .filter(|b| !self.part(user, *b).is_empty())
+            .collect()
+    }
+    fn pick_batch(&self, user: u64, pick: usize) -> Option<u64> {
+        let v = self.listed(user);
         (!v.is_empty()).then(|| v[pick % v.len()])
     }
 }
@@ -123,6 +139,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
             let Some(id) = m.pick_live(user, pick) else {
                 return Ok(());
             };
+            // Children the user cannot see neither block nor go along.
             let mut doomed = vec![id];
             let mut i = 0;
             while i < doomed.len() {
@@ -130,7 +147,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
                 doomed.extend(
                     m.live
                         .iter()
-                        .filter(|(_, (_, par))| *par == Some(p))
+                        .filter(|(_, (o, par))| *par == Some(p) && m.sees(user, *o))
                         .map(|(c, _)| *c),
                 );
                 i += 1;
@@ -162,7 +179,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
             let Some(b) = m.pick_batch(user, pick) else {
                 return Ok(());
             };
-            let (_, items) = m.batches[&b].clone();
+            let items = m.part(user, b);
             let only = partial.map(|p| *items.keys().nth(p % items.len()).unwrap());
             let mut chosen: Vec<u64> = match only {
                 None => items.keys().copied().collect(),
@@ -240,12 +257,7 @@ fn agree(store: &Store, m: &Model) -> Result<(), String> {
             .iter()
             .map(|b| b.id)
             .collect();
-        let want: Vec<u64> = m
-            .batches
-            .iter()
-            .filter(|(_, (by, _))| m.sees(user, *by))
-            .map(|(b, _)| *b)
-            .collect();
+        let want = m.listed(user);
         if batches != want {
             return Err(format!("user {user} trash {batches:?}, model {want:?}"));
         }

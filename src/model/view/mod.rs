@@ -122,6 +122,12 @@ impl<'a> RecordView<'a> {
         ))
     }
 
+    /// The field names, in order; `Corrupt` at an entry that is.
+    pub(crate) fn field_names(&self) -> impl Iterator<Item = Result<&'a str>> + use<'a, '_> {
+        self.entries()
+            .map(|e| e.map(|(name, _)| name).map_err(|_| self.corrupt()))
+    }
+
     /// The fields, in name order.
     pub fn fields(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + use<'a> {
         self.entries().map_while(|e| {

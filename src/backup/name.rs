@@ -1,0 +1,137 @@
+//! Archive file names: `crmstore-{full|accountA}-{kind}-{YYYYMMDDTHHMMSSZ}[-N].age`.
+//! The one place that writes the pattern and the one that reads it back.
+//!
+//! A backup folder may be writable by anyone, so its sidecars are never
+//! trusted: what `list` and `prune` decide (scope, kind, time, which file to
+//! remove) comes from an archive's own name, read here, and only a bare name
+//! of this pattern is ever acted on.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDateTime, TimeZone, Utc};
+
+use super::format::{ArchiveScope, Kind};
+use super::write::tmp_name;
+use crate::model::Timestamp;
+
+const STAMP: &str = "%Y%m%dT%H%M%SZ";
+
+/// What an archive's name says of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameFacts {
+    pub scope: ArchiveScope,
+    pub kind: Kind,
+    /// The second it was written (names carry no finer time).
+    pub created_at: Timestamp,
+    /// 1, or N of a `-N` name (a second archive of the same second).
+    pub n: u32,
+}
+
+/// A free name in `dir` for an archive of `scope` and `kind` written at `at`.
+pub(crate) fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp) -> PathBuf {
+    let stamp = chrono::DateTime::<Utc>::from_timestamp_micros(at.0)
+        .map(|t| t.format(STAMP).to_string())
+        .unwrap_or_else(|| at.0.to_string());
+    let scope = match scope {
+        ArchiveScope::Full => "full".to_string(),
+        ArchiveScope::Account(a) => format!("account{a}"),
+    };
+    let base = format!("crmstore-{scope}-{}-{stamp}", kind.name());
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            format!("{base}.age")
+        } else {
+            format!("{base}-{n}.age")
+        };
+        let p = dir.join(name);
+        if !p.exists() && !tmp_name(&p).exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+/// Reads a bare file name of the pattern; `None` for anything else (a path,
+/// `..`, another file).
+pub fn parse(name: &str) -> Option<NameFacts> {
+    let rest = name.strip_prefix("crmstore-")?.strip_suffix(".age")?;
+    let mut parts = rest.split('-');
+    let scope = match parts.next()? {
+        "full" => ArchiveScope::Full,
+        s => {
+            let digits = s.strip_prefix("account")?;
+            if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+                return None;
+            }
+            ArchiveScope::Account(digits.parse().ok()?)
+        }
+    };
+    let kind = Kind::parse(parts.next()?).ok()?;
+    let stamp = NaiveDateTime::parse_from_str(parts.next()?, STAMP).ok()?;
+    let n = match parts.next() {
+        None => 1,
+        Some(d) if d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0') => {
+            d.parse().ok().filter(|&n| n >= 2)?
+        }
+        Some(_) => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let created_at = Timestamp(Utc.from_utc_datetime(&stamp).timestamp_micros());
+    Some(NameFacts {
+        scope,
+        kind,
+        created_at,
+        n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back_as_they_were_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp::parse("2026-12-05T22:59:05.123Z").unwrap();
+        for (scope, kind) in [
+            (ArchiveScope::Full, Kind::Weekly),
+            (ArchiveScope::Account(42), Kind::Manual),
+        ] {
+            let p = new_in(dir.path(), scope, kind, at);
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let facts = parse(name).unwrap();
+            assert_eq!((facts.scope, facts.kind, facts.n), (scope, kind, 1));
+            assert_eq!(
+                facts.created_at,
+                Timestamp::parse("2026-12-05T22:59:05Z").unwrap()
+            );
+            std::fs::write(&p, b"x").unwrap();
+            let second = new_in(dir.path(), scope, kind, at);
+            let name = second.file_name().unwrap().to_str().unwrap();
+            assert_eq!(parse(name).unwrap().n, 2, "{name}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not_an_archive_name() {
+        for bad in [
+            "/etc/passwd",
+            "../crmstore-full-weekly-20261205T225905Z.age",
+            "sub/crmstore-full-weekly-20261205T225905Z.age",
+            "crmstore-full-weekly-20261205T225905Z.age.json",
+            "crmstore-full-yearly-20261205T225905Z.age",
+            "crmstore-account-weekly-20261205T225905Z.age",
+            "crmstore-account01-weekly-20261205T225905Z.age",
+            "crmstore-full-weekly-20261305T225905Z.age",
+            "crmstore-full-weekly-20261205T225905Z-1.age",
+            "crmstore-full-weekly-20261205T225905Z-2-3.age",
+            "crmstore-full-weekly-20261205T225905Z",
+            "",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}
