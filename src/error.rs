@@ -38,8 +38,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// An I/O failure naming what was being done and the path it was done to.
-    pub(crate) fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+    /// An I/O failure naming what was being done and the path it was done to
+    /// (a missing or unreadable file is `Io`, exit 1, whatever it holds).
+    pub fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
         Error::Io(std::io::Error::new(
             e.kind(),
             format!("{what} `{}`: {e}", path.display()),

@@ -67,12 +67,8 @@ impl Encryption {
 }
 
 fn read_passphrase(path: &Path) -> Result<SecretString> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Invalid(format!(
-            "cannot read passphrase file `{}`: {e}",
-            path.display()
-        ))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io_at("cannot read passphrase file", path, e))?;
     let line = text
         .lines()
         .next()
@@ -107,14 +103,11 @@ impl Decryption {
     /// Reads an age identity file (`AGE-SECRET-KEY-1...` lines).
     ///
     /// # Errors
-    /// [`Error::Invalid`] when it cannot be read or holds no identity.
+    /// [`Error::Io`] when it cannot be read; [`Error::Invalid`] when it holds
+    /// no identity.
     pub fn identity_file(path: &Path) -> Result<Decryption> {
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot read identity file `{}`: {e}",
-                path.display()
-            ))
-        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::io_at("cannot read identity file", path, e))?;
         let ids = age::IdentityFile::from_buffer(BufReader::new(file))
             .map_err(|e| Error::Invalid(format!("identity file `{}`: {e}", path.display())))?
             .into_identities()

@@ -283,3 +283,31 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn a_symlink_planted_at_the_temporary_name_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let path = dir.path().join("a.age.json");
+        std::os::unix::fs::symlink(&victim, tmp_name(&path)).unwrap();
+        let e = write_atomic(&path, b"sidecar").unwrap_err();
+        assert!(
+            e.to_string().contains("cannot create temporary file"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!path.exists());
+        // The planted link is left as it was, for the operator to see.
+        assert!(tmp_name(&path).symlink_metadata().unwrap().is_symlink());
+        std::fs::remove_file(tmp_name(&path)).unwrap();
+        write_atomic(&path, b"sidecar").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"sidecar");
+        assert!(!tmp_name(&path).exists());
+    }
+}

@@ -87,8 +87,7 @@ pub struct GenArgs {
 }
 
 pub fn load(g: &Global, file: &Path) -> Outcome {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::Invalid(format!("cannot read `{}`: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io_at("cannot read", file, e))?;
     let (account, count) = g.store()?.load_json(&text)?;
     if g.json {
         output::line(serde_json::json!({ "account": account, "records": count }))?;

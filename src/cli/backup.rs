@@ -263,7 +263,7 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
 
 pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
     let text = std::fs::read_to_string(&a.config)
-        .map_err(|e| Error::Invalid(format!("cannot read config `{}`: {e}", a.config.display())))?;
+        .map_err(|e| Error::io_at("cannot read config", &a.config, e))?;
     let cfg = ScheduleConfig::parse(&text)?;
     let store = Arc::new(g.store()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

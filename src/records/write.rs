@@ -307,3 +307,43 @@ pub(super) fn manage(
     )?;
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, NewRecord, Store, Update};
+
+    #[test]
+    fn a_version_at_the_top_refuses_to_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        store
+            .load_json(
+                r#"{"account": {"id": 1, "name": "a"},
+                    "roles": [{"id": 1, "name": "r"}],
+                    "profiles": [{"id": 1, "name": "p"}],
+                    "users": [{"id": 1, "name": "u", "role": 1, "profile": 1, "admin": true}]}"#,
+            )
+            .unwrap();
+        let ctx = store.context(1, 1).unwrap();
+        let mut r = store.create(&ctx, NewRecord::new("deals")).unwrap();
+        let old = r.clone();
+        r.version = u64::MAX;
+        store
+            .write(|w| crate::index::save(w, 1, Some(&old), &r))
+            .unwrap();
+        let e = store
+            .update(&ctx, r.id, Update::new().set("a", 1))
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict(m) if m.contains("last version")));
+        let e = store
+            .share(
+                &ctx,
+                &[r.id],
+                crate::Principal::User(1),
+                crate::Access::Read,
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)));
+        assert_eq!(store.get(&ctx, r.id).unwrap().version, u64::MAX);
+    }
+}

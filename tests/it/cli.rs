@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::common::DOC;
 
-fn crmstore(db: &Path, args: &[&str]) -> Output {
+pub(crate) fn crmstore(db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crmstore"))
         .arg("--db")
         .arg(db)
@@ -15,21 +15,21 @@ fn crmstore(db: &Path, args: &[&str]) -> Output {
 }
 
 /// `cmd` acted for user `user` of account 1, then `rest`, in the order CLI.md shows.
-fn acting<'a>(cmd: &'a str, user: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn acting<'a>(cmd: &'a str, user: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![cmd, "--account", "1", "--as", user];
     args.extend_from_slice(rest);
     args
 }
 
-fn code(o: &Output) -> i32 {
+pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-fn loaded() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn loaded() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.redb");
     let doc = dir.path().join("doc.json");
@@ -611,7 +611,7 @@ fn bad_arguments_are_named_and_change_nothing() {
             5,
             "not a principal",
         ),
-        (&["load", "/nonexistent/doc.json"], 5, "cannot read"),
+        (&["load", "/nonexistent/doc.json"], 1, "cannot read"),
         (
             &["query", "--account", "1", "--as", "3", "--module", "nope"],
             5,

@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod compat;
 mod faults;
+mod hardening;
 mod load;
 mod records;
 mod trash;
