@@ -11,7 +11,7 @@ shift || true
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(account_document stored_record filter_text archive_plaintext)
+[ ${#targets[@]} -gt 0 ] || targets=(account_document stored_record filter_text archive_plaintext write_read filter_large)
 for t in "${targets[@]}"; do
   echo "== $t for ${secs}s"
   mkdir -p "corpus/$t"

@@ -141,6 +141,55 @@ pub mod fuzzing {
         whole.map(|_| ())
     }
 
+    /// The write→read round trip (issue 17): whatever `create` accepts from
+    /// `record` (the CLI's `--json-record`, in module `deals` of `store`'s
+    /// account 1, for its admin user 1), every read answers: `get`, `query`,
+    /// `query_rows`, both exports and `dump`, and the dump loads back (as
+    /// account 2) to the same records. `Ok` when `create` refused it.
+    pub fn write_then_read(store: &crate::Store, record: &str) -> crate::Result<()> {
+        use crate::{ExportFormat, NewRecord, Query};
+        let ctx = store.context(1, 1)?;
+        let Ok(new) = NewRecord::from_json("deals", record) else {
+            return Ok(());
+        };
+        let Ok(made) = store.create(&ctx, new) else {
+            return Ok(());
+        };
+        let broken = |what: &str, e: crate::Error| {
+            crate::Error::Corrupt(format!("record `{}` written, then {what}: {e}", made.id))
+        };
+        let got = store.get(&ctx, made.id).map_err(|e| broken("get", e))?;
+        let q = Query::module("deals").after(made.id - 1).limit(1);
+        let page = store.query(&ctx, &q).map_err(|e| broken("query", e))?;
+        let rows = store.query_rows(&ctx, &q).map_err(|e| broken("rows", e))?;
+        if page.records != [got.clone()] || rows.to_records() != page.records {
+            return Err(broken(
+                "read differently",
+                crate::Error::Corrupt(String::new()),
+            ));
+        }
+        for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+            store
+                .export(&ctx, &Query::module("deals"), format, std::io::sink())
+                .map_err(|e| broken("export", e))?;
+        }
+        let mut doc = store.dump_json(1).map_err(|e| broken("dump", e))?;
+        doc["account"]["id"] = serde_json::json!(2);
+        store
+            .load_json(&doc.to_string())
+            .map_err(|e| broken("load of its dump", e))?;
+        let again = store
+            .get(&store.context(2, 1)?, made.id)
+            .map_err(|e| broken("get after load", e))?;
+        if again.fields != got.fields {
+            return Err(broken(
+                "loaded back differently",
+                crate::Error::Corrupt(String::new()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads a decrypted archive stream as `verify` does.
     pub fn archive_plaintext(bytes: &[u8]) -> crate::Result<()> {
         crate::backup::read::verify_plain(bytes, &crate::NoProgress).map(|_| ())
