@@ -134,6 +134,12 @@ fn check_tree<N: Node>(field: &str, value: &N) -> Result<()> {
 /// A field's name and value.
 pub(crate) fn check_field_value(field: &str, value: &Value) -> Result<()> {
     check_field(field)?;
+    check_value(field, value)
+}
+
+/// A value compared with field `field` (a filter's): depth and text sizes,
+/// so that comparing it cannot recurse deeper than a stored value can.
+pub(crate) fn check_value(field: &str, value: &Value) -> Result<()> {
     check_tree(field, value)
 }
 

@@ -139,9 +139,22 @@ impl Filter {
                     limits::MAX_DEPTH
                 )));
             }
+            let value = |field, v| {
+                limits::check_value(field, v).map_err(|e| Error::Invalid(format!("filter: {e}")))
+            };
             match f {
-                Filter::Cmp { .. } => terms += 1,
-                Filter::In { values, .. } => terms = terms.saturating_add(values.len().max(1)),
+                Filter::Cmp {
+                    field, value: v, ..
+                } => {
+                    value(field, v)?;
+                    terms += 1;
+                }
+                Filter::In { field, values } => {
+                    terms = terms.saturating_add(values.len().max(1));
+                    if terms <= limits::MAX_FILTER_TERMS {
+                        values.iter().try_for_each(|v| value(field, v))?;
+                    }
+                }
                 Filter::And(all) | Filter::Or(all) => {
                     stack.extend(all.iter().map(|f| (f, depth + 1)));
                 }

@@ -684,6 +684,19 @@ fn the_library_holds_every_write_path_to_the_same_limits() {
         f.store
             .count(&raj, &crmstore::Query::module("deals").filter(nested))
     ));
+    // A compared value nested past the limit is refused before a compare
+    // could recurse into it.
+    let deep = (0..1_000).fold(Value::Null, |v, _| Value::List(vec![v]));
+    let by_value = crmstore::Filter::field("a").eq(deep.clone());
+    assert!(refused(f.store.count(
+        &raj,
+        &crmstore::Query::module("deals").filter(by_value)
+    )));
+    let in_list = crmstore::Filter::field("a").is_in([Value::Int(1), deep]);
+    assert!(refused(
+        f.store
+            .count(&raj, &crmstore::Query::module("deals").filter(in_list))
+    ));
 }
 
 /// A JSON value of lists nested `depth` deep around `leaf`, `width` wide.
