@@ -69,8 +69,7 @@ pub(crate) fn charge(
         let used: u64 = recent
             .iter()
             .filter(|(at, _)| *at > since)
-            .map(|(_, c)| c)
-            .sum();
+            .fold(0u64, |sum, (_, c)| sum.saturating_add(*c));
         if used.saturating_add(count) > rule.max_records {
             let reason = format!(
                 "{} of {} records within {} s crosses the limit of {}",
