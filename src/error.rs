@@ -51,22 +51,44 @@ impl Error {
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<redb::StorageError> for Error {
+    fn from(e: redb::StorageError) -> Self {
+        match e {
+            redb::StorageError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Error::Corrupt(format!(
+                    "the store file ends before its data (truncated: {io}); restore it from a \
+                     backup (docs/operations.md)"
+                ))
+            }
+            other => Error::Storage(other.to_string()),
+        }
+    }
+}
+
+/// redb's error types that can carry a `StorageError`: that one is read as
+/// above (a truncated file is `Corrupt`), anything else is `Storage`.
 macro_rules! storage_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Error::Storage(e.to_string())
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for Error {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => Error::from(s),
+                    other => Error::Storage(other.to_string()),
+                }
             }
         }
     )*};
 }
-storage_from!(
-    redb::Error,
-    redb::StorageError,
-    redb::TableError,
-    redb::TransactionError,
-    redb::CommitError
-);
+storage_from!(TableError, TransactionError, CommitError);
+
+impl From<redb::Error> for Error {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) => Error::from(redb::StorageError::Io(io)),
+            other => Error::Storage(other.to_string()),
+        }
+    }
+}
 
 impl From<redb::DatabaseError> for Error {
     fn from(e: redb::DatabaseError) -> Self {

@@ -71,7 +71,10 @@ impl OpenOptions {
     }
 
     /// Opens the store at `path`, creating it (with every table and the
-    /// format version) if the file does not exist.
+    /// format version) only if nothing is there: an existing file that is
+    /// not a valid store — an empty one too — is refused, never made into a
+    /// new empty store (which `serve` would then back up over the good
+    /// archives).
     ///
     /// # Errors
     /// [`crate::Error::Conflict`] when another process has the file open and
@@ -90,11 +93,26 @@ impl OpenOptions {
             .set_cache_size(self.cache_bytes)
             .set_concurrency_mode(mode);
         let path = path.as_ref();
-        let db = if self.read_only {
-            builder.open_read_only(path).map(Db::Read)
-        } else {
-            builder.create(path).map(Db::Write)
-        };
+        let exists = path.symlink_metadata().is_ok();
+        if exists && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(crate::Error::Incompatible(format!(
+                "`{}` is empty (0 bytes), not a crmstore store: restore it from a backup, or \
+                 remove it to start a new store",
+                path.display()
+            )));
+        }
+        // redb panics on some damaged pages while opening (a writable open
+        // repairs): answered as the store's other calls answer it.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.read_only {
+                builder.open_read_only(path).map(Db::Read)
+            } else if exists {
+                builder.open(path).map(Db::Write)
+            } else {
+                builder.create(path).map(Db::Write)
+            }
+        }));
+        let db = opened.map_err(|p| crate::store::damaged(path, p.as_ref()))?;
         let sole_writer = !self.shared && !self.read_only;
         Store::with_db(db, path.to_path_buf(), sole_writer)
     }

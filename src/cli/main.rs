@@ -184,27 +184,25 @@ fn main() -> ExitCode {
         json: cli.json,
         cache_mib: cli.cache_mib,
     };
-    let result = match cli.command {
-        Command::Demo(a) => demo::run(&a),
-        Command::Load { file } => admin::load(&g, &file),
-        Command::Dump { account } => admin::dump(&g, account),
-        Command::Get(a) => records::get(&g, &a),
-        Command::Query(a) => records::query(&g, &a),
-        Command::Create(a) => records::create(&g, &a),
-        Command::Update(a) => records::update(&g, &a),
-        Command::Share(a) => records::share(&g, &a),
-        Command::Unshare(a) => records::unshare(&g, &a),
-        Command::Assign(a) => records::assign(&g, &a),
-        Command::Delete(a) => records::delete(&g, &a),
-        Command::Trash(c) => admin::trash(&g, c),
-        Command::User(c) => admin::user(&g, c),
-        Command::Export(a) => records::export(&g, &a),
-        Command::Audit(c) => admin::audit(&g, c),
-        Command::Check => admin::check(&g),
-        Command::Gen(a) => admin::gen(&g, &a),
-        Command::Backup(c) => backup::run(&g, c),
-        Command::Serve(a) => backup::serve(&g, &a),
-    };
+    // The store answers `Corrupt` for a panic of the storage engine; one it
+    // could not catch (while an export streams, say) still ends in one
+    // `error:` line and exit 5, not a backtrace and 101.
+    std::panic::set_hook(Box::new(|_| {}));
+    let db = g.db.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&g, cli.command)))
+        .unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let file = db
+                .map(|d| format!(" on `{}`", d.display()))
+                .unwrap_or_default();
+            Err(Error::Corrupt(format!(
+                "internal error{file} ({why}); if the store is damaged, run `crmstore check`"
+            )))
+        });
     match result {
         Ok(code) => ExitCode::from(code),
         // `crmstore export ... | head`: the reader left; that is not a failure.
@@ -216,6 +214,30 @@ fn main() -> ExitCode {
             }
             ExitCode::from(exit_for(&e) as u8)
         }
+    }
+}
+
+fn run(g: &Global, command: Command) -> Outcome {
+    match command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Load { file } => admin::load(g, &file),
+        Command::Dump { account } => admin::dump(g, account),
+        Command::Get(a) => records::get(g, &a),
+        Command::Query(a) => records::query(g, &a),
+        Command::Create(a) => records::create(g, &a),
+        Command::Update(a) => records::update(g, &a),
+        Command::Share(a) => records::share(g, &a),
+        Command::Unshare(a) => records::unshare(g, &a),
+        Command::Assign(a) => records::assign(g, &a),
+        Command::Delete(a) => records::delete(g, &a),
+        Command::Trash(c) => admin::trash(g, c),
+        Command::User(c) => admin::user(g, c),
+        Command::Export(a) => records::export(g, &a),
+        Command::Audit(c) => admin::audit(g, c),
+        Command::Check => admin::check(g),
+        Command::Gen(a) => admin::gen(g, &a),
+        Command::Backup(c) => backup::run(g, c),
+        Command::Serve(a) => backup::serve(g, &a),
     }
 }
 

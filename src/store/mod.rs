@@ -124,8 +124,21 @@ impl Store {
             {
                 Error::NotFound(format!("no store at `{}`", path.display()))
             }
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m))
+                if m.contains("truncated") =>
+            {
+                Error::Corrupt(format!(
+                    "`{}` is truncated ({m}): restore it from a backup (docs/operations.md)",
+                    path.display()
+                ))
+            }
             redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
                 Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
+            }
+            redb::DatabaseError::Storage(redb::StorageError::Io(e))
+                if e.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                Error::Incompatible(format!("`{}` is not a crmstore store: {e}", path.display()))
             }
             other => Error::from(other),
         })?;
@@ -135,7 +148,7 @@ impl Store {
             cache: Mutex::new(Cache::default()),
             snapshots: sole_writer.then(Snapshots::default),
         };
-        store.init()?;
+        store.guarded(|| store.init())?;
         Ok(store)
     }
 
@@ -146,8 +159,19 @@ impl Store {
 
     /// Runs `f` in one read transaction (a consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
-        let snapshot = self.reader()?;
-        f(&snapshot)
+        self.guarded(|| {
+            let snapshot = self.reader()?;
+            f(&snapshot)
+        })
+    }
+
+    /// Runs `f`, answering `Corrupt` naming the file if the storage engine
+    /// panics inside it: redb 4.6 does on some damaged pages (`btree.rs:1110`
+    /// "unreachable", `tests/it/faults.rs` reproduces it), and no input, a
+    /// damaged file included, may make a call panic.
+    pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|p| Err(damaged(&self.path, p.as_ref())))
     }
 
     /// The newest snapshot's tables, opened as they are used.
@@ -169,6 +193,14 @@ impl Store {
     /// with `Durability::None` the commit skips fsync and is made durable by
     /// the next immediate commit, which the caller must make.
     pub(crate) fn write_with<T>(
+        &self,
+        durability: redb::Durability,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.guarded(|| self.write_unguarded(durability, f))
+    }
+
+    fn write_unguarded<T>(
         &self,
         durability: redb::Durability,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
@@ -323,4 +355,18 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// What a panic inside the storage engine means for the caller.
+pub(crate) fn damaged(path: &Path, panic: &(dyn std::any::Any + Send)) -> Error {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    Error::Corrupt(format!(
+        "`{}` is damaged: the storage engine failed reading it ({why}); run `crmstore check`, \
+         and restore it from a backup if that fails (docs/operations.md)",
+        path.display()
+    ))
 }

@@ -1,0 +1,111 @@
+//! Issue 18: a damaged, truncated, empty or foreign file is refused by every
+//! command with one clear line and exit 5, never a panic (exit 101) and
+//! never taken for a new empty store.
+
+use std::path::Path;
+
+use crate::cli::{code, crmstore, loaded};
+
+/// Every command kind that opens the store: reads, writes, check, backup.
+const COMMANDS: [&[&str]; 6] = [
+    &[
+        "query",
+        "--account",
+        "1",
+        "--as",
+        "1",
+        "--module",
+        "deals",
+        "--count",
+    ],
+    &["get", "--account", "1", "--as", "1", "1"],
+    &["dump", "--account", "1"],
+    &["check"],
+    &[
+        "create",
+        "--account",
+        "1",
+        "--as",
+        "1",
+        "--module",
+        "deals",
+        "--json-record",
+        "{}",
+    ],
+    &["audit", "verify", "--account", "1"],
+];
+
+fn refused_by_every_command(db: &Path, says: &str) {
+    for args in COMMANDS {
+        let o = crmstore(db, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 5, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_file_is_refused_not_made_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.redb");
+    std::fs::write(&db, b"").unwrap();
+    refused_by_every_command(&db, "is empty (0 bytes)");
+    let o = crmstore(
+        &db,
+        &[
+            "backup",
+            "create",
+            "--to",
+            dir.path().join("b").to_str().unwrap(),
+            "--recipient",
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+        ],
+    );
+    assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "left as it was");
+    assert!(
+        !dir.path().join("b").exists()
+            || std::fs::read_dir(dir.path().join("b"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn a_foreign_file_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.redb");
+    std::fs::write(&db, vec![0x5a; 10_000]).unwrap();
+    refused_by_every_command(&db, "is not a crmstore store");
+}
+
+#[test]
+fn damaged_pages_are_corrupt_naming_the_file_never_a_panic() {
+    let (_d, db) = loaded();
+    // The bytes that made redb 4.6 reach `unreachable!()` (btree.rs:1110)
+    // in every command: the page at 4 KiB overwritten.
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[4096..8192].fill(0x41);
+    std::fs::write(&db, &bytes).unwrap();
+    refused_by_every_command(&db, "is damaged");
+}
+
+#[test]
+fn a_truncated_file_is_refused_by_every_writing_command() {
+    let (_d, db) = loaded();
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    // (Read-only opens do not yet compare the file with redb's stored layout:
+    // a read whose pages are all still there answers; see docs/operations.md.)
+    for args in [COMMANDS[4]] {
+        let o = crmstore(&db, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 5, "{args:?}: {err}");
+        assert!(err.contains("truncated"), "{args:?}: {err}");
+    }
+}
