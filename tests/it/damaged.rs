@@ -102,10 +102,8 @@ fn a_truncated_file_is_refused_by_every_writing_command() {
     std::fs::write(&db, &bytes[..bytes.len() * 6 / 10]).unwrap();
     // (Read-only opens do not yet compare the file with redb's stored layout:
     // a read whose pages are all still there answers; see docs/operations.md.)
-    for args in [COMMANDS[4]] {
-        let o = crmstore(&db, args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(code(&o), 5, "{args:?}: {err}");
-        assert!(err.contains("truncated"), "{args:?}: {err}");
-    }
+    let o = crmstore(&db, COMMANDS[4]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 5, "{err}");
+    assert!(err.contains("truncated"), "{err}");
 }
