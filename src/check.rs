@@ -2,6 +2,8 @@
 //! against its record, in both directions, in one read transaction, with
 //! memory that does not grow with the store.
 
+use std::collections::HashSet;
+
 use crate::codec;
 use crate::error::Result;
 use crate::index::entries;
@@ -191,6 +193,9 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
         |e, m| e.shares.iter().any(|(s, _)| *s == k)
     );
     // INVARIANT (trash): a trashed record is not live and its batch lists it.
+    // Entries come in (account, batch, id) order: each batch header is
+    // decoded once, into a set, for all of its records (linear in the trash).
+    let mut batch_ids: Option<((u64, u64), Result<Option<HashSet<u64>>>)> = None;
     for item in r.trashed()?.range::<(u64, u64, u64)>(..)? {
         let (key, _) = item?;
         let (a, batch, id) = key.value();
@@ -199,19 +204,19 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
                 "record `{id}` of account `{a}` is both live and in trash batch `{batch}`"
             ));
         }
-        let listed = r
-            .trash()?
-            .get((a, batch))?
-            .map(|g| {
+        if batch_ids.as_ref().is_none_or(|(k, _)| *k != (a, batch)) {
+            let listed = r.trash()?.get((a, batch))?.map(|g| {
                 codec::decode::<crate::Batch>(g.value(), || format!("trash key ({a}, {batch})"))
-            })
-            .transpose();
-        match listed {
-            Ok(Some(b)) if b.records.iter().any(|i| i.id == id) => {}
-            Ok(_) => rep.problem(format!(
+                    .map(|b| b.records.iter().map(|i| i.id).collect())
+            });
+            batch_ids = Some(((a, batch), listed.transpose()));
+        }
+        match batch_ids.as_ref().map(|(_, ids)| ids) {
+            Some(Ok(Some(ids))) if ids.contains(&id) => {}
+            Some(Err(e)) => rep.problem(e.to_string()),
+            _ => rep.problem(format!(
                 "trash batch `{batch}` of account `{a}` does not list record `{id}` it holds"
             )),
-            Err(e) => rep.problem(e.to_string()),
         }
     }
     Ok(rep)
