@@ -297,7 +297,9 @@ pub fn record(spec: &GenSpec, dir: &Directory, id: u64) -> Record {
 
 impl Store {
     /// Creates (or replaces) account `spec.account` with generated data, in
-    /// transactions of 20,000 records (memory stays flat for any size).
+    /// one transaction, as `load` does: a killed or failing `gen` leaves the
+    /// account as it was, never half of it with an event claiming all of it.
+    /// Records are encoded and landed 20,000 at a time within it.
     ///
     /// # Errors
     /// `Invalid` for a spec with fewer than 2 users or no team.
@@ -308,6 +310,19 @@ impl Store {
         self.write(|w| {
             crate::account::clear_data(w, a)?;
             w.put_directory(&dir)?;
+            let mut next = 1;
+            while next <= spec.records {
+                let end = (next + 20_000).min(spec.records + 1);
+                let batch = (next..end)
+                    .map(|id| Ok((id, codec::encode(&record(spec, &dir, id))?)))
+                    .collect::<Result<Vec<_>>>()?;
+                index::save_all(w, a, &batch)?;
+                progress.inc(end - next);
+                next = end;
+            }
+            let mut state = w.state(a)?;
+            state.next_record = state.next_record.max(next);
+            w.put_state(a, &state)?;
             let e = audit::Entry {
                 actor: None,
                 action: "account.load",
@@ -317,27 +332,6 @@ impl Store {
             };
             audit::append(w, a, Timestamp::now(), e)
         })?;
-        let mut next = 1;
-        while next <= spec.records {
-            let end = (next + 20_000).min(spec.records + 1);
-            // Batches skip fsync; the last one is immediate and makes all durable.
-            let durability = if end > spec.records {
-                redb::Durability::Immediate
-            } else {
-                redb::Durability::None
-            };
-            self.write_with(durability, |w| {
-                let batch = (next..end)
-                    .map(|id| Ok((id, codec::encode(&record(spec, &dir, id))?)))
-                    .collect::<Result<Vec<_>>>()?;
-                index::save_all(w, a, &batch)?;
-                let mut state = w.state(a)?;
-                state.next_record = state.next_record.max(end);
-                w.put_state(a, &state)
-            })?;
-            progress.inc(end - next);
-            next = end;
-        }
         progress.finish();
         Ok(())
     }

@@ -160,3 +160,45 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
         "no open got through: the test never reached a migrated store"
     );
 }
+
+#[test]
+fn a_failed_gen_leaves_the_account_as_it_was_or_whole() {
+    let f = fixture();
+    let path = f.path.clone();
+    let before = f.store.dump_json(1).unwrap();
+    drop(f.store);
+    // Two landings of 20,000 inside the one transaction.
+    let spec = crmstore::synth::GenSpec {
+        account: 1,
+        records: 25_000,
+        users: 4,
+        teams: 2,
+        seed: 3,
+    };
+    let (mut failed, mut whole) = (0, 0);
+    for n in [0, 5, 40, 200, 1_000, 1 << 30] {
+        let copy = f._dir.path().join(format!("gen-{n}.redb"));
+        {
+            let backend = failing_copy(&path, &copy, n);
+            let done = Store::open_with_backend(backend, &copy)
+                .and_then(|s| s.generate(&spec, &crmstore::NoProgress));
+            if done.is_err() {
+                failed += 1;
+            }
+        }
+        let store = Store::open(&copy).unwrap();
+        assert!(store.check().unwrap().is_consistent(), "after {n} writes");
+        assert!(store.audit_verify(1).unwrap().broken.is_none());
+        let ada = store.context(1, 1).unwrap();
+        let records: u64 = ["deals", "leads", "contacts", "comments"]
+            .iter()
+            .map(|m| store.count(&ada, &crmstore::Query::module(*m)).unwrap_or(0))
+            .sum();
+        if store.dump_json(1).unwrap() == before {
+            continue;
+        }
+        assert_eq!(records, spec.records, "after {n} writes: half an account");
+        whole += 1;
+    }
+    assert!(failed > 0 && whole > 0, "failed {failed}, whole {whole}");
+}
