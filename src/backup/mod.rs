@@ -104,6 +104,7 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
 /// # Errors
 /// `Io` when the folder cannot be read or a file cannot be removed.
 pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
+    clean_temporary(dir)?;
     let listed = list(dir)?;
     let facts: Vec<ArchiveFacts> = listed
         .iter()
@@ -131,23 +132,30 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
     Ok(decisions)
 }
 
-/// Removes temporary files a stopped or crashed backup left in `dir`.
+/// Removes the temporary files stopped or killed backups left in `dir`:
+/// each `.crmstore-*.tmp` no live process holds (`write::is_stale`). `serve`
+/// runs it at start, `backup create` and `prune` in their folder.
 ///
 /// # Errors
-/// `Io` when the folder cannot be read.
+/// `Io` naming the folder or file that could not be read or removed.
 pub fn clean_temporary(dir: &Path) -> Result<usize> {
     let mut n = 0;
     if !dir.exists() {
         return Ok(0);
     }
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| crate::Error::io_at("cannot read folder", dir, e))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| crate::Error::io_at("cannot read folder", dir, e))?
+            .path();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if name.starts_with(".crmstore-") && name.ends_with(".tmp") {
-            std::fs::remove_file(&path)?;
+        if name.starts_with(".crmstore-") && name.ends_with(".tmp") && write::is_stale(&path) {
+            std::fs::remove_file(&path)
+                .map_err(|e| crate::Error::io_at("cannot remove", &path, e))?;
             n += 1;
         }
     }

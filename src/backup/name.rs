@@ -6,12 +6,14 @@
 //! remove) comes from an archive's own name, read here, and only a bare name
 //! of this pattern is ever acted on.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 
 use super::format::{ArchiveScope, Kind};
-use super::write::tmp_name;
+use super::write::{create_temp, tmp_name, TempFile};
+use crate::error::{Error, Result};
 use crate::model::Timestamp;
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -27,8 +29,40 @@ pub struct NameFacts {
     pub n: u32,
 }
 
-/// A free name in `dir` for an archive of `scope` and `kind` written at `at`.
-pub(crate) fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp) -> PathBuf {
+/// A new archive's name in `dir` for `scope` and `kind` written at `at`, and
+/// its temporary file, created: the first `-N` whose archive does not exist
+/// and whose temporary file this process could create (`create_new`), so two
+/// backups of one second into one folder take two names, and neither ever
+/// touches the other's file.
+///
+/// # Errors
+/// `Io` naming the temporary file when it cannot be created.
+pub(crate) fn create_in(
+    dir: &Path,
+    scope: ArchiveScope,
+    kind: Kind,
+    at: Timestamp,
+) -> Result<(PathBuf, File, TempFile)> {
+    let mut after = 0;
+    loop {
+        let path = new_in(dir, scope, kind, at, after);
+        match create_temp(&path) {
+            Ok((file, guard)) => return Ok((path, file, guard)),
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                after = parse(
+                    path.file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default(),
+                )
+                .map_or(after + 1, |f| f.n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The first free name in `dir` numbered above `after`.
+fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp, after: u32) -> PathBuf {
     let stamp = chrono::DateTime::<Utc>::from_timestamp_micros(at.0)
         .map(|t| t.format(STAMP).to_string())
         .unwrap_or_else(|| at.0.to_string());
@@ -37,7 +71,7 @@ pub(crate) fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp)
         ArchiveScope::Account(a) => format!("account{a}"),
     };
     let base = format!("crmstore-{scope}-{}-{stamp}", kind.name());
-    let mut n = 1;
+    let mut n = after.saturating_add(1);
     loop {
         let name = if n == 1 {
             format!("{base}.age")
@@ -48,7 +82,7 @@ pub(crate) fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp)
         if !p.exists() && !tmp_name(&p).exists() {
             return p;
         }
-        n += 1;
+        n = n.saturating_add(1);
     }
 }
 
@@ -100,7 +134,7 @@ mod tests {
             (ArchiveScope::Full, Kind::Weekly),
             (ArchiveScope::Account(42), Kind::Manual),
         ] {
-            let p = new_in(dir.path(), scope, kind, at);
+            let (p, _, first) = create_in(dir.path(), scope, kind, at).unwrap();
             let name = p.file_name().unwrap().to_str().unwrap();
             let facts = parse(name).unwrap();
             assert_eq!((facts.scope, facts.kind, facts.n), (scope, kind, 1));
@@ -108,10 +142,25 @@ mod tests {
                 facts.created_at,
                 Timestamp::parse("2026-12-05T22:59:05Z").unwrap()
             );
-            std::fs::write(&p, b"x").unwrap();
-            let second = new_in(dir.path(), scope, kind, at);
+            // A second backup of the same second while the first still writes.
+            let (second, _, _guard) = create_in(dir.path(), scope, kind, at).unwrap();
             let name = second.file_name().unwrap().to_str().unwrap();
             assert_eq!(parse(name).unwrap().n, 2, "{name}");
+            assert!(
+                tmp_name(&p).exists(),
+                "the first one's temporary file is its own"
+            );
+            drop(first);
+            assert!(!tmp_name(&p).exists());
+            // Once the first is an archive, a third takes the next free name.
+            std::fs::write(&p, b"x").unwrap();
+            let (third, _, _g) = create_in(dir.path(), scope, kind, at).unwrap();
+            assert_eq!(
+                parse(third.file_name().unwrap().to_str().unwrap())
+                    .unwrap()
+                    .n,
+                3
+            );
         }
     }
 

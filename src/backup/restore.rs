@@ -152,6 +152,11 @@ pub fn restore_store(
         return Err(Error::io_at("cannot restore into", folder, missing));
     }
     let plain = open(file, key)?;
+    // A killed restore to the same place left its temporary file.
+    let stale = tmp_name(to);
+    if super::write::is_stale(&stale) {
+        std::fs::remove_file(&stale).map_err(|e| Error::io_at("cannot remove", &stale, e))?;
+    }
     let (tmp_file, mut guard) = create_temp(to)?;
     let store = Store::open_private(tmp_file, &tmp_name(to), RESTORE_CACHE_BYTES)?;
     let mut counts = Counts::default();

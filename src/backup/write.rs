@@ -96,7 +96,34 @@ pub(crate) fn create_temp(path: &Path) -> Result<(File, TempFile)> {
         .create_new(true)
         .open(&tmp)
         .map_err(|e| Error::io_at("cannot create temporary file", &tmp, e))?;
+    // Held while this process writes it: a cleaner that can take the lock
+    // knows no live process writes the file (`is_stale`). Where the file
+    // system has no locks, the file's age decides instead.
+    let _ = file.try_lock();
     Ok((file, TempFile(Some(tmp))))
+}
+
+/// Whether a temporary file was left by a process that is gone: nobody holds
+/// its lock, or (where locks cannot be had) it is older than a day. A
+/// symlink is never ours.
+pub(crate) fn is_stale(path: &Path) -> bool {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let Ok(meta) = path.symlink_metadata() else {
+        return false;
+    };
+    if meta.file_type().is_symlink() {
+        return true;
+    }
+    let old = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > DAY);
+    match File::open(path).map(|f| f.try_lock()) {
+        Ok(Ok(())) => true,
+        Ok(Err(std::fs::TryLockError::WouldBlock)) => false,
+        _ => old,
+    }
 }
 
 /// Renames the (fsynced, closed) temporary file of `guard` to `path`, then
@@ -191,13 +218,15 @@ impl Store {
     /// `NotFound` for an unknown account; `Io` when the folder cannot be
     /// written (no partial file is left behind).
     pub fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
-        std::fs::create_dir_all(&opts.dir)?;
+        std::fs::create_dir_all(&opts.dir)
+            .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
+        // What killed runs left; a failure to clean must not stop a backup.
+        let _ = super::clean_temporary(&opts.dir);
         let now = Timestamp::now();
         let scope = opts
             .account
             .map_or(ArchiveScope::Full, ArchiveScope::Account);
-        let path = super::name::new_in(&opts.dir, scope, opts.kind, now);
-        let (file, mut guard) = create_temp(&path)?;
+        let (path, file, mut guard) = super::name::create_in(&opts.dir, scope, opts.kind, now)?;
         let hashing = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),
             hash: Sha256::new(),
@@ -309,5 +338,21 @@ mod tests {
         write_atomic(&path, b"sidecar").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"sidecar");
         assert!(!tmp_name(&path).exists());
+    }
+
+    #[test]
+    fn only_temporary_files_no_live_process_holds_are_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir
+            .path()
+            .join(".crmstore-full-weekly-20261205T225905Z.age.tmp");
+        std::fs::write(&left, b"half an archive").unwrap();
+        let live_path = dir.path().join("crmstore-full-weekly-20261205T225906Z.age");
+        let (_file, _guard) = create_temp(&live_path).unwrap();
+        let other = dir.path().join(".notours.tmp");
+        std::fs::write(&other, b"x").unwrap();
+        assert!(is_stale(&left) && !is_stale(&tmp_name(&live_path)));
+        assert_eq!(crate::backup::clean_temporary(dir.path()).unwrap(), 1);
+        assert!(!left.exists() && tmp_name(&live_path).exists() && other.exists());
     }
 }
