@@ -195,7 +195,9 @@ pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
     // INVARIANT (trash): a trashed record is not live and its batch lists it.
     // Entries come in (account, batch, id) order: each batch header is
     // decoded once, into a set, for all of its records (linear in the trash).
-    let mut batch_ids: Option<((u64, u64), Result<Option<HashSet<u64>>>)> = None;
+    // The batch last read, and the ids its header lists (`None`: no header).
+    type Listed = Result<Option<HashSet<u64>>>;
+    let mut batch_ids: Option<((u64, u64), Listed)> = None;
     for item in r.trashed()?.range::<(u64, u64, u64)>(..)? {
         let (key, _) = item?;
         let (a, batch, id) = key.value();
