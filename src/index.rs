@@ -127,6 +127,32 @@ pub(crate) fn save(
     Ok(())
 }
 
+/// Reads stored record bytes from outside (an archive, a bulk write) in
+/// place and checks them whole: they decode as a record of id `id`, every
+/// field entry is what postcard wrote, and every limit a write path holds a
+/// record to holds (`limits`). What `save_all` stores, `backup` writes and
+/// `verify` accepts is exactly what passes here.
+///
+/// # Errors
+/// `Corrupt` naming the record for bytes that do not decode; `Invalid` for
+/// a record past a limit.
+pub(crate) fn check_stored(account: u64, id: u64, bytes: &[u8]) -> Result<RecordView<'_>> {
+    let place = || format!("record `{id}` of account `{account}`");
+    let v = codec::parse(bytes, RecordView::parse, place)?;
+    if v.id != id {
+        return Err(Error::Corrupt(format!("{} says it is `{}`", place(), v.id)));
+    }
+    let over = |e: Error| Error::Invalid(format!("{}: {e}", place()));
+    limits::check_built_ins(id, v.module, v.stage)
+        .and_then(|()| limits::check_size(bytes.len()))
+        .map_err(over)?;
+    let bad = || Error::Corrupt(format!("{} has a corrupt field map", place()));
+    v.check_fields(bad, |name, value| {
+        limits::check_field_ref(name, value).map_err(over)
+    })?;
+    Ok(v)
+}
+
 fn given_twice(account: u64, id: u64) -> Error {
     Error::Corrupt(format!(
         "record `{id}` of account `{account}` is given twice"
@@ -153,22 +179,11 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     let (mut parent, mut shares) = (Vec::new(), Vec::new());
     for (id, bytes) in stored {
         let (id, bytes) = (*id, bytes.as_ref());
-        let place = || format!("record `{id}` of account `{account}`");
-        let v = codec::parse(bytes, RecordView::parse, place)?;
-        if v.id != id {
-            return Err(Error::Corrupt(format!("{} says it is `{}`", place(), v.id)));
-        }
-        // The limits every other write path holds a record to (`limits`).
-        let over = |e: Error| Error::Invalid(format!("{}: {e}", place()));
-        limits::check_built_ins(id, v.module, v.stage)
-            .and_then(|()| limits::check_size(bytes.len()))
-            .map_err(over)?;
+        let v = check_stored(account, id, bytes)?;
         let m = w.intern_module(account, v.module)?;
-        let bad = || Error::Corrupt(format!("{} has a corrupt field map", place()));
-        v.check_fields(bad, |name, value| {
-            limits::check_field_ref(name, value).map_err(over)?;
-            w.register_field(account, m, name)
-        })?;
+        for name in v.field_names() {
+            w.register_field(account, m, name?)?;
+        }
         rows.push((record_key(account, id), bytes));
         let e = view_entries(account, m, &v);
         module.push((e.module, ()));

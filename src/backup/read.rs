@@ -57,18 +57,13 @@ pub(super) fn valid<T: codec::Stored>(bytes: &[u8]) -> Result<()> {
     codec::decode::<T>(bytes, || "archive".to_string()).map(|_| ())
 }
 
-/// Checks one item decodes as what it claims to be.
-fn check_item(item: &Item) -> Result<()> {
+/// Checks one item of account `a` decodes as what it claims to be; a record
+/// as a restore will land it (`index::check_stored`).
+pub(super) fn check_item(a: u64, item: &Item) -> Result<()> {
     match item {
         Item::Directory(b) => valid::<Directory>(b),
         Item::State(b) => valid::<AccountState>(b),
-        Item::Record(id, b) => {
-            let r: Record = codec::decode(b, || "archive".to_string())?;
-            if r.id != *id {
-                return Err(bad(format_args!("record `{id}` says it is `{}`", r.id)));
-            }
-            Ok(())
-        }
+        Item::Record(id, b) => crate::index::check_stored(a, *id, b).map(|_| ()),
         Item::Batch(_, b) => valid::<Batch>(b),
         Item::Trashed(_, _, b) => valid::<Record>(b),
         Item::Audit(_, b) => valid::<audit::Event>(b),
@@ -145,11 +140,11 @@ pub(crate) fn verify_plain(plain: impl Read, progress: &dyn Progress) -> Result<
         plain,
         progress,
         |_| Ok(()),
-        |_, items, problems| {
+        |a, items, problems| {
             problems.extend(
                 items
                     .iter()
-                    .filter_map(|i| check_item(i).err())
+                    .filter_map(|i| check_item(a, i).err())
                     .map(|e| e.to_string()),
             );
             Ok(())

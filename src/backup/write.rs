@@ -13,12 +13,15 @@ use super::crypto::Encryption;
 use super::format::{
     AccountIndex, ArchiveScope, Counts, Header, ItemRef, Kind, Trailer, ARCHIVE_FORMAT, MAGIC,
 };
+use super::read::valid;
 use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::model::Timestamp;
+use crate::model::{Directory, Record, Timestamp};
 use crate::progress::Progress;
 use crate::store::Store;
+use crate::trash::Batch;
+use crate::txn::AccountState;
 use crate::txn::{Reader, Tx};
 
 /// What to back up, where, and to whom.
@@ -162,6 +165,14 @@ fn write_account<W: Write + Send + 'static>(
     w: &mut ChunkWriter<W>,
     progress: &dyn Progress,
 ) -> Result<AccountIndex> {
+    // Every value is checked as `verify` and a restore will check it: a
+    // damaged store fails its backup, naming what is damaged, rather than
+    // writing an archive no restore accepts (issue 18).
+    let damaged = |e: Error| {
+        Error::Corrupt(format!(
+            "backup stopped, the store is damaged: {e}; run `crmstore check` (docs/operations.md)"
+        ))
+    };
     let start = w.mark()?.pos;
     let mut counts = Counts::default();
     w.push(&ItemRef::Account(a))?;
@@ -169,12 +180,15 @@ fn write_account<W: Write + Send + 'static>(
         .directory()?
         .get(a)?
         .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+    valid::<Directory>(dir.value()).map_err(damaged)?;
     w.push(&ItemRef::Directory(dir.value()))?;
     if let Some(s) = r.accounts()?.get(a)? {
+        valid::<AccountState>(s.value()).map_err(damaged)?;
         w.push(&ItemRef::State(s.value()))?;
     }
     for e in r.records()?.range(Some(a))? {
         let ((_, id), v) = e?;
+        crate::index::check_stored(a, id, v.value()).map_err(damaged)?;
         w.push(&ItemRef::Record(id, v.value()))?;
         counts.records += 1;
         if counts.records % 4096 == 0 {
@@ -184,17 +198,20 @@ fn write_account<W: Write + Send + 'static>(
     progress.inc(counts.records % 4096);
     for e in r.trash()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
+        valid::<Batch>(v.value()).map_err(damaged)?;
         w.push(&ItemRef::Batch(k.value().1, v.value()))?;
         counts.batches += 1;
     }
     for e in r.trashed()?.range((a, 0, 0)..=(a, u64::MAX, u64::MAX))? {
         let (k, v) = e?;
         let (_, b, id) = k.value();
+        valid::<Record>(v.value()).map_err(damaged)?;
         w.push(&ItemRef::Trashed(b, id, v.value()))?;
         counts.trashed += 1;
     }
     for e in r.audit()?.range((a, 0)..=(a, u64::MAX))? {
         let (k, v) = e?;
+        valid::<audit::Event>(v.value()).map_err(damaged)?;
         w.push(&ItemRef::Audit(k.value().1, v.value()))?;
         counts.audit += 1;
     }

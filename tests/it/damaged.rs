@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use redb::ReadableTable;
+
 use crate::cli::{code, crmstore, loaded};
 
 /// Every command kind that opens the store: reads, writes, check, backup.
@@ -106,4 +108,43 @@ fn a_truncated_file_is_refused_by_every_writing_command() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 5, "{err}");
     assert!(err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
+    let (d, db) = loaded();
+    // Record 1's stored bytes, one byte short: what a damaged page gives.
+    crate::common::raw(&db, |txn| {
+        let def: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("records_v2");
+        let mut t = txn.open_table(def).unwrap();
+        let key = (1u128 << 64) | 1;
+        let mut bytes = t.get(key).unwrap().unwrap().value().to_vec();
+        bytes.pop();
+        t.insert(key, bytes.as_slice()).unwrap();
+    });
+    assert_eq!(code(&crmstore(&db, &["check"])), 1);
+    let folder = d.path().join("archives");
+    let key = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq";
+    let o = crmstore(
+        &db,
+        &[
+            "backup",
+            "create",
+            "--to",
+            folder.to_str().unwrap(),
+            "--recipient",
+            key,
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 5, "{err}");
+    assert!(
+        err.contains("backup stopped") && err.contains("record `1` of account `1`"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "no archive, no sidecar, no temporary file: {left:?}"
+    );
 }
