@@ -38,13 +38,16 @@ pub struct Listing {
     pub sidecar: Sidecar,
     /// Whether the file's SHA-256 and size match its sidecar (no key needed).
     pub intact: bool,
+    /// Whether a verification found this very file whole (`record_verified`).
+    pub verified: bool,
 }
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {
     use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path)?;
+    let read = |e| crate::Error::io_at("cannot read", path, e);
+    let mut f = std::fs::File::open(path).map_err(read)?;
     let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h)?;
+    let n = std::io::copy(&mut f, &mut h).map_err(read)?;
     Ok((hex::encode(h.finalize()), n))
 }
 
@@ -79,11 +82,13 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
         };
         let intact = sha256_file(&file)
             .is_ok_and(|(sha, size)| sha == sidecar.sha256 && size == sidecar.size);
+        let verified = intact && sidecar.verified_sha256.as_ref() == Some(&sidecar.sha256);
         out.push(Listing {
             file,
             facts,
             sidecar,
             intact,
+            verified,
         });
     }
     out.sort_by(|a, b| {
@@ -93,6 +98,24 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
             .then_with(|| a.file.cmp(&b.file))
     });
     Ok(out)
+}
+
+/// Records in `file`'s sidecar that a verification at `at` found it whole,
+/// with the SHA-256 of the file as it is now: what lets `prune` remove older
+/// archives of its kind. Returns `false` (recording nothing) when the file
+/// has no sidecar that agrees with its name.
+///
+/// # Errors
+/// `Io` naming the file when it or its sidecar cannot be read or written.
+pub fn record_verified(file: &Path, at: Timestamp) -> Result<bool> {
+    let Some((_, _, mut sidecar)) = beside(&Sidecar::path_for(file)) else {
+        return Ok(false);
+    };
+    let (sha, _) = sha256_file(file)?;
+    sidecar.verified_at = Some(at.to_rfc3339());
+    sidecar.verified_sha256 = Some(sha);
+    sidecar.write(file)?;
+    Ok(true)
 }
 
 /// Applies retention to the archives in `dir` at `now`: removes each archive
@@ -116,6 +139,7 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
                 // The sidecar's finer time orders archives of one second,
                 // only when it agrees with the name (`beside` made sure).
                 created_at: l.sidecar.created().ok()?,
+                verified: l.verified,
             })
         })
         .collect();

@@ -31,6 +31,8 @@ pub struct ArchiveFacts {
     pub scope: String,
     pub kind: Kind,
     pub created_at: Timestamp,
+    /// Found whole by a verification whose file is still this one.
+    pub verified: bool,
 }
 
 /// The decision for one archive.
@@ -74,13 +76,20 @@ pub fn plan(now: Timestamp, archives: &[ArchiveFacts], keep: Keep) -> Vec<Decisi
         } else {
             keep.monthly
         };
+        // An archive goes only once a newer one of its kind and scope has
+        // been verified: a run of unrestorable backups never costs the last
+        // good one.
+        let mut newer_verified = false;
         for (i, a) in list.into_iter().enumerate() {
-            let keep = i < n;
-            let reason = if keep {
+            let keep = i < n || !newer_verified;
+            let reason = if i < n {
                 format!("{} newest of {n} {kind} ({scope})", ordinal(i + 1))
+            } else if keep {
+                format!("beyond the newest {n} {kind} ({scope}), but no newer one is verified")
             } else {
                 format!("beyond the newest {n} {kind} ({scope})")
             };
+            newer_verified |= a.verified;
             out.push(Decision {
                 name: a.name.clone(),
                 keep,
@@ -113,6 +122,7 @@ mod tests {
             scope: "full".into(),
             kind,
             created_at: Timestamp(day * 86_400_000_000),
+            verified: true,
         }
     }
 
@@ -159,5 +169,29 @@ mod tests {
             },
         );
         assert!(plan.iter().all(|d| d.keep));
+    }
+
+    #[test]
+    fn nothing_goes_until_a_newer_archive_of_its_kind_is_verified() {
+        let weekly = |d: i64, verified| ArchiveFacts {
+            verified,
+            ..facts(&format!("w{d:02}"), Kind::Weekly, d * 7)
+        };
+        let keep = Keep {
+            weekly: 2,
+            monthly: 1,
+        };
+        let now = Timestamp(100 * 86_400_000_000);
+        // None verified: everything stays, however many.
+        let none: Vec<_> = (0..6).map(|d| weekly(d, false)).collect();
+        assert!(plan(now, &none, keep).iter().all(|d| d.keep));
+        // Only w02 verified: what is older than it may go, w03..w05 stay.
+        let some: Vec<_> = (0..6).map(|d| weekly(d, d == 2)).collect();
+        let kept: Vec<_> = plan(now, &some, keep)
+            .into_iter()
+            .filter(|d| d.keep)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(kept, ["w02", "w03", "w04", "w05"]);
     }
 }

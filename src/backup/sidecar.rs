@@ -34,6 +34,13 @@ pub struct Sidecar {
     pub size: u64,
     pub sha256: String,
     pub store_id: String,
+    /// When `backup verify` (or `serve`'s check after a scheduled backup)
+    /// last found the archive whole, and the SHA-256 of the file it read:
+    /// prune counts the archive as verified only while that still matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_sha256: Option<String>,
 }
 
 impl Sidecar {
@@ -71,6 +78,8 @@ impl Sidecar {
             size,
             sha256: sha256.to_string(),
             store_id: hex::encode(store_id),
+            verified_at: None,
+            verified_sha256: None,
         }
     }
 

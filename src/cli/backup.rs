@@ -187,9 +187,11 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
                 }
                 return Ok(INVALID);
             }
+            // What lets prune remove older archives of this kind.
+            let recorded = backup::record_verified(&file, crmstore::Timestamp::now())?;
             if g.json {
                 output::line(
-                    serde_json::json!({ "file": name(&file), "intact": true, "scope": rep.scope.to_string(), "counts": rep.counts }),
+                    serde_json::json!({ "file": name(&file), "intact": true, "scope": rep.scope.to_string(), "counts": rep.counts, "recorded": recorded }),
                 )?;
             } else {
                 output::line(format!(

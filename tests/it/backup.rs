@@ -357,6 +357,8 @@ fn list_shows_damage_and_prune_keeps_the_right_files() {
     let listed = backup::list(out.path()).unwrap();
     assert_eq!(listed.len(), 5);
     assert!(listed.iter().all(|l| l.intact));
+    // Verified, then damaged: its verification no longer counts.
+    assert!(backup::record_verified(&weekly[2], Timestamp::now()).unwrap());
     let mut bytes = std::fs::read(&weekly[2]).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&weekly[2], bytes).unwrap();
@@ -369,22 +371,32 @@ fn list_shows_damage_and_prune_keeps_the_right_files() {
             .collect::<Vec<_>>(),
         [weekly[2].clone()]
     );
-    let plan = backup::prune(
-        out.path(),
-        Timestamp::now(),
-        Keep {
-            weekly: 2,
-            monthly: 0,
-        },
-    )
-    .unwrap();
-    assert_eq!(plan.iter().filter(|d| !d.keep).count(), 2);
+    let keep = Keep {
+        weekly: 2,
+        monthly: 0,
+    };
+    // Nothing verified (that is still the file): nothing goes.
+    let plan = backup::prune(out.path(), Timestamp::now(), keep).unwrap();
+    assert_eq!(plan.iter().filter(|d| !d.keep).count(), 0, "{plan:?}");
+    assert!(weekly[0].exists() && monthly.exists());
+    // weekly[1] verified: the weekly older than it goes; the lone monthly
+    // has no newer verified monthly and stays.
+    assert!(backup::verify(&weekly[1], &key(&k), &NoProgress)
+        .unwrap()
+        .is_intact());
+    assert!(backup::record_verified(&weekly[1], Timestamp::now()).unwrap());
+    assert!(backup::list(out.path())
+        .unwrap()
+        .iter()
+        .any(|l| l.verified && l.file == weekly[1]));
+    let plan = backup::prune(out.path(), Timestamp::now(), keep).unwrap();
+    assert_eq!(plan.iter().filter(|d| !d.keep).count(), 1, "{plan:?}");
     for (p, exists) in [
         (&weekly[0], false),
         (&weekly[1], true),
         (&weekly[2], true),
         (&manual, true),
-        (&monthly, false),
+        (&monthly, true),
     ] {
         assert_eq!(p.exists(), exists, "{}", p.display());
         assert_eq!(backup::Sidecar::path_for(p).exists(), exists);
