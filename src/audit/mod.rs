@@ -63,7 +63,7 @@ impl Event {
 
 /// Every action an event may name (CLI.md "audit list"): `audit list
 /// --action` takes only these.
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 15] = [
     "record.delete",
     "record.restore",
     "record.purge",
@@ -77,6 +77,7 @@ pub const ACTIONS: [&str; 14] = [
     "user.unblock",
     "backup.create",
     "backup.restore",
+    "backup.failed",
     "access.denied",
 ];
 

@@ -16,7 +16,7 @@ use croner::Cron;
 use serde::Deserialize;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::crypto::Encryption;
+use super::crypto::{Decryption, Encryption};
 use super::format::Kind;
 use super::retention::Keep;
 use super::write::{Archive, BackupOptions};
@@ -42,6 +42,12 @@ pub struct BackupSection {
     pub recipients: Vec<String>,
     #[serde(default)]
     pub passphrase_file: Option<PathBuf>,
+    /// An age identity file to verify each scheduled archive with (with
+    /// `recipients`; a `passphrase_file` verifies by itself). Without one,
+    /// nothing `serve` writes is verified, so prune removes nothing until an
+    /// operator's `backup verify` has verified a newer archive.
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
     #[serde(default = "weekly")]
     pub weekly: String,
     #[serde(default = "monthly")]
@@ -95,6 +101,15 @@ impl ScheduleConfig {
         Ok(cfg)
     }
 
+    /// The key `serve` verifies its archives with, when it has one.
+    fn decryption(&self) -> Result<Option<Decryption>> {
+        match (&self.backup.passphrase_file, &self.backup.identity) {
+            (_, Some(id)) => Decryption::identity_file(id).map(Some),
+            (Some(p), None) => Decryption::passphrase_file(p).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     fn encryption(&self) -> Result<Encryption> {
         match &self.backup.passphrase_file {
             Some(p) if self.backup.recipients.is_empty() => Encryption::passphrase_file(p),
@@ -134,6 +149,8 @@ struct Shared {
     store: Arc<Store>,
     cfg: ScheduleConfig,
     encryption: Encryption,
+    /// What each new archive is verified with (`None`: not verified).
+    decryption: Option<Decryption>,
     /// Held for the whole of a run: runs never overlap.
     gate: Mutex<()>,
     /// A run of that kind is already waiting for the gate.
@@ -172,13 +189,50 @@ impl Shared {
             account: None,
             kind,
         };
-        let archive = self.store.backup(&opts, &NoProgress)?;
+        let made = self
+            .store
+            .backup(&opts, &NoProgress)
+            .and_then(|archive| self.check(archive));
+        let archive = match made {
+            Ok(a) => a,
+            Err(e) => {
+                // An alert, not a prune: the archives there stay as they are.
+                self.alert(kind, &e);
+                return Err(e);
+            }
+        };
         let keep = Keep {
             weekly: self.cfg.backup.keep_weekly,
             monthly: self.cfg.backup.keep_monthly,
         };
         super::prune(&self.cfg.backup.dir, Timestamp::now(), keep)?;
         Ok(Some(archive))
+    }
+
+    /// The restore drill after each scheduled backup: decrypt, every hash,
+    /// every value decoded as a restore would; recorded in the sidecar, so
+    /// prune may count it. An archive that fails is left for the operator
+    /// to look at, and the run fails.
+    fn check(&self, archive: Archive) -> Result<Archive> {
+        let Some(key) = &self.decryption else {
+            return Ok(archive);
+        };
+        let rep = super::verify(&archive.file, key, &NoProgress)?;
+        if let Some(p) = rep.problems.first() {
+            return Err(Error::Corrupt(format!(
+                "the new archive `{}` failed its check: {p}",
+                archive.file.display()
+            )));
+        }
+        super::record_verified(&archive.file, Timestamp::now())?;
+        Ok(archive)
+    }
+
+    /// Appends `backup.failed` to every account's audit log, as far as the
+    /// store lets it (a damaged store may refuse this too: the run's error
+    /// is still returned and logged).
+    fn alert(&self, kind: Kind, e: &Error) {
+        let _ = self.store.audit_backup_failed(kind.name(), &e.to_string());
     }
 
     fn encryption_clone(&self) -> Result<Encryption> {
@@ -214,10 +268,12 @@ impl BackupScheduler {
             cron(expr)?;
         }
         let encryption = cfg.encryption()?;
+        let decryption = cfg.decryption()?;
         let shared = Shared {
             store,
             cfg,
             encryption,
+            decryption,
             gate: Mutex::new(()),
             queued: Default::default(),
         };

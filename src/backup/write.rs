@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use redb::ReadableTable;
 use sha2::{Digest, Sha256};
 
 use super::chunks::ChunkWriter;
@@ -326,6 +327,33 @@ impl Store {
             sha256,
             size,
             sidecar,
+        })
+    }
+
+    /// Appends `backup.failed` (naming the kind and why) to every account's
+    /// audit log: the alert a failed scheduled backup leaves for admins.
+    ///
+    /// # Errors
+    /// Storage errors (a damaged store may refuse this too).
+    pub(crate) fn audit_backup_failed(&self, kind: &str, why: &str) -> Result<()> {
+        let now = Timestamp::now();
+        self.write(|w| {
+            let accounts: Vec<u64> = w
+                .directory
+                .range::<u64>(..)?
+                .map(|e| Ok(e?.0.value()))
+                .collect::<Result<_>>()?;
+            for a in accounts {
+                let e = Entry {
+                    actor: None,
+                    action: "backup.failed",
+                    target: kind.to_string(),
+                    count: 0,
+                    detail: why.to_string(),
+                };
+                audit::append(w, a, now, e)?;
+            }
+            Ok(())
         })
     }
 }

@@ -491,3 +491,66 @@ fn the_reference_age_and_zstd_tools_read_an_archive() {
         "the directory is readable"
     );
 }
+
+#[test]
+fn serve_verifies_each_scheduled_archive_and_a_failed_run_alerts_instead_of_pruning() {
+    let k = keys();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("b");
+    let path = out.path().join("s.redb");
+    let cfg = ScheduleConfig::parse(&format!(
+        "[backup]\ndir = {:?}\nrecipients = [{:?}]\nidentity = {:?}\nkeep_weekly = 1\n",
+        dir.display().to_string(),
+        k.public,
+        k.file.display().to_string(),
+    ))
+    .unwrap();
+    let store = Arc::new(Store::open(&path).unwrap());
+    store.load_json(crate::common::DOC).unwrap();
+    let sched = BackupScheduler::new(store.clone(), cfg).unwrap();
+    let first = sched.run_now(Kind::Weekly).unwrap().unwrap().file;
+    let second = sched.run_now(Kind::Weekly).unwrap().unwrap().file;
+    let listed = backup::list(&dir).unwrap();
+    assert!(
+        listed.iter().all(|l| l.verified),
+        "each run verified its archive"
+    );
+    assert!(
+        !first.exists() && second.exists(),
+        "keep 1, the newer verified"
+    );
+    // A damaged record: the run fails, alerts, and prunes nothing.
+    drop(sched);
+    drop(store);
+    crate::common::raw(&path, |txn| {
+        let def: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("records_v2");
+        let mut t = txn.open_table(def).unwrap();
+        let key = (1u128 << 64) | 2;
+        let mut bytes = redb::ReadableTable::get(&t, key)
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        bytes.truncate(bytes.len() / 2);
+        t.insert(key, bytes.as_slice()).unwrap();
+    });
+    let store = Arc::new(Store::open(&path).unwrap());
+    let cfg = ScheduleConfig::parse(&format!(
+        "[backup]\ndir = {:?}\nrecipients = [{:?}]\nidentity = {:?}\nkeep_weekly = 0\n",
+        dir.display().to_string(),
+        k.public,
+        k.file.display().to_string(),
+    ))
+    .unwrap();
+    let sched = BackupScheduler::new(store.clone(), cfg).unwrap();
+    let e = sched.run_now(Kind::Weekly).unwrap_err();
+    assert!(e.to_string().contains("record `2` of account `1`"), "{e}");
+    assert!(
+        second.exists(),
+        "the last good archive is never pruned by a failed run"
+    );
+    assert_eq!(backup::list(&dir).unwrap().len(), 1);
+    let alert = store.audit_list(1, None, Some("backup.failed")).unwrap();
+    assert_eq!(alert.len(), 1);
+    assert!(alert[0].detail.contains("backup stopped"), "{:?}", alert[0]);
+}
