@@ -112,7 +112,38 @@ impl OpenOptions {
                 builder.create(path).map(Db::Write)
             }
         }));
-        let db = opened.map_err(|p| crate::store::damaged(path, p.as_ref()))?;
+        let mut db = opened.map_err(|p| crate::store::damaged(path, p.as_ref()))?;
+        if self.read_only && matches!(db, Err(redb::DatabaseError::RepairAborted)) {
+            // The file is marked for recovery: a writer was killed, or (with
+            // several processes sharing it) one is between its commits. A
+            // read-only handle may not repair, so this one command reads
+            // through a writable handle, which repairs a crashed writer's
+            // file and joins a live one; it writes nothing itself.
+            db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                builder.open(path).map(Db::Write)
+            }))
+            .map_err(|p| crate::store::damaged(path, p.as_ref()))?
+            .map_err(|e| match e {
+                redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                    if matches!(
+                        io.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    redb::DatabaseError::Storage(redb::StorageError::Io(std::io::Error::new(
+                        io.kind(),
+                        format!(
+                            "`{}` needs the repair a killed writer left, and cannot be opened \
+                             writable here ({io}): run any writing command where it is writable \
+                             (docs/operations.md)",
+                            path.display()
+                        ),
+                    )))
+                }
+                other => other,
+            });
+        }
         let sole_writer = !self.shared && !self.read_only;
         Store::with_db(db, path.to_path_buf(), sole_writer)
     }

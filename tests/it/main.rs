@@ -12,6 +12,7 @@ mod backup;
 mod cli;
 mod common;
 mod compat;
+mod crash;
 mod damaged;
 mod faults;
 mod hardening;

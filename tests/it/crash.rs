@@ -1,0 +1,176 @@
+//! Issue 18's crash harness, at a size CI affords: writing commands killed
+//! (SIGKILL) at several moments leave the store before-or-after, and the very
+//! next command — a reading one — answers, with `check` clean and the audit
+//! chain whole; CLI readers beside writer processes never fail because a
+//! writer is running.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{code, crmstore, loaded, stdout};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crmstore"))
+}
+
+fn deals(db: &Path) -> u64 {
+    let o = crmstore(
+        db,
+        &[
+            "--json",
+            "query",
+            "--account",
+            "1",
+            "--as",
+            "1",
+            "--module",
+            "deals",
+            "--count",
+        ],
+    );
+    assert_eq!(
+        code(&o),
+        0,
+        "the next read answers: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    v["count"].as_u64().unwrap()
+}
+
+fn whole(db: &Path) {
+    let o = crmstore(db, &["check"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = crmstore(db, &["audit", "verify", "--account", "1"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_killed_gen_or_load_leaves_before_or_after_and_the_next_read_answers() {
+    let (d, db) = loaded();
+    let before = deals(&db);
+    let start = d.path().join("start.json");
+    std::fs::write(&start, crate::common::DOC).unwrap();
+    // The generated account, and its document to kill a load with.
+    let gen = [
+        "gen",
+        "--records",
+        "30000",
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        "7",
+    ];
+    let src = d.path().join("src.redb");
+    let t = Instant::now();
+    assert_eq!(code(&crmstore(&src, &gen)), 0);
+    let full = t.elapsed();
+    let doc = d.path().join("doc.json");
+    std::fs::write(&doc, stdout(&crmstore(&src, &["dump", "--account", "1"]))).unwrap();
+    let load = ["load", doc.to_str().unwrap()];
+    let after = deals(&src);
+    let mut seen = (0, 0);
+    // Kills spread over a whole run, some near its end and some after it.
+    for (i, percent) in [5u32, 30, 60, 85, 95, 110, 20, 70, 99, 150]
+        .into_iter()
+        .enumerate()
+    {
+        let delay = full * percent / 100;
+        let args: &[&str] = if i % 2 == 0 { &gen } else { &load };
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = deals(&db);
+        assert!(
+            now == before || now == after,
+            "{args:?} killed at {delay:?}: {now} deals, not {before} or {after}"
+        );
+        whole(&db);
+        if now == before {
+            seen.0 += 1;
+        } else {
+            seen.1 += 1;
+            assert_eq!(code(&crmstore(&db, &["load", start.to_str().unwrap()])), 0);
+        }
+    }
+    // The harness must really cut runs short, and really let some finish.
+    assert!(
+        seen.0 > 0 && seen.1 > 0,
+        "before {} times, after {} times",
+        seen.0,
+        seen.1
+    );
+}
+
+#[test]
+fn readers_beside_writer_processes_never_fail_because_of_them() {
+    let (_d, db) = loaded();
+    let until = Instant::now() + Duration::from_secs(4);
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while Instant::now() < until {
+                    let rec = format!("{{\"fields\":{{\"w\":{w},\"n\":{n}}}}}");
+                    let o = crmstore(
+                        &db,
+                        &[
+                            "create",
+                            "--account",
+                            "1",
+                            "--as",
+                            "3",
+                            "--module",
+                            "deals",
+                            "--json-record",
+                            &rec,
+                        ],
+                    );
+                    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut reads = 0;
+    while Instant::now() < until {
+        for args in [
+            &[
+                "query",
+                "--account",
+                "1",
+                "--as",
+                "3",
+                "--module",
+                "deals",
+                "--count",
+            ][..],
+            &["audit", "verify", "--account", "1"][..],
+        ] {
+            let o = crmstore(&db, args);
+            assert_eq!(
+                code(&o),
+                0,
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            reads += 1;
+        }
+    }
+    let created: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(created > 0 && reads > 0);
+    whole(&db);
+}
