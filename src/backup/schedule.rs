@@ -155,6 +155,8 @@ struct Shared {
     gate: Mutex<()>,
     /// A run of that kind is already waiting for the gate.
     queued: [AtomicBool; 3],
+    /// A stop was asked for: no run starts any more (one in progress ends).
+    stopping: AtomicBool,
 }
 
 /// Weekly and monthly backups and the daily trash purge of one store.
@@ -183,6 +185,9 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         queued.store(false, Ordering::SeqCst);
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let opts = BackupOptions {
             dir: self.cfg.backup.dir.clone(),
             encryption: self.encryption_clone()?,
@@ -247,6 +252,9 @@ impl Shared {
             .gate
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
         self.store.purge_expired(Timestamp::now())
     }
 }
@@ -276,6 +284,7 @@ impl BackupScheduler {
             decryption,
             gate: Mutex::new(()),
             queued: Default::default(),
+            stopping: AtomicBool::new(false),
         };
         Ok(BackupScheduler {
             shared: Arc::new(shared),
@@ -315,8 +324,7 @@ impl BackupScheduler {
                 .filter(|l| l.sidecar.kind == kind && l.sidecar.scope == "full")
                 .filter_map(|l| l.sidecar.created().ok())
                 .max();
-            if missed(expr, newest, now)? {
-                self.shared.backup(kind)?;
+            if missed(expr, newest, now)? && self.shared.backup(kind)?.is_some() {
                 ran.push(kind);
             }
         }
@@ -367,11 +375,19 @@ impl BackupScheduler {
         Ok(())
     }
 
-    /// Stops firing jobs and waits for the run in progress to finish.
+    /// Asks every run not yet started not to start (a catch-up in progress
+    /// ends after its current run); `stop` does this first.
+    pub fn request_stop(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops firing jobs and waits for the run in progress to finish; runs
+    /// queued behind it do not start.
     ///
     /// # Errors
     /// [`Error::Invalid`] when the scheduler cannot shut down.
     pub async fn stop(&mut self) -> Result<()> {
+        self.request_stop();
         if let Some(mut s) = self.jobs.take() {
             s.shutdown()
                 .await

@@ -273,15 +273,47 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
         .build()?;
     runtime.block_on(async move {
         let mut sched = BackupScheduler::new(store, cfg)?;
-        let ran = tokio::task::block_in_place(|| sched.catch_up(Timestamp::now()))?;
-        for k in ran {
-            eprintln!("crmstore serve: caught up a missed {} backup", k.name());
-        }
-        sched.start().await?;
-        // Listen before saying so: a SIGTERM right after this line must stop us cleanly.
+        // Listening before anything runs: a SIGTERM during the catch-up
+        // stops it cleanly too (the run in progress ends, nothing new starts).
+        let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = stop_signal()?;
-        eprintln!("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
-        stop.await?;
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
+        {
+            let signalled = signalled.clone();
+            tokio::spawn(async move {
+                let r = stop.await;
+                signalled.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = stopped_tx.send(r);
+            });
+        }
+        let caught = tokio::task::block_in_place(|| {
+            std::thread::scope(|s| {
+                let run = s.spawn(|| sched.catch_up(Timestamp::now()));
+                while !run.is_finished() {
+                    if signalled.load(std::sync::atomic::Ordering::SeqCst) {
+                        sched.request_stop();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                run.join()
+                    .unwrap_or_else(|_| Err(Error::Storage("the catch-up failed".into())))
+            })
+        });
+        // A failing catch-up is logged, as a failing scheduled run is, and
+        // serving goes on: the next scheduled run may well succeed.
+        match caught {
+            Ok(ran) => {
+                for k in ran {
+                    eprintln!("crmstore serve: caught up a missed {} backup", k.name());
+                }
+            }
+            Err(e) => eprintln!("error: crmstore serve: catch-up: {e}"),
+        }
+        if !signalled.load(std::sync::atomic::Ordering::SeqCst) {
+            sched.start().await?;
+            eprintln!("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
+            stopped.await.map_err(|e| Error::Storage(e.to_string()))??;
+        }
         eprintln!("crmstore serve: stopping; waiting for the run in progress");
         sched.stop().await?;
         Ok(DONE)

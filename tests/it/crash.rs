@@ -174,3 +174,77 @@ fn readers_beside_writer_processes_never_fail_because_of_them() {
     assert!(created > 0 && reads > 0);
     whole(&db);
 }
+
+#[test]
+fn sigterm_during_serves_catch_up_ends_the_run_in_progress_and_starts_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let gen = [
+        "gen",
+        "--records",
+        "60000",
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        "1",
+    ];
+    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    let key = dir.path().join("k.txt");
+    let o = bin()
+        .args(["backup", "keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = stdout(&o).trim().to_string();
+    let backups = dir.path().join("backups");
+    let config = dir.path().join("serve.toml");
+    let dir_text = backups.display().to_string();
+    std::fs::write(
+        &config,
+        format!("[backup]\ndir = {dir_text:?}\nrecipients = [{public:?}]\n"),
+    )
+    .unwrap();
+    let child = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both kinds are due: signal while the first one is being written.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let writing = || {
+        std::fs::read_dir(&backups)
+            .map(|r| {
+                r.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            })
+            .unwrap_or(false)
+    };
+    while !writing() {
+        assert!(Instant::now() < deadline, "no backup started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    let archives = names.iter().filter(|n| n.ends_with(".age")).count();
+    assert_eq!(
+        archives, 1,
+        "the run in progress ended, the next did not start: {names:?}"
+    );
+    whole(&db);
+}
