@@ -118,6 +118,71 @@ pub fn record_verified(file: &Path, at: Timestamp) -> Result<bool> {
     Ok(true)
 }
 
+/// The archives of our name pattern in `dir` that `list` does not show: no
+/// sidecar beside them, or one that disagrees with the name (a disk that
+/// filled, or a kill, between the archive's rename and its sidecar).
+/// `backup verify` of such a file rebuilds its sidecar (`rebuild_sidecar`).
+///
+/// # Errors
+/// `Io` naming the folder when it cannot be read.
+pub fn unlisted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| crate::Error::io_at("cannot read folder", dir, e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| crate::Error::io_at("cannot read folder", dir, e))?
+            .path();
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| name::parse(n).is_some());
+        if ours && beside(&Sidecar::path_for(&path)).is_none() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes the sidecar of `file` from what `verify` read of it (`report`,
+/// intact), when it has none that agrees with its name, and the name agrees
+/// with the archive's authenticated header. The sidecar is derived data: an
+/// archive is complete without it. Returns whether it wrote one.
+///
+/// # Errors
+/// `Io` naming the file when it cannot be read or the sidecar written.
+pub fn rebuild_sidecar(file: &Path, report: &VerifyReport) -> Result<bool> {
+    if !report.is_intact() || beside(&Sidecar::path_for(file)).is_some() {
+        return Ok(false);
+    }
+    let Some(facts) = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(name::parse)
+    else {
+        return Ok(false);
+    };
+    let second = report.created_at.0.div_euclid(1_000_000) * 1_000_000;
+    if (facts.scope, facts.kind, facts.created_at.0) != (report.scope, report.kind, second) {
+        return Ok(false);
+    }
+    let (sha256, size) = sha256_file(file)?;
+    let sidecar = Sidecar::new(
+        file,
+        report.created_at,
+        report.scope,
+        report.kind,
+        report.counts,
+        &report.index,
+        size,
+        &sha256,
+        report.store_id,
+    );
+    sidecar.write(file)?;
+    Ok(true)
+}
+
 /// Applies retention to the archives in `dir` at `now`: removes each archive
 /// (and its sidecar) the plan does not keep. Returns the whole plan. Scope,
 /// kind and time come from each archive's name (`name`), never from its

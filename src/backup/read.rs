@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
-use super::format::{bad, check_header, AccountIndex, ArchiveScope, Counts, Header, Item, Trailer};
+use super::format::{
+    bad, check_header, AccountIndex, ArchiveScope, Counts, Header, Item, Kind, Trailer,
+};
 use crate::audit;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -40,6 +42,11 @@ pub(super) fn header_of(items: &[Item]) -> Result<Header> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     pub scope: ArchiveScope,
+    pub kind: Kind,
+    /// The store the archive was written from.
+    pub store_id: [u8; 16],
+    /// Where each account lies, as read (what a rebuilt sidecar holds).
+    pub index: Vec<AccountIndex>,
     pub created_at: Timestamp,
     pub counts: Counts,
     pub accounts: Vec<u64>,
@@ -249,9 +256,12 @@ pub(super) fn walk(
     progress.finish();
     Ok(VerifyReport {
         scope: header.scope,
+        kind: header.kind,
+        store_id: header.store_id,
         created_at: header.created_at,
         counts: totals,
         accounts: seen.iter().map(|i| i.account).collect(),
+        index: seen,
         problems,
     })
 }

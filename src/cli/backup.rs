@@ -141,11 +141,20 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
         }
         BackupCommand::List { dir } => {
             let listed = backup::list(&dir)?;
+            for f in backup::unlisted(&dir)? {
+                eprintln!(
+                    "note: {} has no sidecar that matches it, so it is not listed: \
+                     `crmstore backup verify {} --identity KEY` checks it and rebuilds one",
+                    name(&f),
+                    f.display()
+                );
+            }
             if g.json {
                 for l in &listed {
                     output::line(serde_json::json!({
                         "file": name(&l.file), "created_at": l.sidecar.created_at, "scope": l.sidecar.scope,
                         "kind": l.sidecar.kind, "size": l.sidecar.size, "sha256": l.sidecar.sha256, "intact": l.intact,
+                        "verified": l.verified,
                         "counts": l.sidecar.counts,
                     }))?;
                 }
@@ -187,7 +196,13 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
                 }
                 return Ok(INVALID);
             }
-            // What lets prune remove older archives of this kind.
+            // An archive whose sidecar was lost gets it back (derived data),
+            // then the verification is recorded: what lets prune remove
+            // older archives of this kind.
+            let rebuilt = backup::rebuild_sidecar(&file, &rep)?;
+            if rebuilt {
+                eprintln!("note: rebuilt the sidecar of {}", name(&file));
+            }
             let recorded = backup::record_verified(&file, crmstore::Timestamp::now())?;
             if g.json {
                 output::line(

@@ -554,3 +554,29 @@ fn serve_verifies_each_scheduled_archive_and_a_failed_run_alerts_instead_of_prun
     assert_eq!(alert.len(), 1);
     assert!(alert[0].detail.contains("backup stopped"), "{:?}", alert[0]);
 }
+
+#[test]
+fn an_archive_whose_sidecar_was_lost_is_reported_and_verify_rebuilds_it() {
+    let f = two_accounts();
+    let k = keys();
+    let out = tempfile::tempdir().unwrap();
+    let file = archive(&f.store, out.path(), &k, None, Kind::Weekly);
+    let sidecar = backup::Sidecar::path_for(&file);
+    let original = backup::Sidecar::read(&sidecar).unwrap();
+    std::fs::remove_file(&sidecar).unwrap();
+    assert!(backup::list(out.path()).unwrap().is_empty());
+    assert_eq!(backup::unlisted(out.path()).unwrap(), [file.clone()]);
+    let rep = backup::verify(&file, &key(&k), &NoProgress).unwrap();
+    assert!(backup::rebuild_sidecar(&file, &rep).unwrap());
+    assert_eq!(
+        backup::Sidecar::read(&sidecar).unwrap(),
+        original,
+        "derived data, rebuilt whole"
+    );
+    assert!(
+        !backup::rebuild_sidecar(&file, &rep).unwrap(),
+        "only when missing"
+    );
+    assert!(backup::unlisted(out.path()).unwrap().is_empty());
+    assert!(backup::list(out.path()).unwrap()[0].intact);
+}
