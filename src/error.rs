@@ -38,6 +38,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// This error, when it is an I/O failure that names no file, named with
+    /// what was being done to `path` (a full disk, a read-only file system,
+    /// a permission: the operator needs to know which file).
+    pub(crate) fn at(self, what: &str, path: &std::path::Path) -> Error {
+        match self {
+            Error::Io(e) if !e.to_string().contains('`') => Error::io_at(what, path, e),
+            other => other,
+        }
+    }
+
     /// An I/O failure naming what was being done and the path it was done to
     /// (a missing or unreadable file is `Io`, exit 1, whatever it holds).
     pub fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {

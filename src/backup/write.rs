@@ -78,8 +78,9 @@ impl Drop for TempFile {
 /// Writes `bytes` to `path` all or nothing: temporary name, fsync, rename, fsync the folder.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let (mut f, mut guard) = create_temp(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io_at("cannot write", &tmp_name(path), e))?;
     drop(f);
     publish(&mut guard, path)
 }
@@ -251,52 +252,55 @@ impl Store {
             size: 0,
         };
         let store_id = self.store_id()?;
-        let (index, totals, hashing) = self.read(|r| {
-            let accounts: Vec<u64> = match opts.account {
-                Some(a) => {
-                    r.version_of(a)?
-                        .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
-                    vec![a]
+        let (index, totals, hashing) = self
+            .read(|r| {
+                let accounts: Vec<u64> = match opts.account {
+                    Some(a) => {
+                        r.version_of(a)?
+                            .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+                        vec![a]
+                    }
+                    None => r
+                        .directory()?
+                        .range::<u64>(..)?
+                        .map(|e| Ok(e?.0.value()))
+                        .collect::<Result<_>>()?,
+                };
+                progress.set_len(match opts.account {
+                    Some(a) => crate::account::record_count(r, a)?,
+                    None => r.records()?.len()?,
+                });
+                let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
+                w.push(&ItemRef::Header(&Header {
+                    magic: MAGIC,
+                    format: ARCHIVE_FORMAT,
+                    created_at: now,
+                    scope,
+                    kind: opts.kind,
+                    store_id,
+                }))?;
+                let mut index = Vec::with_capacity(accounts.len());
+                let mut totals = Counts::default();
+                for a in accounts {
+                    let i = write_account(r, a, &mut w, progress)?;
+                    totals.add(&i.counts);
+                    index.push(i);
                 }
-                None => r
-                    .directory()?
-                    .range::<u64>(..)?
-                    .map(|e| Ok(e?.0.value()))
-                    .collect::<Result<_>>()?,
-            };
-            progress.set_len(match opts.account {
-                Some(a) => crate::account::record_count(r, a)?,
-                None => r.records()?.len()?,
-            });
-            let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
-            w.push(&ItemRef::Header(&Header {
-                magic: MAGIC,
-                format: ARCHIVE_FORMAT,
-                created_at: now,
-                scope,
-                kind: opts.kind,
-                store_id,
-            }))?;
-            let mut index = Vec::with_capacity(accounts.len());
-            let mut totals = Counts::default();
-            for a in accounts {
-                let i = write_account(r, a, &mut w, progress)?;
-                totals.add(&i.counts);
-                index.push(i);
-            }
-            let digest = w.mark()?.total;
-            let trailer = Trailer {
-                accounts: index,
-                totals,
-                digest,
-            };
-            let age = w.finish(&trailer)?;
-            let index = trailer.accounts;
-            Ok((index, totals, age.finish()?))
-        })?;
+                let digest = w.mark()?.total;
+                let trailer = Trailer {
+                    accounts: index,
+                    totals,
+                    digest,
+                };
+                let age = w.finish(&trailer)?;
+                let index = trailer.accounts;
+                Ok((index, totals, age.finish()?))
+            })
+            .map_err(|e| e.at("cannot write", &tmp_name(&path)))?;
         let Hashing { inner, hash, size } = hashing;
-        let file = inner.into_inner().map_err(|e| Error::Io(e.into_error()))?;
-        file.sync_all()?;
+        let written = |e| Error::io_at("cannot write", &tmp_name(&path), e);
+        let file = inner.into_inner().map_err(|e| written(e.into_error()))?;
+        file.sync_all().map_err(written)?;
         drop(file);
         publish(&mut guard, &path)?;
         let sha256 = hex::encode(hash.finalize());

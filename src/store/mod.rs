@@ -172,6 +172,11 @@ impl Store {
     pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
             .unwrap_or_else(|p| Err(damaged(&self.path, p.as_ref())))
+            .map_err(|e| match e {
+                // redb's errors never say which file.
+                Error::Storage(m) => Error::Storage(format!("`{}`: {m}", self.path.display())),
+                other => other,
+            })
     }
 
     /// The newest snapshot's tables, opened as they are used.

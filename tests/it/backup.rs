@@ -565,7 +565,10 @@ fn an_archive_whose_sidecar_was_lost_is_reported_and_verify_rebuilds_it() {
     let original = backup::Sidecar::read(&sidecar).unwrap();
     std::fs::remove_file(&sidecar).unwrap();
     assert!(backup::list(out.path()).unwrap().is_empty());
-    assert_eq!(backup::unlisted(out.path()).unwrap(), std::slice::from_ref(&file));
+    assert_eq!(
+        backup::unlisted(out.path()).unwrap(),
+        std::slice::from_ref(&file)
+    );
     let rep = backup::verify(&file, &key(&k), &NoProgress).unwrap();
     assert!(backup::rebuild_sidecar(&file, &rep).unwrap());
     assert_eq!(

@@ -248,3 +248,95 @@ fn sigterm_during_serves_catch_up_ends_the_run_in_progress_and_starts_nothing_mo
     );
     whole(&db);
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped; `None` where
+/// this process may not mount (not root, or a container that forbids it).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let gen = [
+        "gen",
+        "--records",
+        "20000",
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        "1",
+    ];
+    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    let before = stdout(&crmstore(&db, &["dump", "--account", "1"]));
+    let Some(disk) = SmallDisk::mount(&dir.path().join("full"), "256k") else {
+        eprintln!("note: cannot mount a tmpfs here; the full-disk test did not run");
+        return;
+    };
+    // The backup folder fills up.
+    let folder = disk.0.join("backups");
+    let key = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq";
+    let o = crmstore(
+        &db,
+        &[
+            "backup",
+            "create",
+            "--to",
+            folder.to_str().unwrap(),
+            "--recipient",
+            key,
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(
+        err.contains(".tmp`") && err.contains("No space left"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+    assert_eq!(stdout(&crmstore(&db, &["dump", "--account", "1"])), before);
+    // The store's own disk fills up.
+    let small = disk.0.join("s.redb");
+    std::fs::write(disk.0.join("doc.json"), crate::common::DOC).unwrap();
+    assert_eq!(
+        code(&crmstore(
+            &small,
+            &["load", disk.0.join("doc.json").to_str().unwrap()]
+        )),
+        0
+    );
+    let small_before = stdout(&crmstore(&small, &["dump", "--account", "1"]));
+    let o = crmstore(&small, &gen);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("s.redb`"), "names the store: {err}");
+    assert_eq!(
+        stdout(&crmstore(&small, &["dump", "--account", "1"])),
+        small_before
+    );
+    whole(&small);
+}
