@@ -148,3 +148,44 @@ fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
         "no archive, no sidecar, no temporary file: {left:?}"
     );
 }
+
+#[test]
+fn a_restore_killed_before_its_rename_leaves_a_file_the_next_restore_cleans() {
+    let (d, db) = loaded();
+    let key = d.path().join("k.txt");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["backup", "keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let folder = d.path().join("a");
+    let o = crmstore(
+        &db,
+        &[
+            "--json",
+            "backup",
+            "create",
+            "--to",
+            folder.to_str().unwrap(),
+            "--recipient",
+            &public,
+        ],
+    );
+    assert_eq!(code(&o), 0);
+    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = made["file"].as_str().unwrap().to_string();
+    // What a restore killed before its rename leaves beside its target.
+    let to = d.path().join("new.redb");
+    std::fs::write(d.path().join(".new.redb.tmp"), b"half a store").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["backup", "restore", &file, "--identity"])
+        .arg(&key)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!d.path().join(".new.redb.tmp").exists());
+    assert_eq!(code(&crmstore(&to, &["check"])), 0);
+}
