@@ -189,3 +189,36 @@ fn a_restore_killed_before_its_rename_leaves_a_file_the_next_restore_cleans() {
     assert!(!d.path().join(".new.redb.tmp").exists());
     assert_eq!(code(&crmstore(&to, &["check"])), 0);
 }
+
+/// The redb 4.6 panic on its own, for an upstream report: a table of a few
+/// hundred rows, its file's page at 4 KiB overwritten, then a read.
+#[test]
+#[ignore = "a reproduction for redb's maintainers, not a crmstore test: run with --ignored"]
+fn redb_alone_panics_on_an_overwritten_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    const T: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("t");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(T).unwrap();
+            for i in 0..300u64 {
+                t.insert(i, [7u8; 100].as_slice()).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096..8192].fill(0x41);
+    std::fs::write(&path, &bytes).unwrap();
+    let read = std::panic::catch_unwind(|| {
+        let db = redb::Database::open(&path)?;
+        let r = redb::ReadableDatabase::begin_read(&db)?;
+        let t = r.open_table(T)?;
+        let n = redb::ReadableTable::iter(&t)?.count();
+        Ok::<_, redb::Error>(n)
+    });
+    println!("redb answered: {read:?}");
+    assert!(read.is_err(), "redb no longer panics here: {read:?}");
+}
