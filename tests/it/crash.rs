@@ -340,3 +340,159 @@ fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
     );
     whole(&small);
 }
+
+#[test]
+fn a_killed_backup_or_account_restore_leaves_before_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let gen = [
+        "gen",
+        "--records",
+        "15000",
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        "4",
+    ];
+    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    let key = dir.path().join("k.txt");
+    let o = bin()
+        .args(["backup", "keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = stdout(&o).trim().to_string();
+    let folder = dir.path().join("b");
+    let create = [
+        "backup",
+        "create",
+        "--to",
+        folder.to_str().unwrap(),
+        "--recipient",
+        &public,
+    ];
+    let t = Instant::now();
+    let o = crmstore(&db, &[&["--json"][..], &create].concat());
+    let full = t.elapsed();
+    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let archive = made["file"].as_str().unwrap().to_string();
+    let listed = |folder: &Path| {
+        let o = bin()
+            .args(["--json", "backup", "list", "--dir"])
+            .arg(folder)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0);
+        stdout(&o).lines().count()
+    };
+    // Killed backups: each leaves a listed, intact archive or nothing listed,
+    // and the store as it was.
+    let dump = || stdout(&crmstore(&db, &["dump", "--account", "1"]));
+    let before = dump();
+    for percent in [10u32, 50, 90] {
+        let n = listed(&folder);
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .args(create)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full * percent / 100);
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = listed(&folder);
+        assert!(now == n || now == n + 1, "{percent}%: {n} -> {now}");
+        let o = bin()
+            .args(["--json", "backup", "list", "--dir"])
+            .arg(&folder)
+            .output()
+            .unwrap();
+        assert!(stdout(&o).lines().all(|l| l.contains("\"intact\":true")));
+        assert_eq!(dump(), before);
+    }
+    // The next backup cleans what the killed ones left.
+    assert_eq!(code(&crmstore(&db, &create)), 0);
+    let tmp = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(tmp, 0);
+    // Killed account restores: the live account is the old one or the archive's.
+    assert_eq!(
+        code(&crmstore(
+            &db,
+            &[
+                "create",
+                "--account",
+                "1",
+                "--as",
+                "1",
+                "--module",
+                "deals",
+                "--json-record",
+                "{}"
+            ]
+        )),
+        0
+    );
+    let changed = dump();
+    let restore = [
+        "backup",
+        "restore",
+        &archive,
+        "--identity",
+        key.to_str().unwrap(),
+        "--account",
+        "1",
+    ];
+    let mut seen = (0, 0);
+    for percent in [20u32, 60, 100, 300] {
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .args(restore)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full * percent / 100);
+        let _ = child.kill();
+        let _ = child.wait();
+        let records = |d: &str| d.lines().filter(|l| l.starts_with("{\"id\"")).count();
+        let now = dump();
+        if records(&now) == records(&changed) {
+            seen.0 += 1;
+        } else {
+            assert_eq!(
+                records(&now),
+                records(&before),
+                "{percent}%: half an account"
+            );
+            seen.1 += 1;
+            assert_eq!(
+                code(&crmstore(
+                    &db,
+                    &[
+                        "create",
+                        "--account",
+                        "1",
+                        "--as",
+                        "1",
+                        "--module",
+                        "deals",
+                        "--json-record",
+                        "{}"
+                    ]
+                )),
+                0
+            );
+        }
+        whole(&db);
+    }
+    assert!(seen.1 > 0, "no restore got through: {seen:?}");
+}
