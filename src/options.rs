@@ -101,6 +101,24 @@ impl OpenOptions {
                 path.display()
             )));
         }
+        if self.read_only {
+            // What a writable open would refuse, a read-only one refuses too.
+            // The length is read before and after the header: a writer grows
+            // the file before it writes a longer layout, and writes a shorter
+            // layout before it shrinks the file, so the longer of the two is
+            // never short of a layout it could have written.
+            let len = || std::fs::metadata(path).map_or(0, |m| m.len());
+            let before = len();
+            let stored = crate::store::layout::stored_len(path);
+            let len = before.max(len());
+            if let Some(stored) = stored.filter(|&s| len < s) {
+                return Err(crate::Error::Corrupt(format!(
+                    "`{}` is truncated ({len} bytes of {stored}): restore it from a backup \
+                     (docs/operations.md)",
+                    path.display()
+                )));
+            }
+        }
         // redb panics on some damaged pages while opening (a writable open
         // repairs): answered as the store's other calls answer it.
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

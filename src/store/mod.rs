@@ -18,6 +18,7 @@ use crate::snapshot::Snapshots;
 use crate::txn::{Reader, Tx, Writer};
 
 mod format;
+pub(crate) mod layout;
 pub use format::FORMAT_VERSION;
 
 /// What a write action on behalf of a user works with.
