@@ -38,6 +38,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The `crmstore` command line's exit code for this error (CLI.md): the
+    /// one mapping, used by the binary and by `serve`'s log.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotFound(_) => 3,
+            Error::Denied(_) => 4,
+            Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) | Error::Crypto(_) => 5,
+            Error::Conflict(_) => 6,
+            Error::Io(_) | Error::Storage(_) => 1,
+        }
+    }
+
     /// This error, when it is an I/O failure that names no file, named with
     /// what was being done to `path` (a full disk, a read-only file system,
     /// a permission: the operator needs to know which file).

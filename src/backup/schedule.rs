@@ -262,7 +262,10 @@ impl Shared {
 fn report<T: std::fmt::Debug>(what: &str, r: Result<T>) {
     match r {
         Ok(v) => eprintln!("crmstore serve: {what}: {v:?}"),
-        Err(e) => eprintln!("error: crmstore serve: {what}: {e}"),
+        Err(e) => eprintln!(
+            "error: crmstore serve: {what} failed (exit {}): {e}",
+            e.exit_code()
+        ),
     }
 }
 

@@ -322,7 +322,10 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
                     eprintln!("crmstore serve: caught up a missed {} backup", k.name());
                 }
             }
-            Err(e) => eprintln!("error: crmstore serve: catch-up: {e}"),
+            Err(e) => eprintln!(
+                "error: crmstore serve: catch-up failed (exit {}): {e}",
+                e.exit_code()
+            ),
         }
         if !signalled.load(std::sync::atomic::Ordering::SeqCst) {
             sched.start().await?;

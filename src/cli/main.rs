@@ -108,30 +108,6 @@ impl Global {
     }
 }
 
-/// The exit codes of CLI.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Exit {
-    Done = 0,
-    Other = 1,
-    NotFound = 3,
-    Denied = 4,
-    Invalid = 5,
-    Conflict = 6,
-}
-
-/// The one mapping from crate errors to exit codes.
-fn exit_for(e: &Error) -> Exit {
-    match e {
-        Error::NotFound(_) => Exit::NotFound,
-        Error::Denied(_) => Exit::Denied,
-        Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) | Error::Crypto(_) => {
-            Exit::Invalid
-        }
-        Error::Conflict(_) => Exit::Conflict,
-        _ => Exit::Other,
-    }
-}
-
 fn hint(e: &Error) -> Option<&'static str> {
     match e {
         Error::Corrupt(m) if m.contains("index") => {
@@ -212,7 +188,7 @@ fn main() -> ExitCode {
             if let Some(h) = hint(&e) {
                 eprintln!("hint: {h}");
             }
-            ExitCode::from(exit_for(&e) as u8)
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -244,9 +220,11 @@ fn run(g: &Global, command: Command) -> Outcome {
 /// What a command returns: an exit code (0 or, for `check`/`verify`, 1/5).
 pub(crate) type Outcome = crmstore::Result<u8>;
 
-pub(crate) const DONE: u8 = Exit::Done as u8;
-pub(crate) const FAILED: u8 = Exit::Other as u8;
-pub(crate) const INVALID: u8 = Exit::Invalid as u8;
+pub(crate) const DONE: u8 = 0;
+/// `check` finding an inconsistency (CLI.md: "anything else").
+pub(crate) const FAILED: u8 = 1;
+/// `verify` finding a problem: as an invalid archive would be.
+pub(crate) const INVALID: u8 = 5;
 
 #[cfg(test)]
 mod tests {
