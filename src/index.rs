@@ -137,6 +137,18 @@ pub(crate) fn save(
 /// `Corrupt` naming the record for bytes that do not decode; `Invalid` for
 /// a record past a limit.
 pub(crate) fn check_stored(account: u64, id: u64, bytes: &[u8]) -> Result<RecordView<'_>> {
+    check_stored_in(None, account, id, bytes).map(|(v, _)| v)
+}
+
+/// [`check_stored`]; given the bulk write's transaction, it also interns the
+/// record's module and registers each field name in the same walk (returns
+/// the module id, 0 without one).
+fn check_stored_in<'b>(
+    mut w: Option<&mut Writer<'_>>,
+    account: u64,
+    id: u64,
+    bytes: &'b [u8],
+) -> Result<(RecordView<'b>, u32)> {
     let place = || format!("record `{id}` of account `{account}`");
     let v = codec::parse(bytes, RecordView::parse, place)?;
     if v.id != id {
@@ -146,11 +158,19 @@ pub(crate) fn check_stored(account: u64, id: u64, bytes: &[u8]) -> Result<Record
     limits::check_built_ins(id, v.module, v.stage)
         .and_then(|()| limits::check_size(bytes.len()))
         .map_err(over)?;
+    let m = match w.as_deref_mut() {
+        Some(w) => w.intern_module(account, v.module)?,
+        None => 0,
+    };
     let bad = || Error::Corrupt(format!("{} has a corrupt field map", place()));
     v.check_fields(bad, |name, value| {
-        limits::check_field_ref(name, value).map_err(over)
+        limits::check_field_ref(name, value).map_err(over)?;
+        match w.as_deref_mut() {
+            Some(w) => w.register_field(account, m, name),
+            None => Ok(()),
+        }
     })?;
-    Ok(v)
+    Ok((v, m))
 }
 
 fn given_twice(account: u64, id: u64) -> Error {
@@ -179,11 +199,7 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     let (mut parent, mut shares) = (Vec::new(), Vec::new());
     for (id, bytes) in stored {
         let (id, bytes) = (*id, bytes.as_ref());
-        let v = check_stored(account, id, bytes)?;
-        let m = w.intern_module(account, v.module)?;
-        for name in v.field_names() {
-            w.register_field(account, m, name?)?;
-        }
+        let (v, m) = check_stored_in(Some(&mut *w), account, id, bytes)?;
         rows.push((record_key(account, id), bytes));
         let e = view_entries(account, m, &v);
         module.push((e.module, ()));

@@ -108,9 +108,18 @@ impl Node for ValueRef<'_> {
     }
 }
 
-/// Depth and text sizes of one value, walked with a stack of its own.
+/// Depth and text sizes of one value, walked with a stack of its own (only
+/// a list needs one: a scalar, most fields, is checked without allocating).
 fn check_tree<N: Node>(field: &str, value: &N) -> Result<()> {
     let bad = |what: String| Error::Invalid(format!("field `{field}`: {what}"));
+    if value.items().is_none() {
+        return match value.text_len() {
+            Some(n) if n > MAX_TEXT_BYTES => {
+                Err(bad(format!("a text is longer than {MAX_TEXT_BYTES} bytes")))
+            }
+            _ => Ok(()),
+        };
+    }
     // (items still to visit, the depth of the list holding them)
     let mut stack: Vec<(&[N], u32)> = vec![(std::slice::from_ref(value), 0)];
     while let Some((items, depth)) = stack.pop() {
