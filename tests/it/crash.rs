@@ -496,3 +496,94 @@ fn a_killed_backup_or_account_restore_leaves_before_or_after() {
     }
     assert!(seen.1 > 0, "no restore got through: {seen:?}");
 }
+
+#[test]
+fn a_file_needing_repair_on_a_read_only_mount_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("ro"), "64m") else {
+        eprintln!("note: cannot mount a tmpfs here; the read-only mount test did not run");
+        return;
+    };
+    let db = disk.0.join("s.redb");
+    let gen = [
+        "gen",
+        "--records",
+        "5000",
+        "--users",
+        "4",
+        "--teams",
+        "2",
+        "--seed",
+        "1",
+    ];
+    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    // A writer killed mid-transaction leaves the file marked for recovery.
+    let big = [
+        "gen",
+        "--records",
+        "200000",
+        "--users",
+        "4",
+        "--teams",
+        "2",
+        "--seed",
+        "2",
+    ];
+    let mut marked = false;
+    for wait_ms in [300u64, 600, 1200] {
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .args(big)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let header = std::fs::read(&db).unwrap();
+        if header[9] & 2 != 0 {
+            marked = true;
+            break;
+        }
+    }
+    assert!(marked, "no kill left the file marked for recovery");
+    let ro = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&disk.0)
+        .status()
+        .unwrap();
+    assert!(ro.success());
+    let o = crmstore(
+        &db,
+        &[
+            "query",
+            "--account",
+            "1",
+            "--as",
+            "1",
+            "--module",
+            "deals",
+            "--count",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(code(&o), 0);
+    assert!(
+        err.contains("needs the repair") && err.contains("writable"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let rw = Command::new("mount")
+        .args(["-o", "remount,rw"])
+        .arg(&disk.0)
+        .status()
+        .unwrap();
+    assert!(rw.success());
+    assert_eq!(
+        deals(&db),
+        deals(&db),
+        "the next read repairs it and answers"
+    );
+    whole(&db);
+}
