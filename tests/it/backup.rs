@@ -522,18 +522,7 @@ fn serve_verifies_each_scheduled_archive_and_a_failed_run_alerts_instead_of_prun
     // A damaged record: the run fails, alerts, and prunes nothing.
     drop(sched);
     drop(store);
-    crate::common::raw(&path, |txn| {
-        let def: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("records_v2");
-        let mut t = txn.open_table(def).unwrap();
-        let key = (1u128 << 64) | 2;
-        let mut bytes = redb::ReadableTable::get(&t, key)
-            .unwrap()
-            .unwrap()
-            .value()
-            .to_vec();
-        bytes.truncate(bytes.len() / 2);
-        t.insert(key, bytes.as_slice()).unwrap();
-    });
+    crate::common::damage_record(&path, 2, |b| b.truncate(b.len() / 2));
     let store = Arc::new(Store::open(&path).unwrap());
     let cfg = ScheduleConfig::parse(&format!(
         "[backup]\ndir = {:?}\nrecipients = [{:?}]\nidentity = {:?}\nkeep_weekly = 0\n",

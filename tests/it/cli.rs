@@ -21,6 +21,22 @@ pub(crate) fn acting<'a>(cmd: &'a str, user: &'a str, rest: &[&'a str]) -> Vec<&
     args
 }
 
+/// `backup keygen` into `dir/k.txt`: the key file and its public key.
+pub(crate) fn keygen(dir: &Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("k.txt");
+    let o = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .args(["backup", "keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    (key, stdout(&o).trim().to_string())
+}
+
+/// A recipient whose key nobody holds: for backups that must fail before
+/// anything is written.
+pub(crate) const NOBODY: &str = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq";
+
 pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
 }

@@ -96,6 +96,23 @@ pub fn raw(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
     txn.commit().unwrap();
 }
 
+/// Changes the stored bytes of record `id` of account 1 with `damage`,
+/// behind crmstore's back (what a damaged page gives).
+pub fn damage_record(path: &Path, id: u64, damage: impl FnOnce(&mut Vec<u8>)) {
+    raw(path, |txn| {
+        let def: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("records_v2");
+        let mut t = txn.open_table(def).unwrap();
+        let key = (1u128 << 64) | u128::from(id);
+        let mut bytes = redb::ReadableTable::get(&t, key)
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        damage(&mut bytes);
+        t.insert(key, bytes.as_slice()).unwrap();
+    });
+}
+
 /// Proptest cases: `PROPTEST_CASES` when set (to dig), else a modest default for CI.
 pub fn proptest_cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")

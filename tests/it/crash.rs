@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{code, crmstore, loaded, stdout};
+use crate::cli::{code, crmstore, keygen, loaded, stdout, NOBODY};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_crmstore"))
@@ -37,6 +37,26 @@ fn deals(db: &Path) -> u64 {
     );
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     v["count"].as_u64().unwrap()
+}
+
+/// A store of a generated account of `records` records (6 users, 2 teams).
+fn generated(records: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let (records, seed) = (records.to_string(), seed.to_string());
+    let gen = [
+        "gen",
+        "--records",
+        &records,
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        &seed,
+    ];
+    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    (dir, db)
 }
 
 fn whole(db: &Path) {
@@ -177,27 +197,8 @@ fn readers_beside_writer_processes_never_fail_because_of_them() {
 
 #[test]
 fn sigterm_during_serves_catch_up_ends_the_run_in_progress_and_starts_nothing_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    let gen = [
-        "gen",
-        "--records",
-        "60000",
-        "--users",
-        "6",
-        "--teams",
-        "2",
-        "--seed",
-        "1",
-    ];
-    assert_eq!(code(&crmstore(&db, &gen)), 0);
-    let key = dir.path().join("k.txt");
-    let o = bin()
-        .args(["backup", "keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = stdout(&o).trim().to_string();
+    let (dir, db) = generated(60000, 1);
+    let (_, public) = keygen(dir.path());
     let backups = dir.path().join("backups");
     let config = dir.path().join("serve.toml");
     let dir_text = backups.display().to_string();
@@ -274,20 +275,7 @@ impl Drop for SmallDisk {
 
 #[test]
 fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    let gen = [
-        "gen",
-        "--records",
-        "20000",
-        "--users",
-        "6",
-        "--teams",
-        "2",
-        "--seed",
-        "1",
-    ];
-    assert_eq!(code(&crmstore(&db, &gen)), 0);
+    let (dir, db) = generated(20000, 1);
     let before = stdout(&crmstore(&db, &["dump", "--account", "1"]));
     let Some(disk) = SmallDisk::mount(&dir.path().join("full"), "256k") else {
         eprintln!("note: cannot mount a tmpfs here; the full-disk test did not run");
@@ -295,7 +283,6 @@ fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
     };
     // The backup folder fills up.
     let folder = disk.0.join("backups");
-    let key = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq";
     let o = crmstore(
         &db,
         &[
@@ -304,7 +291,7 @@ fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
             "--to",
             folder.to_str().unwrap(),
             "--recipient",
-            key,
+            NOBODY,
         ],
     );
     let err = String::from_utf8_lossy(&o.stderr);
@@ -330,6 +317,17 @@ fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
         0
     );
     let small_before = stdout(&crmstore(&small, &["dump", "--account", "1"]));
+    let gen = [
+        "gen",
+        "--records",
+        "20000",
+        "--users",
+        "6",
+        "--teams",
+        "2",
+        "--seed",
+        "1",
+    ];
     let o = crmstore(&small, &gen);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 1, "{err}");
@@ -343,27 +341,8 @@ fn a_full_disk_fails_a_backup_or_a_write_naming_the_file_and_changes_nothing() {
 
 #[test]
 fn a_killed_backup_or_account_restore_leaves_before_or_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    let gen = [
-        "gen",
-        "--records",
-        "15000",
-        "--users",
-        "6",
-        "--teams",
-        "2",
-        "--seed",
-        "4",
-    ];
-    assert_eq!(code(&crmstore(&db, &gen)), 0);
-    let key = dir.path().join("k.txt");
-    let o = bin()
-        .args(["backup", "keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = stdout(&o).trim().to_string();
+    let (dir, db) = generated(15000, 4);
+    let (key, public) = keygen(dir.path());
     let folder = dir.path().join("b");
     let create = [
         "backup",

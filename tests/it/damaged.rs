@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use redb::ReadableTable;
-
-use crate::cli::{code, crmstore, loaded};
+use crate::cli::{code, crmstore, keygen, loaded, NOBODY};
 
 /// Every command kind that opens the store: reads, writes, check, backup.
 const COMMANDS: [&[&str]; 6] = [
@@ -64,7 +62,7 @@ fn an_empty_file_is_refused_not_made_a_new_store() {
             "--to",
             dir.path().join("b").to_str().unwrap(),
             "--recipient",
-            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+            NOBODY,
         ],
     );
     assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
@@ -109,17 +107,11 @@ fn a_truncated_file_is_refused_by_every_writing_command() {
 fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
     let (d, db) = loaded();
     // Record 1's stored bytes, one byte short: what a damaged page gives.
-    crate::common::raw(&db, |txn| {
-        let def: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("records_v2");
-        let mut t = txn.open_table(def).unwrap();
-        let key = (1u128 << 64) | 1;
-        let mut bytes = t.get(key).unwrap().unwrap().value().to_vec();
-        bytes.pop();
-        t.insert(key, bytes.as_slice()).unwrap();
+    crate::common::damage_record(&db, 1, |b| {
+        b.pop();
     });
     assert_eq!(code(&crmstore(&db, &["check"])), 1);
     let folder = d.path().join("archives");
-    let key = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq";
     let o = crmstore(
         &db,
         &[
@@ -128,7 +120,7 @@ fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
             "--to",
             folder.to_str().unwrap(),
             "--recipient",
-            key,
+            NOBODY,
         ],
     );
     let err = String::from_utf8_lossy(&o.stderr);
@@ -147,13 +139,7 @@ fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
 #[test]
 fn a_restore_killed_before_its_rename_leaves_a_file_the_next_restore_cleans() {
     let (d, db) = loaded();
-    let key = d.path().join("k.txt");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crmstore"))
-        .args(["backup", "keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let (key, public) = keygen(d.path());
     let folder = d.path().join("a");
     let o = crmstore(
         &db,

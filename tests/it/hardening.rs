@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::cli::{acting, code, crmstore, loaded, stdout};
+use crate::cli::{acting, code, crmstore, keygen, loaded, stdout};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -27,13 +27,7 @@ fn nested(levels: usize) -> String {
 
 /// A key pair and a full weekly archive of `db` in `dir`.
 fn backed_up(db: &Path, dir: &Path) -> (PathBuf, String, PathBuf) {
-    let key = dir.join("k.txt");
-    let o = bin()
-        .args(["backup", "keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = ok(&o).trim().to_string();
+    let (key, public) = keygen(dir);
     let archives = dir.join("arch");
     let to = archives.to_str().unwrap();
     let o = crmstore(
