@@ -10,6 +10,7 @@ mod access_model;
 mod audit;
 mod backup;
 mod cli;
+mod cli_contract;
 mod common;
 mod compat;
 mod crash;
