@@ -22,7 +22,7 @@ pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
 pub use read::{verify, VerifyReport};
 pub use restore::restore_store;
 pub use retention::{plan as plan_prune, ArchiveFacts, Decision, Keep};
-pub use schedule::{BackupScheduler, ScheduleConfig};
+pub use schedule::{BackupScheduler, RunEvent, RunHook, ScheduleConfig};
 pub use sidecar::Sidecar;
 pub use write::{Archive, BackupOptions};
 

@@ -163,6 +163,7 @@ struct Shared {
 pub struct BackupScheduler {
     shared: Arc<Shared>,
     jobs: Option<JobScheduler>,
+    hook: RunHook,
 }
 
 fn slot(kind: Kind) -> usize {
@@ -259,14 +260,24 @@ impl Shared {
     }
 }
 
-fn report<T: std::fmt::Debug>(what: &str, r: Result<T>) {
-    match r {
-        Ok(v) => eprintln!("crmstore serve: {what}: {v:?}"),
-        Err(e) => eprintln!(
-            "error: crmstore serve: {what} failed (exit {}): {e}",
-            e.exit_code()
-        ),
-    }
+/// What a scheduled run did, for whoever watches (`serve` prints it; the
+/// library never prints).
+#[derive(Debug)]
+pub struct RunEvent {
+    /// `weekly backup`, `monthly backup` or `trash purge-expired`.
+    pub what: String,
+    /// What it did (`Debug` of its result), or why it failed.
+    pub outcome: std::result::Result<String, Error>,
+}
+
+/// Receives every scheduled run's [`RunEvent`].
+pub type RunHook = Arc<dyn Fn(RunEvent) + Send + Sync>;
+
+fn report<T: std::fmt::Debug>(hook: &RunHook, what: &str, r: Result<T>) {
+    hook(RunEvent {
+        what: what.to_string(),
+        outcome: r.map(|v| format!("{v:?}")),
+    });
 }
 
 impl BackupScheduler {
@@ -292,7 +303,16 @@ impl BackupScheduler {
         Ok(BackupScheduler {
             shared: Arc::new(shared),
             jobs: None,
+            hook: Arc::new(|_| {}),
         })
+    }
+
+    /// Hands every scheduled run's outcome to `hook` (by default nobody
+    /// hears of them; `crmstore serve` prints them).
+    #[must_use]
+    pub fn on_run(mut self, hook: impl Fn(RunEvent) + Send + Sync + 'static) -> Self {
+        self.hook = Arc::new(hook);
+        self
     }
 
     /// Runs one backup of `kind` now (and prunes), waiting for any run in progress.
@@ -347,11 +367,13 @@ impl BackupScheduler {
             (Kind::Monthly, self.shared.cfg.backup.monthly.clone()),
         ] {
             let shared = self.shared.clone();
+            let hook = self.hook.clone();
             let job = Job::new_async(expr.as_str(), move |_, _| {
-                let shared = shared.clone();
+                let (shared, hook) = (shared.clone(), hook.clone());
                 Box::pin(async move {
                     let r = tokio::task::spawn_blocking(move || shared.backup(kind)).await;
                     report(
+                        &hook,
                         &format!("{} backup", kind.name()),
                         r.unwrap_or_else(|e| Err(Error::Invalid(e.to_string()))),
                     );
@@ -361,11 +383,13 @@ impl BackupScheduler {
             sched.add(job).await.map_err(err)?;
         }
         let shared = self.shared.clone();
+        let hook = self.hook.clone();
         let job = Job::new_async(self.shared.cfg.trash.purge.as_str(), move |_, _| {
-            let shared = shared.clone();
+            let (shared, hook) = (shared.clone(), hook.clone());
             Box::pin(async move {
                 let r = tokio::task::spawn_blocking(move || shared.purge()).await;
                 report(
+                    &hook,
                     "trash purge-expired",
                     r.unwrap_or_else(|e| Err(Error::Invalid(e.to_string()))),
                 );

@@ -287,7 +287,14 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let mut sched = BackupScheduler::new(store, cfg)?;
+        let mut sched = BackupScheduler::new(store, cfg)?.on_run(|e| match e.outcome {
+            Ok(done) => eprintln!("crmstore serve: {}: {done}", e.what),
+            Err(err) => eprintln!(
+                "error: crmstore serve: {} failed (exit {}): {err}",
+                e.what,
+                err.exit_code()
+            ),
+        });
         // Listening before anything runs: a SIGTERM during the catch-up
         // stops it cleanly too (the run in progress ends, nothing new starts).
         let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));

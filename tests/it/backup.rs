@@ -572,3 +572,38 @@ fn an_archive_whose_sidecar_was_lost_is_reported_and_verify_rebuilds_it() {
     assert!(backup::unlisted(out.path()).unwrap().is_empty());
     assert!(backup::list(out.path()).unwrap()[0].intact);
 }
+
+#[test]
+fn scheduled_runs_are_reported_to_the_hook_and_the_library_prints_nothing() {
+    let k = keys();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("b");
+    let cfg = ScheduleConfig::parse(&format!(
+        "[backup]\ndir = {:?}\nrecipients = [{:?}]\nweekly = \"* * * * * *\"\n[trash]\npurge = \"* * * * * *\"\n",
+        dir.display().to_string(),
+        k.public,
+    ))
+    .unwrap();
+    let store = Arc::new(Store::open(out.path().join("s.redb")).unwrap());
+    store.load_json(crate::common::DOC).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = seen.clone();
+    let mut sched = BackupScheduler::new(store, cfg)
+        .unwrap()
+        .on_run(move |e| heard.lock().unwrap().push((e.what, e.outcome.is_ok())));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sched.start().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        sched.stop().await.unwrap();
+    });
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.contains(&("weekly backup".to_string(), true)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("trash purge-expired".to_string(), true)),
+        "{seen:?}"
+    );
+}
