@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::access::decide::{self, Action};
 use crate::access::{AccessContext, Viewer};
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
 use crate::model::{MonitorAction, Record, Scope, Timestamp};
 use crate::monitor;
@@ -87,9 +87,12 @@ impl Store {
             Ok(f) => f,
             // A refused export is audited like every refused action.
             Err(Error::Denied(why)) => {
-                return self.act(ctx, "record.export", Timestamp::now(), |_, _| {
-                    Err(Error::Denied(why))
-                })
+                return self.act(
+                    ctx,
+                    AuditAction::RecordExport.name(),
+                    Timestamp::now(),
+                    |_, _| Err(Error::Denied(why)),
+                )
             }
             Err(e) => return Err(e),
         };
@@ -138,36 +141,41 @@ impl Store {
         }
         // The export is authorised and audited (and charged to the monitor)
         // before a byte is written; the read snapshot above is what is written.
-        self.act(ctx, "record.export", Timestamp::now(), |w, act| {
-            if let Some(why) = &refusal {
-                return Err(Error::Denied(why.clone()));
-            }
-            monitor::charge(
-                w,
-                act.v,
-                &act.dir.account,
-                MonitorAction::Export,
-                count,
-                act.now,
-                &mut act.block,
-            )?;
-            let detail = format!(
-                "{module}{}",
-                if filter.is_some() { " filtered" } else { "" }
-            );
-            audit::append(
-                w,
-                ctx.account,
-                act.now,
-                Entry {
-                    actor: Some(act.v.user),
-                    action: "record.export",
-                    target: module.to_string(),
+        self.act(
+            ctx,
+            AuditAction::RecordExport.name(),
+            Timestamp::now(),
+            |w, act| {
+                if let Some(why) = &refusal {
+                    return Err(Error::Denied(why.clone()));
+                }
+                monitor::charge(
+                    w,
+                    act.v,
+                    &act.dir.account,
+                    MonitorAction::Export,
                     count,
-                    detail,
-                },
-            )
-        })?;
+                    act.now,
+                    &mut act.block,
+                )?;
+                let detail = format!(
+                    "{module}{}",
+                    if filter.is_some() { " filtered" } else { "" }
+                );
+                audit::append(
+                    w,
+                    ctx.account,
+                    act.now,
+                    Entry {
+                        actor: Some(act.v.user),
+                        action: crate::audit::AuditAction::RecordExport,
+                        target: module.to_string(),
+                        count,
+                        detail,
+                    },
+                )
+            },
+        )?;
         let Some(scan) = scan else {
             return write_empty(format, out).map(|()| 0);
         };

@@ -57,7 +57,7 @@ mod txn;
 mod util;
 
 pub use access::{AccessContext, Action};
-pub use audit::{ChainReport, Event};
+pub use audit::{AuditAction, ChainReport, Event};
 pub use check::CheckReport;
 pub use error::{Error, Result};
 pub use export::{ExportFormat, CSV_BUILT_INS};

@@ -6,7 +6,7 @@
 use redb::ReadableTable;
 
 use crate::access::Viewer;
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{AccountSettings, MonitorAction, Timestamp};
@@ -21,9 +21,10 @@ pub(crate) struct BlockRequest {
 
 fn event_name(a: MonitorAction) -> &'static str {
     match a {
-        MonitorAction::Delete => "record.delete",
-        MonitorAction::Export => "record.export",
+        MonitorAction::Delete => AuditAction::RecordDelete,
+        MonitorAction::Export => AuditAction::RecordExport,
     }
+    .name()
 }
 
 /// Records the viewer's `action` over `count` records at `now` against the
@@ -115,9 +116,9 @@ pub(crate) fn set_blocked(
     u.blocked = blocked;
     w.put_directory(&dir)?;
     let action = if blocked {
-        "user.block"
+        AuditAction::UserBlock
     } else {
-        "user.unblock"
+        AuditAction::UserUnblock
     };
     let e = Entry {
         actor,

@@ -325,7 +325,7 @@ impl Store {
             w.put_state(a, &state)?;
             let e = audit::Entry {
                 actor: None,
-                action: "account.load",
+                action: crate::audit::AuditAction::AccountLoad,
                 target: format!("account {a}"),
                 count: spec.records,
                 detail: format!("generated, seed {}", spec.seed),

@@ -112,7 +112,7 @@ fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> R
         Timestamp::now(),
         Entry {
             actor: None,
-            action: "account.load",
+            action: crate::audit::AuditAction::AccountLoad,
             target: format!("account {a}"),
             count,
             detail,
@@ -228,7 +228,7 @@ impl Store {
             w.put_directory(&dir)?;
             let e = Entry {
                 actor: None,
-                action: "directory.change",
+                action: crate::audit::AuditAction::DirectoryChange,
                 target: format!("account {account}"),
                 count: 0,
                 detail: String::new(),

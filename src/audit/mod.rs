@@ -61,31 +61,91 @@ impl Event {
     }
 }
 
-/// Every action an event may name (CLI.md "audit list"): `audit list
-/// --action` takes only these.
-pub const ACTIONS: [&str; 15] = [
-    "record.delete",
-    "record.restore",
-    "record.purge",
-    "record.export",
-    "record.share",
-    "record.unshare",
-    "record.assign",
-    "account.load",
-    "directory.change",
-    "user.block",
-    "user.unblock",
-    "backup.create",
-    "backup.restore",
-    "backup.failed",
-    "access.denied",
-];
+/// Every action an event may name (CLI.md "audit list"; `backup.failed`
+/// is `serve`'s alert). Stored events keep the name as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    RecordDelete,
+    RecordRestore,
+    RecordPurge,
+    RecordExport,
+    RecordShare,
+    RecordUnshare,
+    RecordAssign,
+    AccountLoad,
+    DirectoryChange,
+    UserBlock,
+    UserUnblock,
+    BackupCreate,
+    BackupRestore,
+    BackupFailed,
+    AccessDenied,
+}
+
+impl AuditAction {
+    /// Every action, in the order CLI.md lists them.
+    pub const ALL: [AuditAction; 15] = [
+        AuditAction::RecordDelete,
+        AuditAction::RecordRestore,
+        AuditAction::RecordPurge,
+        AuditAction::RecordExport,
+        AuditAction::RecordShare,
+        AuditAction::RecordUnshare,
+        AuditAction::RecordAssign,
+        AuditAction::AccountLoad,
+        AuditAction::DirectoryChange,
+        AuditAction::UserBlock,
+        AuditAction::UserUnblock,
+        AuditAction::BackupCreate,
+        AuditAction::BackupRestore,
+        AuditAction::BackupFailed,
+        AuditAction::AccessDenied,
+    ];
+
+    /// The name events carry (`record.delete`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditAction::RecordDelete => "record.delete",
+            AuditAction::RecordRestore => "record.restore",
+            AuditAction::RecordPurge => "record.purge",
+            AuditAction::RecordExport => "record.export",
+            AuditAction::RecordShare => "record.share",
+            AuditAction::RecordUnshare => "record.unshare",
+            AuditAction::RecordAssign => "record.assign",
+            AuditAction::AccountLoad => "account.load",
+            AuditAction::DirectoryChange => "directory.change",
+            AuditAction::UserBlock => "user.block",
+            AuditAction::UserUnblock => "user.unblock",
+            AuditAction::BackupCreate => "backup.create",
+            AuditAction::BackupRestore => "backup.restore",
+            AuditAction::BackupFailed => "backup.failed",
+            AuditAction::AccessDenied => "access.denied",
+        }
+    }
+
+    /// Reads an action's name.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the text and listing the names.
+    pub fn parse(text: &str) -> Result<AuditAction> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.name() == text)
+            .ok_or_else(|| {
+                let all: Vec<&str> = AuditAction::ALL.iter().map(|a| a.name()).collect();
+                Error::Invalid(format!(
+                    "`{text}` is not an audit action (one of: {})",
+                    all.join(", ")
+                ))
+            })
+    }
+}
 
 /// What to append: the action and what it touched.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub actor: Option<u64>,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target: String,
     pub count: u64,
     pub detail: String,
@@ -93,14 +153,13 @@ pub(crate) struct Entry {
 
 /// Appends `e` to `account`'s chain in the caller's transaction.
 pub(crate) fn append(w: &mut Writer<'_>, account: u64, at: Timestamp, e: Entry) -> Result<()> {
-    debug_assert!(ACTIONS.contains(&e.action), "unlisted action {}", e.action);
     let mut state = w.state(account)?;
     let seq = state.next_seq.max(1);
     let mut ev = Event {
         seq,
         at,
         actor: e.actor,
-        action: e.action.to_string(),
+        action: e.action.name().to_string(),
         target: e.target,
         count: e.count,
         detail: e.detail,
@@ -213,11 +272,8 @@ impl crate::Store {
         since: Option<Timestamp>,
         action: Option<&str>,
     ) -> Result<Vec<Event>> {
-        if let Some(a) = action.filter(|a| !ACTIONS.contains(a)) {
-            return Err(Error::Invalid(format!(
-                "`{a}` is not an audit action (one of: {})",
-                ACTIONS.join(", ")
-            )));
+        if let Some(a) = action {
+            AuditAction::parse(a)?;
         }
         self.read(|r| {
             known(r, account)?;
@@ -243,10 +299,11 @@ impl crate::Store {
     /// `Denied` for a non-admin; `NotFound` for an unknown user.
     pub fn set_blocked(&self, ctx: &crate::AccessContext, user: u64, blocked: bool) -> Result<()> {
         let name = if blocked {
-            "user.block"
+            AuditAction::UserBlock
         } else {
-            "user.unblock"
-        };
+            AuditAction::UserUnblock
+        }
+        .name();
         self.act(ctx, name, Timestamp::now(), |w, act| {
             if !act.v.admin {
                 return Err(Error::Denied(format!(

@@ -215,7 +215,7 @@ pub fn restore_store(
         for &a in &report.accounts {
             let e = Entry {
                 actor: None,
-                action: "backup.restore",
+                action: crate::audit::AuditAction::BackupRestore,
                 target: name.clone(),
                 count: 0,
                 detail: "whole store".into(),
@@ -369,7 +369,7 @@ impl Store {
                 now,
                 Entry {
                     actor: None,
-                    action: "backup.restore",
+                    action: crate::audit::AuditAction::BackupRestore,
                     target: name.clone(),
                     count: counts.records,
                     detail,

@@ -317,7 +317,7 @@ impl Store {
             for i in &index {
                 let e = Entry {
                     actor: None,
-                    action: "backup.create",
+                    action: crate::audit::AuditAction::BackupCreate,
                     target: name.clone(),
                     count: i.counts.records,
                     detail: format!("{} {}", opts.kind.name(), scope),
@@ -350,7 +350,7 @@ impl Store {
             for a in accounts {
                 let e = Entry {
                     actor: None,
-                    action: "backup.failed",
+                    action: crate::audit::AuditAction::BackupFailed,
                     target: kind.to_string(),
                     count: 0,
                     detail: why.to_string(),

@@ -8,6 +8,7 @@ pub use update::Update;
 
 use crate::access::decide::{self, decide, Action, Hidden, Subject};
 use crate::access::{AccessContext, Viewer};
+use crate::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::model::{Access, NewRecord, Principal, Record, RecordView, Timestamp};
 use crate::query::plan::{self, Scan};
@@ -298,10 +299,11 @@ impl Store {
 
     fn manage(&self, ctx: &AccessContext, ids: &[u64], what: &Manage) -> Result<u64> {
         let name = match what {
-            Manage::Share(..) => "record.share",
-            Manage::Unshare(_) => "record.unshare",
-            Manage::Assign { .. } => "record.assign",
-        };
+            Manage::Share(..) => AuditAction::RecordShare,
+            Manage::Unshare(_) => AuditAction::RecordUnshare,
+            Manage::Assign { .. } => AuditAction::RecordAssign,
+        }
+        .name();
         self.act(ctx, name, Timestamp::now(), |w, act| {
             manage(w, act.dir, act.v, ctx.account, ids, what)
         })

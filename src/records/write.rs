@@ -4,7 +4,7 @@
 
 use crate::access::decide::{self, decide, Action};
 use crate::access::Viewer;
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
 use crate::model::{
     Access, Directory, FieldRule, NewRecord, Principal, Record, Share, Timestamp, Value,
@@ -277,10 +277,13 @@ pub(super) fn manage(
         return Ok(0);
     }
     let (action, detail) = match what {
-        Manage::Share(p, a) => ("record.share", format!("to {p} at {}", access_name(*a))),
-        Manage::Unshare(p) => ("record.unshare", format!("from {p}")),
+        Manage::Share(p, a) => (
+            AuditAction::RecordShare,
+            format!("to {p} at {}", access_name(*a)),
+        ),
+        Manage::Unshare(p) => (AuditAction::RecordUnshare, format!("from {p}")),
         Manage::Assign { owner, team } => (
-            "record.assign",
+            AuditAction::RecordAssign,
             format!(
                 "owner {owner}{}",
                 team.map(|t| format!(" team {t}")).unwrap_or_default()

@@ -272,7 +272,7 @@ impl Store {
         self.write(|w| {
             let e = Entry {
                 actor: Some(user),
-                action: "access.denied",
+                action: crate::audit::AuditAction::AccessDenied,
                 target: name.to_string(),
                 count: 0,
                 detail: msg.clone(),

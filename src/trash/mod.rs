@@ -14,7 +14,7 @@ use redb::ReadableTable;
 
 use crate::access::decide::{decide, Action};
 use crate::access::{AccessContext, Viewer};
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{Record, Timestamp};
@@ -136,7 +136,7 @@ fn delete(
         now,
         Entry {
             actor: Some(v.user),
-            action: "record.delete",
+            action: crate::audit::AuditAction::RecordDelete,
             target,
             count,
             detail,
@@ -239,7 +239,7 @@ fn restore(
         now,
         Entry {
             actor: Some(v.user),
-            action: "record.restore",
+            action: crate::audit::AuditAction::RecordRestore,
             target,
             count,
             detail,
@@ -258,7 +258,7 @@ impl Store {
     /// without `cascade`; `Denied` when the activity monitor blocks the user.
     pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: bool) -> Result<(u64, u64)> {
         let now = Timestamp::now();
-        self.act(ctx, "record.delete", now, |w, act| {
+        self.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
             delete(w, act, ids, cascade)
         })
     }
@@ -283,7 +283,7 @@ impl Store {
     /// record's parent is gone.
     pub fn restore(&self, ctx: &AccessContext, batch: u64, only: Option<&[u64]>) -> Result<u64> {
         let now = Timestamp::now();
-        self.act(ctx, "record.restore", now, |w, act| {
+        self.act(ctx, AuditAction::RecordRestore.name(), now, |w, act| {
             restore(w, act.v, ctx.account, batch, only, now)
         })
     }
@@ -294,7 +294,7 @@ impl Store {
     /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
     pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
         let now = Timestamp::now();
-        self.act(ctx, "record.purge", now, |w, act| {
+        self.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
             let v = act.v;
             let (b, _) = batch_for(w, v, ctx.account, batch)?;
             if !v.admin {
@@ -306,7 +306,7 @@ impl Store {
             let count = purge_batch(w, ctx.account, &b)?;
             let e = Entry {
                 actor: Some(v.user),
-                action: "record.purge",
+                action: crate::audit::AuditAction::RecordPurge,
                 target: format!("batch {batch}"),
                 count,
                 detail: String::new(),
@@ -355,7 +355,7 @@ impl Store {
                     .join(",");
                 let e = Entry {
                     actor: None,
-                    action: "record.purge",
+                    action: crate::audit::AuditAction::RecordPurge,
                     target,
                     count,
                     detail: detail.clone(),
