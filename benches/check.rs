@@ -12,7 +12,7 @@
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use crmstore::{NewRecord, Store};
+use crmstore::{Cascade, Deleted, NewRecord, Store};
 
 fn check(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "check");
@@ -26,7 +26,10 @@ fn check(c: &mut Criterion) {
         .map(|i| NewRecord::new("comments").parent(root).field("n", i as i64))
         .collect();
     store.create_many(&admin, children).unwrap();
-    let (_, moved) = store.delete(&admin, &[root], true).unwrap();
+    let Deleted {
+        batch: _,
+        count: moved,
+    } = store.delete(&admin, &[root], Cascade::Yes).unwrap();
     assert_eq!(moved, 100_000);
     let mut g = c.benchmark_group("check 1M");
     g.sample_size(10);

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crmstore::synth::{self, GenSpec};
 use crmstore::{
-    AccessContext, Directory, FieldRule, Filter, NewRecord, Principal, Query, Scope, Store,
+    AccessContext, Cascade, Deleted, Directory, FieldRule, Filter, NewRecord, Principal, Query,
+    Scope, Store,
 };
 use rusqlite::{params, Connection};
 
@@ -510,7 +511,10 @@ fn writes(c: &mut Criterion, n: u64, conn: &Connection) {
         b.iter_batched(
             || (),
             |()| {
-                let (bt, _) = store.delete(&admin, &[root], true).unwrap();
+                let Deleted {
+                    batch: bt,
+                    count: _,
+                } = store.delete(&admin, &[root], Cascade::Yes).unwrap();
                 store.restore(&admin, bt, None).unwrap();
             },
             BatchSize::PerIteration,

@@ -13,7 +13,7 @@ mod support;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use crmstore::{Access, ExportFormat, Principal, Query, Store, Update};
+use crmstore::{Access, Cascade, Deleted, ExportFormat, Principal, Query, Store, Update};
 
 fn export(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "export");
@@ -71,7 +71,10 @@ fn export(c: &mut Criterion) {
         b.iter_batched(
             || (),
             |()| {
-                let (bt, _) = store.delete(&admin, &ids, false).unwrap();
+                let Deleted {
+                    batch: bt,
+                    count: _,
+                } = store.delete(&admin, &ids, Cascade::No).unwrap();
                 store.restore(&admin, bt, None).unwrap();
             },
             criterion::BatchSize::PerIteration,

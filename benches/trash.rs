@@ -11,7 +11,7 @@
 mod support;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use crmstore::{NewRecord, Store};
+use crmstore::{Cascade, NewRecord, Store};
 
 fn trash(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "trash");
@@ -35,7 +35,11 @@ fn trash(c: &mut Criterion) {
                     store.restore(&admin, bt, None).unwrap();
                 }
             },
-            |()| batch.set(Some(store.delete(&admin, &[root], true).unwrap().0)),
+            |()| {
+                batch.set(Some(
+                    store.delete(&admin, &[root], Cascade::Yes).unwrap().batch,
+                ))
+            },
             BatchSize::PerIteration,
         )
     });
@@ -43,7 +47,9 @@ fn trash(c: &mut Criterion) {
         b.iter_batched(
             || {
                 if batch.get().is_none() {
-                    batch.set(Some(store.delete(&admin, &[root], true).unwrap().0));
+                    batch.set(Some(
+                        store.delete(&admin, &[root], Cascade::Yes).unwrap().batch,
+                    ));
                 }
                 batch.take().unwrap()
             },
@@ -60,7 +66,7 @@ fn trash(c: &mut Criterion) {
         .take(10_000)
         .collect();
     for id in &ids {
-        store.delete(&admin, &[*id], false).unwrap();
+        store.delete(&admin, &[*id], Cascade::No).unwrap();
     }
     let mut g = c.benchmark_group("trash 1M");
     g.sample_size(20);

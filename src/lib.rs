@@ -57,6 +57,7 @@ mod txn;
 mod util;
 
 pub use access::{AccessContext, Action};
+pub use account::Loaded;
 pub use audit::{AuditAction, ChainReport, Event};
 pub use check::CheckReport;
 pub use error::{Error, Result};
@@ -71,7 +72,7 @@ pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
 pub use store::{Store, FORMAT_VERSION};
-pub use trash::{Batch, TrashedItem};
+pub use trash::{Batch, Cascade, Deleted, TrashedItem};
 
 /// Entry points for the fuzz targets in `fuzz/` (and one benchmark): bytes
 /// in, an answer out, never a panic. Not part of the API.

@@ -132,19 +132,28 @@ fn dump(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
     write_document(out, &dir, records, next)
 }
 
+/// What `load_json` stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub account: u64,
+    pub records: u64,
+}
+
 impl Store {
     /// Creates or replaces one account from an account document (CLI.md).
     /// Every reference is checked first; a document with any problem is
     /// refused whole and changes nothing. Replacing keeps the account's audit
-    /// log (and appends `account.load`) and drops its trash. Returns the
-    /// account id and the number of records.
+    /// log (and appends `account.load`) and drops its trash.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the first problem.
-    pub fn load_json(&self, text: &str) -> Result<(u64, u64)> {
+    pub fn load_json(&self, text: &str) -> Result<Loaded> {
         let (dir, records, next) = parse(text)?;
         let count = self.write(|w| load(w, &dir, &records, next))?;
-        Ok((dir.account.id, count))
+        Ok(Loaded {
+            account: dir.account.id,
+            records: count,
+        })
     }
 
     /// The account as a document `load_json` reads back.

@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use crmstore::synth::GenSpec;
-use crmstore::{Error, Timestamp};
+use crmstore::{Error, Loaded, Timestamp};
 
 use crate::records::Actor;
 use crate::{output, progress, Global, Outcome, DONE, FAILED, INVALID};
@@ -88,7 +88,10 @@ pub struct GenArgs {
 
 pub fn load(g: &Global, file: &Path) -> Outcome {
     let text = std::fs::read_to_string(file).map_err(|e| Error::io_at("cannot read", file, e))?;
-    let (account, count) = g.store()?.load_json(&text)?;
+    let Loaded {
+        account,
+        records: count,
+    } = g.store()?.load_json(&text)?;
     if g.json {
         output::line(serde_json::json!({ "account": account, "records": count }))?;
     } else {

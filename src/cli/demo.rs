@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Kind};
-use crmstore::{Access, ExportFormat, Filter, NewRecord, NoProgress, Principal, Query, Store};
+use crmstore::{
+    Access, Cascade, Deleted, ExportFormat, Filter, Loaded, NewRecord, NoProgress, Principal,
+    Query, Store,
+};
 
 use crate::{output, Outcome, DONE};
 
@@ -116,7 +119,10 @@ pub fn run(a: &Args) -> Outcome {
         std::fs::remove_dir_all(&old_backups)?;
     }
     let store = Store::open(&path)?;
-    let (account, n) = store.load_json(DOCUMENT)?;
+    let Loaded {
+        account,
+        records: n,
+    } = store.load_json(DOCUMENT)?;
     output::line(format!(
         "demo store {} — account {account} \"Acme\" loaded with {n} records",
         path.display()
@@ -159,7 +165,7 @@ pub fn run(a: &Args) -> Outcome {
     ))?;
 
     output::line("\n== trash")?;
-    let (batch, count) = store.delete(&raj, &[1], true)?;
+    let Deleted { batch, count } = store.delete(&raj, &[1], Cascade::Yes)?;
     output::line(format!(
         "raj deletes deal #1 with its comment: batch {batch} holds {count} records"
     ))?;
@@ -251,7 +257,7 @@ fn backup_and_restore(store: &Store, dir: &std::path::Path) -> crmstore::Result<
         .iter()
         .map(|r| r.id)
         .collect();
-    let (batch, n) = store.delete(&alice, &all, true)?;
+    let Deleted { batch, count: n } = store.delete(&alice, &all, Cascade::Yes)?;
     store.purge(&alice, batch)?;
     output::line(format!(
         "damage: alice deletes all {n} deals and comments, and purges the trash"

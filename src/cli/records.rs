@@ -4,7 +4,8 @@
 use clap::Args;
 
 use crmstore::{
-    Access, AccessContext, Error, ExportFormat, Filter, NewRecord, Principal, Query, Store, Update,
+    Access, AccessContext, Cascade, Deleted, Error, ExportFormat, Filter, NewRecord, Principal,
+    Query, Store, Update,
 };
 
 use crate::{output, Global, Outcome, DONE};
@@ -250,7 +251,11 @@ pub fn assign(g: &Global, a: &AssignArgs) -> Outcome {
 
 pub fn delete(g: &Global, a: &DeleteArgs) -> Outcome {
     let (store, ctx) = a.actor.open(g)?;
-    let (batch, count) = store.delete(&ctx, &a.ids, a.cascade)?;
+    let Deleted { batch, count } = store.delete(
+        &ctx,
+        &a.ids,
+        if a.cascade { Cascade::Yes } else { Cascade::No },
+    )?;
     if g.json {
         output::line(serde_json::json!({ "batch": batch, "count": count }))?;
     } else {

@@ -30,8 +30,8 @@ fn delete(
     w: &mut Writer<'_>,
     act: &mut Acting<'_>,
     ids: &[u64],
-    cascade: bool,
-) -> Result<(u64, u64)> {
+    cascade: Cascade,
+) -> Result<Deleted> {
     let (v, settings, now) = (act.v, &act.dir.account, act.now);
     let a = settings.id;
     let roots = util::dedup(ids);
@@ -71,7 +71,7 @@ fn delete(
             if !decide(v, &child, Action::View) {
                 continue;
             }
-            if !cascade {
+            if cascade == Cascade::No {
                 return Err(Error::Conflict(format!(
                     "record `{p}` has live records below it (delete with cascade)"
                 )));
@@ -129,7 +129,12 @@ fn delete(
             .collect::<Vec<_>>()
             .join(",")
     );
-    let detail = if cascade { "cascade" } else { "" }.to_string();
+    let detail = if cascade == Cascade::Yes {
+        "cascade"
+    } else {
+        ""
+    }
+    .to_string();
     audit::append(
         w,
         a,
@@ -142,7 +147,10 @@ fn delete(
             detail,
         },
     )?;
-    Ok((batch_id, count))
+    Ok(Deleted {
+        batch: batch_id,
+        count,
+    })
 }
 
 fn restore(
@@ -248,15 +256,34 @@ fn restore(
     Ok(count)
 }
 
+/// Whether a delete takes the records below its roots (by `parent`) along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cascade {
+    /// Only the roots; a root with a live child the deleter can see is a
+    /// `Conflict`.
+    No,
+    /// The roots and every record below them the deleter can see.
+    Yes,
+}
+
+/// What a delete moved to the trash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// The deletion batch (what `restore` and `purge` take).
+    pub batch: u64,
+    /// How many records it holds.
+    pub count: u64,
+}
+
 impl Store {
-    /// Moves records (and with `cascade` everything below them by `parent`)
-    /// into one trash batch. Returns the batch id and how many records moved.
+    /// Moves records (and with [`Cascade::Yes`] everything below them by
+    /// `parent`) into one trash batch.
     ///
     /// # Errors
     /// `NotFound` for an invisible record; `Denied` without the delete right
     /// on every record (nothing changes); `Conflict` for live children
-    /// without `cascade`; `Denied` when the activity monitor blocks the user.
-    pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: bool) -> Result<(u64, u64)> {
+    /// without [`Cascade::Yes`]; `Denied` when the activity monitor blocks the user.
+    pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
         let now = Timestamp::now();
         self.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
             delete(w, act, ids, cascade)

@@ -1,6 +1,6 @@
 //! The audit log (chain, tampering), the activity monitor, and export.
 
-use crmstore::{Error, ExportFormat, Filter, MonitorAction, MonitorRule, Query};
+use crmstore::{Cascade, Deleted, Error, ExportFormat, Filter, MonitorAction, MonitorRule, Query};
 use redb::{ReadableTable, TableDefinition};
 
 use crate::common::{fixture, raw, Fixture};
@@ -37,9 +37,9 @@ fn every_sensitive_action_is_one_event_in_a_whole_chain() {
         .unshare(&raj, &[1], crmstore::Principal::User(4))
         .unwrap();
     f.store.assign(&ada, &[1], 4, None).unwrap();
-    let (b, _) = f.store.delete(&ada, &[1], true).unwrap();
+    let Deleted { batch: b, count: _ } = f.store.delete(&ada, &[1], Cascade::Yes).unwrap();
     f.store.restore(&ada, b, None).unwrap();
-    let (b, _) = f.store.delete(&ada, &[4], false).unwrap();
+    let Deleted { batch: b, count: _ } = f.store.delete(&ada, &[4], Cascade::No).unwrap();
     f.store.purge(&ada, b).unwrap();
     export_all(&f, &ada, &Query::module("deals")).unwrap();
     f.store.set_blocked(&ada, 4, true).unwrap();
@@ -170,21 +170,24 @@ fn the_monitor_blocks_at_max_plus_one_within_the_window() {
     let f = fixture();
     with_monitor(&f, MonitorAction::Delete, 2, 3600);
     let raj = f.ctx(3);
-    f.store.delete(&raj, &[2], false).unwrap();
+    f.store.delete(&raj, &[2], Cascade::No).unwrap();
     assert!(
-        matches!(f.store.delete(&raj, &[4], false), Err(Error::NotFound(_))),
+        matches!(
+            f.store.delete(&raj, &[4], Cascade::No),
+            Err(Error::NotFound(_))
+        ),
         "4 is the manager's"
     );
     let made = f
         .store
         .create(&raj, crmstore::NewRecord::new("deals"))
         .unwrap();
-    f.store.delete(&raj, &[made.id], false).unwrap(); // 2 of 2: allowed
+    f.store.delete(&raj, &[made.id], Cascade::No).unwrap(); // 2 of 2: allowed
     let other = f
         .store
         .create(&raj, crmstore::NewRecord::new("deals"))
         .unwrap();
-    let e = f.store.delete(&raj, &[other.id], false).unwrap_err();
+    let e = f.store.delete(&raj, &[other.id], Cascade::No).unwrap_err();
     assert!(matches!(e, Error::Denied(_)), "{e}");
     assert!(
         f.store.get(&f.ctx(1), other.id).is_ok(),

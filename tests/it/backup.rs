@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crmstore::backup::{
     self, BackupOptions, BackupScheduler, Decryption, Encryption, Keep, Kind, ScheduleConfig,
 };
-use crmstore::{Error, NewRecord, NoProgress, Query, Store, Timestamp};
+use crmstore::{Cascade, Deleted, Error, NewRecord, NoProgress, Query, Store, Timestamp};
 use serde::Serialize;
 
 use crate::common::{fixture, Fixture};
@@ -52,7 +52,7 @@ fn two_accounts() -> Fixture {
     doc["account"]["name"] = "Beta".into();
     f.store.load_json(&doc.to_string()).unwrap();
     let raj = f.ctx(3);
-    let (b, _) = f.store.delete(&raj, &[2], false).unwrap();
+    let Deleted { batch: b, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     assert!(b > 0);
     f
 }
@@ -103,7 +103,7 @@ fn one_account_replaces_a_damaged_live_account_and_keeps_its_log() {
     let before = f.store.dump_json(1).unwrap();
     let other = f.store.dump_json(2).unwrap();
     let ada = f.ctx(1);
-    f.store.delete(&ada, &[1, 3, 4], true).unwrap();
+    f.store.delete(&ada, &[1, 3, 4], Cascade::Yes).unwrap();
     let live_log = f.store.audit_list(1, None, None).unwrap().len();
     f.store.restore_account(&file, &key(&k), 1, None).unwrap();
     assert_eq!(f.store.dump_json(1).unwrap()["records"], before["records"]);

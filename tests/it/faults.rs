@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use crmstore::{Access, NewRecord, Principal, Store};
+use crmstore::{Access, Cascade, Deleted, NewRecord, Principal, Store};
 use redb::backends::FileBackend;
 use redb::StorageBackend;
 
@@ -62,9 +62,9 @@ fn work(store: &Store) -> crmstore::Result<()> {
         let r = store.create(&raj, NewRecord::new("deals").field("i", i as i64))?;
         store.share(&raj, &[r.id], Principal::User(4), Access::Read)?;
     }
-    let (b, _) = store.delete(&raj, &[1], true)?;
+    let Deleted { batch: b, count: _ } = store.delete(&raj, &[1], Cascade::Yes)?;
     store.restore(&ada, b, Some(&[5]))?;
-    let (b, _) = store.delete(&ada, &[4], false)?;
+    let Deleted { batch: b, count: _ } = store.delete(&ada, &[4], Cascade::No)?;
     store.purge(&ada, b)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Records through the public API: visibility of own/team/all/shares/admin,
 //! hidden fields, filters, writes, pagination, durability, corruption.
 
-use crmstore::{Access, Error, Filter, NewRecord, Principal, Query, Store, Update, Value};
+use crmstore::{Access, Cascade, Error, Filter, NewRecord, Principal, Query, Store, Update, Value};
 use redb::{ReadableTable, TableDefinition};
 
 use crate::common::{fixture, raw};
@@ -213,7 +213,7 @@ fn a_store_opened_read_only_reads_and_refuses_every_change() {
             .create(&raj, NewRecord::new("deals").field("n", 1))
             .map(|_| ()),
         store.update(&raj, 1, Update::new().set("n", 2)).map(|_| ()),
-        store.delete(&raj, &[1], true).map(|_| ()),
+        store.delete(&raj, &[1], Cascade::Yes).map(|_| ()),
     ];
     for r in refused {
         assert!(matches!(r, Err(Error::Denied(m)) if m.contains("read-only")));

@@ -1,6 +1,6 @@
 //! The trash: delete to batches, cascade, restore whole or partial, purge, retention.
 
-use crmstore::{Error, NewRecord, Query, Update};
+use crmstore::{Cascade, Deleted, Error, NewRecord, Query, Update};
 
 use crate::common::fixture;
 
@@ -9,7 +9,7 @@ fn delete_moves_records_to_one_batch_and_restore_puts_them_back_exactly() {
     let f = fixture();
     let raj = f.ctx(3);
     let before = f.store.dump_json(1).unwrap();
-    let (batch, count) = f.store.delete(&raj, &[1], true).unwrap();
+    let Deleted { batch, count } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
     assert_eq!(count, 2, "the deal and its comment");
     assert!(matches!(f.store.get(&raj, 1), Err(Error::NotFound(_))));
     assert!(matches!(f.store.get(&raj, 5), Err(Error::NotFound(_))));
@@ -42,30 +42,39 @@ fn live_children_need_cascade_and_rights_are_checked_first() {
     let f = fixture();
     let raj = f.ctx(3);
     assert!(matches!(
-        f.store.delete(&raj, &[1], false),
+        f.store.delete(&raj, &[1], Cascade::No),
         Err(Error::Conflict(_))
     ));
     assert!(
-        matches!(f.store.delete(&raj, &[1, 3], true), Err(Error::NotFound(_))),
+        matches!(
+            f.store.delete(&raj, &[1, 3], Cascade::Yes),
+            Err(Error::NotFound(_))
+        ),
         "3 is invisible to raj"
     );
     assert!(
-        matches!(f.store.delete(&f.ctx(5), &[1], true), Err(Error::Denied(_))),
+        matches!(
+            f.store.delete(&f.ctx(5), &[1], Cascade::Yes),
+            Err(Error::Denied(_))
+        ),
         "team viewer has delete none"
     );
     assert!(
-        matches!(f.store.delete(&raj, &[6], false), Err(Error::Denied(_))),
+        matches!(
+            f.store.delete(&raj, &[6], Cascade::No),
+            Err(Error::Denied(_))
+        ),
         "leads are admin-only delete"
     );
     assert_eq!(f.ids(1, "deals"), [1, 2, 3, 4], "nothing changed");
-    f.store.delete(&raj, &[1, 5], false).unwrap();
+    f.store.delete(&raj, &[1, 5], Cascade::No).unwrap();
 }
 
 #[test]
 fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
     let f = fixture();
     let raj = f.ctx(3);
-    let (batch, _) = f.store.delete(&raj, &[1], true).unwrap();
+    let Deleted { batch, count: _ } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
     assert_eq!(
         f.store.restore(&raj, batch, Some(&[5])).unwrap(),
         2,
@@ -74,8 +83,14 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
     assert!(f.store.trash_list(&raj).unwrap().is_empty());
     // Comment alone in a batch, its deal deleted in another: restore the
     // comment while its parent is in the trash is a conflict.
-    let (b1, _) = f.store.delete(&raj, &[5], false).unwrap();
-    let (b2, _) = f.store.delete(&raj, &[1], false).unwrap();
+    let Deleted {
+        batch: b1,
+        count: _,
+    } = f.store.delete(&raj, &[5], Cascade::No).unwrap();
+    let Deleted {
+        batch: b2,
+        count: _,
+    } = f.store.delete(&raj, &[1], Cascade::No).unwrap();
     assert!(matches!(
         f.store.restore(&raj, b1, None),
         Err(Error::Conflict(_))
@@ -97,7 +112,7 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
 fn who_sees_restores_and_purges_which_batch() {
     let f = fixture();
     let (raj, sue, max, ada) = (f.ctx(3), f.ctx(4), f.ctx(2), f.ctx(1));
-    let (batch, _) = f.store.delete(&raj, &[2], false).unwrap();
+    let Deleted { batch, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     assert_eq!(
         f.store.trash_list(&max).unwrap().len(),
         1,
@@ -127,7 +142,7 @@ fn who_sees_restores_and_purges_which_batch() {
 fn a_user_who_lost_the_delete_right_cannot_restore() {
     let f = fixture();
     let raj = f.ctx(3);
-    let (batch, _) = f.store.delete(&raj, &[2], false).unwrap();
+    let Deleted { batch, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     f.store
         .update_directory(1, |d| {
             d.profiles[1].modules.get_mut("deals").unwrap().delete = crmstore::Scope::None;
@@ -158,7 +173,7 @@ fn a_user_who_lost_the_delete_right_cannot_restore() {
 fn purge_expired_honours_retention() {
     let f = fixture();
     let raj = f.ctx(3);
-    let (b, _) = f.store.delete(&raj, &[2], false).unwrap();
+    let Deleted { batch: b, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     let batch = f.store.trash_list(&raj).unwrap().remove(0);
     assert_eq!(batch.id, b);
     let day = 86_400;
@@ -184,7 +199,7 @@ fn repeated_delete_and_restore_keeps_check_clean() {
     let f = fixture();
     let raj = f.ctx(3);
     for i in 0..20 {
-        let (b, _) = f.store.delete(&raj, &[1], true).unwrap();
+        let Deleted { batch: b, count: _ } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
         f.store
             .restore(&raj, b, if i % 2 == 0 { None } else { Some(&[5]) })
             .unwrap();

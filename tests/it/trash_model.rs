@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crmstore::{Error, NewRecord, Query, Store, Update};
+use crmstore::{Cascade, Deleted, Error, NewRecord, Query, Store, Update};
 use proptest::prelude::*;
 
 /// Admin 1; reps 2 and 3 (own scope) under manager 4.
@@ -154,9 +154,10 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
             }
             let has_children = doomed.len() > 1;
             let all_mine = doomed.iter().all(|d| m.sees(user, m.live[d].0));
-            let got = store.delete(&ctx(user), &[id], cascade);
+            let how = if cascade { Cascade::Yes } else { Cascade::No };
+            let got = store.delete(&ctx(user), &[id], how);
             match got {
-                Ok((batch, n)) if (cascade || !has_children) && all_mine => {
+                Ok(Deleted { batch, count: n }) if (cascade || !has_children) && all_mine => {
                     if n != doomed.len() as u64 {
                         return Err(format!("delete moved {n}, model {}", doomed.len()));
                     }
