@@ -6,10 +6,10 @@ use std::io::Write;
 
 use crate::access::decide::{self, Action};
 use crate::access::{AccessContext, Viewer};
+use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
 use crate::model::{MonitorAction, Record, Scope, Timestamp};
-use crate::monitor;
 use crate::query::plan::{self, Scan};
 use crate::query::Query;
 use crate::records::prepare_filter;

@@ -43,8 +43,6 @@ mod export;
 mod index;
 mod limits;
 mod model;
-mod monitor;
-mod options;
 mod progress;
 mod query;
 mod records;
@@ -67,10 +65,10 @@ pub use model::{
     NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Share, Shares,
     SharingRule, Team, Timestamp, User, Value, ValueRef,
 };
-pub use options::{OpenOptions, DEFAULT_CACHE_BYTES};
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
+pub use store::options::{OpenOptions, DEFAULT_CACHE_BYTES};
 pub use store::{Store, FORMAT_VERSION};
 pub use trash::{Batch, Cascade, Deleted, TrashedItem};
 

@@ -7,6 +7,7 @@
 //! account's state holds the last hash and the next seq. Events name fields,
 //! never their values.
 
+pub(crate) mod monitor;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -311,7 +312,7 @@ impl crate::Store {
                     if blocked { "block" } else { "unblock" }
                 )));
             }
-            crate::monitor::set_blocked(
+            monitor::set_blocked(
                 w,
                 ctx.account,
                 Some(act.v.user),

@@ -2,6 +2,7 @@
 //! account, their sidecars, verification, restore, retention and the
 //! weekly/monthly scheduler.
 
+pub(crate) mod atomic;
 pub(crate) mod chunks;
 #[cfg(test)]
 mod crafted;
@@ -222,7 +223,7 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
 }
 
 /// Removes the temporary files stopped or killed backups left in `dir`:
-/// each `.crmstore-*.tmp` no live process holds (`write::is_stale`). `serve`
+/// each `.crmstore-*.tmp` no live process holds (`atomic::is_stale`). `serve`
 /// runs it at start, `backup create` and `prune` in their folder.
 ///
 /// # Errors
@@ -242,7 +243,7 @@ pub fn clean_temporary(dir: &Path) -> Result<usize> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if name.starts_with(".crmstore-") && name.ends_with(".tmp") && write::is_stale(&path) {
+        if name.starts_with(".crmstore-") && name.ends_with(".tmp") && atomic::is_stale(&path) {
             std::fs::remove_file(&path)
                 .map_err(|e| crate::Error::io_at("cannot remove", &path, e))?;
             n += 1;

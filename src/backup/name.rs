@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 
+use super::atomic::{create_temp, tmp_name, TempFile};
 use super::format::{ArchiveScope, Kind};
-use super::write::{create_temp, tmp_name, TempFile};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 

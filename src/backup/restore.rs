@@ -8,11 +8,11 @@ use std::sync::mpsc::Receiver;
 
 use sha2::Digest;
 
+use super::atomic::{create_temp, publish, tmp_name};
 use super::chunks::{Chunk, ChunkReader};
 use super::crypto::Decryption;
 use super::format::{bad, footer_offset, ArchiveScope, Counts, Header, Item, Trailer, FOOTER_LEN};
 use super::read::{header_of, open, valid, walk, Plain};
-use super::write::{create_temp, publish, tmp_name};
 use crate::audit::{self, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
@@ -154,7 +154,7 @@ pub fn restore_store(
     let plain = open(file, key)?;
     // A killed restore to the same place left its temporary file.
     let stale = tmp_name(to);
-    if super::write::is_stale(&stale) {
+    if super::atomic::is_stale(&stale) {
         std::fs::remove_file(&stale).map_err(|e| Error::io_at("cannot remove", &stale, e))?;
     }
     let (tmp_file, mut guard) = create_temp(to)?;

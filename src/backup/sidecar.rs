@@ -94,7 +94,7 @@ impl Sidecar {
 
     pub(crate) fn write(&self, archive: &Path) -> Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
-        super::write::write_atomic(&Sidecar::path_for(archive), &text)
+        super::atomic::write_atomic(&Sidecar::path_for(archive), &text)
     }
 
     /// Reads a sidecar file.

@@ -9,16 +9,17 @@ use std::sync::{Arc, Mutex};
 use redb::Database;
 
 use crate::access::{AccessContext, Viewer};
+use crate::audit::monitor::{self, BlockRequest};
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::model::{Directory, Timestamp};
-use crate::monitor::{self, BlockRequest};
-use crate::options::{Db, OpenOptions};
 use crate::snapshot::Snapshots;
 use crate::txn::{Reader, Tx, Writer};
+use options::{Db, OpenOptions};
 
 mod format;
 pub(crate) mod layout;
+pub(crate) mod options;
 pub use format::FORMAT_VERSION;
 
 /// What a write action on behalf of a user works with.

@@ -14,6 +14,7 @@ use redb::ReadableTable;
 
 use crate::access::decide::{decide, Action};
 use crate::access::{AccessContext, Viewer};
+use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ use crate::model::{Record, Timestamp};
 use crate::records::visible;
 use crate::store::{Acting, Store};
 use crate::txn::{Tx, Writer};
-use crate::{index, monitor, util};
+use crate::{index, util};
 
 use batch::{batch_for, list, purge_batch};
 pub use batch::{Batch, TrashedItem};
