@@ -9,7 +9,7 @@ use crate::access::{AccessContext, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
-use crate::model::{MonitorAction, Record, Scope, Timestamp};
+use crate::model::{MonitorAction, Record, Scope};
 use crate::query::plan::{self, Scan};
 use crate::query::Query;
 use crate::records::prepare_filter;
@@ -87,12 +87,9 @@ impl Store {
             Ok(f) => f,
             // A refused export is audited like every refused action.
             Err(Error::Denied(why)) => {
-                return self.act(
-                    ctx,
-                    AuditAction::RecordExport.name(),
-                    Timestamp::now(),
-                    |_, _| Err(Error::Denied(why)),
-                )
+                return self.act(ctx, AuditAction::RecordExport.name(), self.now(), |_, _| {
+                    Err(Error::Denied(why))
+                })
             }
             Err(e) => return Err(e),
         };
@@ -144,7 +141,7 @@ impl Store {
         self.act(
             ctx,
             AuditAction::RecordExport.name(),
-            Timestamp::now(),
+            self.now(),
             |w, act| {
                 if let Some(why) = &refusal {
                     return Err(Error::Denied(why.clone()));

@@ -68,7 +68,7 @@ pub use model::{
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
-pub use store::options::{OpenOptions, DEFAULT_CACHE_BYTES};
+pub use store::options::{Clock, OpenOptions, DEFAULT_CACHE_BYTES};
 pub use store::{Store, FORMAT_VERSION};
 pub use trash::{Batch, Cascade, Deleted, TrashedItem};
 

@@ -307,6 +307,7 @@ impl Store {
         let dir = directory(spec)?;
         let a = spec.account;
         progress.set_len(spec.records);
+        let now = self.now();
         self.write(|w| {
             crate::account::clear_data(w, a)?;
             w.put_directory(&dir)?;
@@ -330,7 +331,7 @@ impl Store {
                 count: spec.records,
                 detail: format!("generated, seed {}", spec.seed),
             };
-            audit::append(w, a, Timestamp::now(), e)
+            audit::append(w, a, now, e)
         })?;
         progress.finish();
         Ok(())

@@ -275,7 +275,8 @@ fn to_record(d: &Directory, r: DocRecord, now: Timestamp) -> Result<Record> {
 }
 
 /// Parses and validates a whole document.
-pub(super) fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
+/// `now`: the time a record without its own times gets.
+pub(super) fn parse(text: &str, now: Timestamp) -> Result<(Directory, Vec<Record>, u64)> {
     // Also holds every id and `next_record_id` to `limits::MAX_ID` (i64::MAX).
     crate::model::value::check_integer_literals(text).map_err(invalid)?;
     let doc: Document = serde_json::from_str(text).map_err(invalid)?;
@@ -289,7 +290,6 @@ pub(super) fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
         sharing_rules: doc.sharing_rules,
     };
     validate_directory(&mut dir)?;
-    let now = Timestamp::now();
     let mut records = doc
         .records
         .into_iter()
@@ -325,7 +325,7 @@ pub(super) fn parse(text: &str) -> Result<(Directory, Vec<Record>, u64)> {
 
 /// Parses and validates a document, storing nothing (the fuzz target).
 pub(crate) fn parse_only(text: &str) -> Result<()> {
-    parse(text).map(|_| ())
+    parse(text, Timestamp(0)).map(|_| ())
 }
 
 fn doc_record(rec: Record) -> DocRecord {

@@ -83,7 +83,13 @@ pub(crate) fn clear_data(w: &mut Writer<'_>, a: u64) -> Result<u64> {
 /// Records encoded and landed at a time by `load`.
 const BATCH: usize = 65_536;
 
-fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> Result<u64> {
+fn load(
+    w: &mut Writer<'_>,
+    dir: &Directory,
+    records: &[Record],
+    next: u64,
+    now: Timestamp,
+) -> Result<u64> {
     let a = dir.account.id;
     let replaced = w.directory.get(a)?.is_some();
     let dropped = clear_data(w, a)?;
@@ -109,7 +115,7 @@ fn load(w: &mut Writer<'_>, dir: &Directory, records: &[Record], next: u64) -> R
     audit::append(
         w,
         a,
-        Timestamp::now(),
+        now,
         Entry {
             actor: None,
             action: crate::audit::AuditAction::AccountLoad,
@@ -148,8 +154,9 @@ impl Store {
     /// # Errors
     /// [`Error::Invalid`] naming the first problem.
     pub fn load_json(&self, text: &str) -> Result<Loaded> {
-        let (dir, records, next) = parse(text)?;
-        let count = self.write(|w| load(w, &dir, &records, next))?;
+        let now = self.now();
+        let (dir, records, next) = parse(text, now)?;
+        let count = self.write(|w| load(w, &dir, &records, next, now))?;
         Ok(Loaded {
             account: dir.account.id,
             records: count,
@@ -214,6 +221,7 @@ impl Store {
     /// the edited directory has a bad reference, removes a user or changes
     /// the account id.
     pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
+        let now = self.now();
         self.write(|w| {
             let mut dir = crate::txn::Tx::directory_of(w, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
@@ -242,7 +250,7 @@ impl Store {
                 count: 0,
                 detail: String::new(),
             };
-            audit::append(w, account, Timestamp::now(), e)
+            audit::append(w, account, now, e)
         })
     }
 }

@@ -305,7 +305,7 @@ impl crate::Store {
             AuditAction::UserUnblock
         }
         .name();
-        self.act(ctx, name, Timestamp::now(), |w, act| {
+        self.act(ctx, name, self.now(), |w, act| {
             if !act.v.admin {
                 return Err(Error::Denied(format!(
                     "only an admin may {} users",

@@ -316,7 +316,7 @@ impl Store {
         rd.seek(SeekFrom::Start(idx.start))
             .map_err(super::crypto::read_error)?;
         let target = as_new.unwrap_or(account);
-        let now = Timestamp::now();
+        let now = self.now();
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

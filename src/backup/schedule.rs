@@ -211,7 +211,7 @@ impl Shared {
             weekly: self.cfg.backup.keep_weekly,
             monthly: self.cfg.backup.keep_monthly,
         };
-        super::prune(&self.cfg.backup.dir, Timestamp::now(), keep)?;
+        super::prune(&self.cfg.backup.dir, self.store.now(), keep)?;
         Ok(Some(archive))
     }
 
@@ -230,7 +230,7 @@ impl Shared {
                 archive.file.display()
             )));
         }
-        super::record_verified(&archive.file, Timestamp::now())?;
+        super::record_verified(&archive.file, self.store.now())?;
         Ok(archive)
     }
 
@@ -256,7 +256,7 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(0);
         }
-        self.store.purge_expired(Timestamp::now())
+        self.store.purge_expired(self.store.now())
     }
 }
 

@@ -18,7 +18,7 @@ use super::read::valid;
 use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::model::{Directory, Record, Timestamp};
+use crate::model::{Directory, Record};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::trash::Batch;
@@ -144,7 +144,7 @@ impl Store {
             .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
         // What killed runs left; a failure to clean must not stop a backup.
         let _ = super::clean_temporary(&opts.dir);
-        let now = Timestamp::now();
+        let now = self.now();
         let scope = opts
             .account
             .map_or(ArchiveScope::Full, ArchiveScope::Account);
@@ -243,7 +243,7 @@ impl Store {
     /// # Errors
     /// Storage errors (a damaged store may refuse this too).
     pub(crate) fn audit_backup_failed(&self, kind: &str, why: &str) -> Result<()> {
-        let now = Timestamp::now();
+        let now = self.now();
         self.write(|w| {
             let accounts: Vec<u64> = w
                 .directory

@@ -10,7 +10,7 @@ use crate::access::decide::{self, decide, Action, Hidden, Subject};
 use crate::access::{AccessContext, Viewer};
 use crate::audit::AuditAction;
 use crate::error::{Error, Result};
-use crate::model::{Access, NewRecord, Principal, Record, RecordView, Timestamp};
+use crate::model::{Access, NewRecord, Principal, Record, RecordView};
 use crate::query::plan::{self, Scan};
 use crate::query::{Page, Query, Rows};
 use crate::store::Store;
@@ -75,8 +75,8 @@ impl Store {
     /// stages, or for a hidden or read-only field; `Invalid` for an unknown
     /// owner, team or parent.
     pub fn create(&self, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
-        self.act(ctx, "record.create", Timestamp::now(), |w, act| {
-            create(w, act.dir, act.v, ctx.account, new).map(|r| decide::redact(act.v, r))
+        self.act(ctx, "record.create", self.now(), |w, act| {
+            create(w, act.dir, act.v, ctx.account, new, act.now).map(|r| decide::redact(act.v, r))
         })
     }
 
@@ -86,10 +86,11 @@ impl Store {
     /// # Errors
     /// As [`Store::create`], for the first record refused; nothing is created.
     pub fn create_many(&self, ctx: &AccessContext, news: Vec<NewRecord>) -> Result<Vec<Record>> {
-        self.act(ctx, "record.create", Timestamp::now(), |w, act| {
+        self.act(ctx, "record.create", self.now(), |w, act| {
             news.into_iter()
                 .map(|new| {
-                    create(w, act.dir, act.v, ctx.account, new).map(|r| decide::redact(act.v, r))
+                    create(w, act.dir, act.v, ctx.account, new, act.now)
+                        .map(|r| decide::redact(act.v, r))
                 })
                 .collect()
         })
@@ -116,8 +117,8 @@ impl Store {
     /// `NotFound` if invisible; `Denied` without the edit right or for a hidden
     /// or read-only field; `Conflict` for a stale `expect_version`.
     pub fn update(&self, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
-        self.act(ctx, "record.update", Timestamp::now(), |w, act| {
-            update(w, act.v, ctx.account, id, up).map(|r| decide::redact(act.v, r))
+        self.act(ctx, "record.update", self.now(), |w, act| {
+            update(w, act.v, ctx.account, id, up, act.now).map(|r| decide::redact(act.v, r))
         })
     }
 
@@ -304,8 +305,8 @@ impl Store {
             Manage::Assign { .. } => AuditAction::RecordAssign,
         }
         .name();
-        self.act(ctx, name, Timestamp::now(), |w, act| {
-            manage(w, act.dir, act.v, ctx.account, ids, what)
+        self.act(ctx, name, self.now(), |w, act| {
+            manage(w, act.dir, act.v, ctx.account, ids, what, act.now)
         })
     }
 }

@@ -90,6 +90,7 @@ pub(super) fn create(
     v: &Viewer,
     account: u64,
     new: NewRecord,
+    now: Timestamp,
 ) -> Result<Record> {
     limits::check_module(&new.module)?;
     let module = new.module.as_str();
@@ -122,7 +123,6 @@ pub(super) fn create(
     let mut state = w.state(account)?;
     let id = state.take_record_id()?;
     w.put_state(account, &state)?;
-    let now = Timestamp::now();
     let mut fields = new.fields;
     fields.retain(|_, val| *val != Value::Null);
     let rec = Record {
@@ -150,6 +150,7 @@ pub(super) fn update(
     account: u64,
     id: u64,
     up: Update,
+    now: Timestamp,
 ) -> Result<Record> {
     let old = visible(w, v, account, id)?;
     if !decide(v, &old, Action::Edit) {
@@ -185,19 +186,19 @@ pub(super) fn update(
             new.fields.insert(k, val);
         }
     }
-    touch(&mut new, v.user)?;
+    touch(&mut new, v.user, now)?;
     index::save(w, account, Some(&old), &new)?;
     Ok(new)
 }
 
 /// A change's new version, time and author. The version refuses to wrap:
 /// `--expect-version` relies on it only ever growing.
-fn touch(r: &mut Record, by: u64) -> Result<()> {
+fn touch(r: &mut Record, by: u64, now: Timestamp) -> Result<()> {
     r.version = r
         .version
         .checked_add(1)
         .ok_or_else(|| Error::Conflict(format!("record `{}` is at the last version", r.id)))?;
-    r.updated_at = Timestamp::now();
+    r.updated_at = now;
     r.updated_by = by;
     Ok(())
 }
@@ -216,6 +217,7 @@ pub(super) fn manage(
     account: u64,
     ids: &[u64],
     what: &Manage,
+    now: Timestamp,
 ) -> Result<u64> {
     match what {
         Manage::Share(p, _) | Manage::Unshare(p) if !dir.principal_exists(*p) => {
@@ -269,7 +271,7 @@ pub(super) fn manage(
         if new == old {
             continue;
         }
-        touch(&mut new, v.user)?;
+        touch(&mut new, v.user, now)?;
         index::save(w, account, Some(&old), &new)?;
         changed.push(new.id);
     }
@@ -299,7 +301,7 @@ pub(super) fn manage(
     audit::append(
         w,
         account,
-        Timestamp::now(),
+        now,
         Entry {
             actor: Some(v.user),
             action,

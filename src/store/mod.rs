@@ -48,6 +48,8 @@ pub struct Store {
     db: Db,
     path: PathBuf,
     cache: Mutex<Cache>,
+    /// What every action reads its one time from (`OpenOptions::clock`).
+    pub(crate) clock: options::Clock,
 }
 
 impl std::fmt::Debug for Store {
@@ -149,6 +151,7 @@ impl Store {
             path,
             cache: Mutex::new(Cache::default()),
             snapshots: sole_writer.then(Snapshots::default),
+            clock: std::sync::Arc::new(Timestamp::now),
         };
         store.guarded(|| store.init())?;
         Ok(store)
@@ -160,6 +163,11 @@ impl Store {
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
+    /// The time now, as this store's clock says: read once per action.
+    pub(crate) fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
         self.guarded(|| {
             let snapshot = self.reader()?;

@@ -10,12 +10,28 @@ use crate::store::Store;
 /// redb's page cache unless told otherwise: 1 GiB (redb's own default).
 pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
+/// Where a store reads the time: every action reads it once and acts, stamps
+/// and audits at that one time.
+pub type Clock = std::sync::Arc<dyn Fn() -> crate::Timestamp + Send + Sync>;
+
 /// How to open a store: `Store::options().cache_bytes(64 << 20).shared().open(path)`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct OpenOptions {
     cache_bytes: usize,
     shared: bool,
     read_only: bool,
+    clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("cache_bytes", &self.cache_bytes)
+            .field("shared", &self.shared)
+            .field("read_only", &self.read_only)
+            .field("clock", &self.clock.as_ref().map(|_| "injected"))
+            .finish()
+    }
 }
 
 impl Default for OpenOptions {
@@ -24,11 +40,20 @@ impl Default for OpenOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             shared: false,
             read_only: false,
+            clock: None,
         }
     }
 }
 
 impl OpenOptions {
+    /// The time the store's actions take (default: the system clock): for
+    /// tests, drills and replays. An action reads it once.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> crate::Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Some(std::sync::Arc::new(clock));
+        self
+    }
+
     /// Limits redb's page cache to `bytes`.
     ///
     /// # Performance
@@ -163,7 +188,11 @@ impl OpenOptions {
             });
         }
         let sole_writer = !self.shared && !self.read_only;
-        Store::with_db(db, path.to_path_buf(), sole_writer)
+        let mut store = Store::with_db(db, path.to_path_buf(), sole_writer)?;
+        if let Some(clock) = self.clock {
+            store.clock = clock;
+        }
+        Ok(store)
     }
 }
 

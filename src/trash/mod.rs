@@ -285,7 +285,7 @@ impl Store {
     /// on every record (nothing changes); `Conflict` for live children
     /// without [`Cascade::Yes`]; `Denied` when the activity monitor blocks the user.
     pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
-        let now = Timestamp::now();
+        let now = self.now();
         self.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
             delete(w, act, ids, cascade)
         })
@@ -310,7 +310,7 @@ impl Store {
     /// non-admin may no longer delete a record restored; `Conflict` when a
     /// record's parent is gone.
     pub fn restore(&self, ctx: &AccessContext, batch: u64, only: Option<&[u64]>) -> Result<u64> {
-        let now = Timestamp::now();
+        let now = self.now();
         self.act(ctx, AuditAction::RecordRestore.name(), now, |w, act| {
             restore(w, act.v, ctx.account, batch, only, now)
         })
@@ -321,7 +321,7 @@ impl Store {
     /// # Errors
     /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
     pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
-        let now = Timestamp::now();
+        let now = self.now();
         self.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
             let v = act.v;
             let (b, _) = batch_for(w, v, ctx.account, batch)?;
@@ -363,7 +363,7 @@ impl Store {
             // Judged as of `now`, logged at the real time with `now` beside it
             // when they differ: a drill's `--now` in the future must not put
             // an event out of time order.
-            let at = Timestamp::now();
+            let at = self.now();
             // (A caller's own "now" is a moment earlier: not a drill.)
             let detail = if now.0.abs_diff(at.0) < 1_000_000 {
                 "retention expired".to_string()

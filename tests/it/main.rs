@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod cli;
 mod cli_contract;
+mod clock;
 mod common;
 mod compat;
 mod crash;
