@@ -17,9 +17,22 @@ pub enum Error {
     /// Input from outside was malformed or refers to something that does not fit.
     #[error("{0}")]
     Invalid(String),
-    /// The action clashes with the current state (stale version, live children, ...).
+    /// The action clashes with the current state (a restore whose parent is
+    /// gone, ids exhausted, a file open elsewhere, ...).
     #[error("{0}")]
     Conflict(String),
+    /// `--expect-version` (`Update::expect_version`) named a version the
+    /// record is no longer at: read it again and retry.
+    #[error("record `{record}` is at version `{version}`, not `{expected}`")]
+    StaleVersion {
+        record: u64,
+        version: u64,
+        expected: u64,
+    },
+    /// A delete without cascade of a record with live records below it that
+    /// the deleter can see: delete with `Cascade::Yes`, or those first.
+    #[error("record `{record}` has live records below it (delete with cascade)")]
+    LiveChildren { record: u64 },
     /// Stored or archived bytes could not be decoded.
     #[error("{0}")]
     Corrupt(String),
@@ -45,7 +58,7 @@ impl Error {
             Error::NotFound(_) => 3,
             Error::Denied(_) => 4,
             Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) | Error::Crypto(_) => 5,
-            Error::Conflict(_) => 6,
+            Error::Conflict(_) | Error::StaleVersion { .. } | Error::LiveChildren { .. } => 6,
             Error::Io(_) | Error::Storage(_) => 1,
         }
     }

@@ -110,12 +110,8 @@ impl Global {
 
 fn hint(e: &Error) -> Option<&'static str> {
     match e {
-        Error::Corrupt(m) if m.contains("index") => {
-            Some("run `crmstore check` to see what is inconsistent")
-        }
-        Error::Conflict(m) if m.contains("cascade") => {
-            Some("pass --cascade to delete the records below too")
-        }
+        Error::LiveChildren { .. } => Some("pass --cascade to delete the records below too"),
+        Error::StaleVersion { .. } => Some("get the record again and retry with its version"),
         _ => None,
     }
 }

@@ -161,10 +161,11 @@ pub(super) fn update(
     }
     if let Some(want) = up.expect_version {
         if want != old.version {
-            return Err(Error::Conflict(format!(
-                "record `{id}` is at version `{}`, not `{want}`",
-                old.version
-            )));
+            return Err(Error::StaleVersion {
+                record: id,
+                version: old.version,
+                expected: want,
+            });
         }
     }
     check_writes(v, &old.module, up.set.keys())?;

@@ -73,9 +73,7 @@ fn delete(
                 continue;
             }
             if cascade == Cascade::No {
-                return Err(Error::Conflict(format!(
-                    "record `{p}` has live records below it (delete with cascade)"
-                )));
+                return Err(Error::LiveChildren { record: p });
             }
             if !decide(v, &child, Action::Delete) {
                 return Err(Error::Denied(format!(

@@ -329,7 +329,14 @@ fn update_versions_and_conflicts() {
         .store
         .update(&raj, 1, Update::new().set("amount", 8).expect_version(1))
         .unwrap_err();
-    assert!(matches!(e, Error::Conflict(_)));
+    assert!(matches!(
+        e,
+        Error::StaleVersion {
+            record: 1,
+            version: 2,
+            expected: 1
+        }
+    ));
     assert_eq!(
         f.store.get(&raj, 1).unwrap().fields.get("amount"),
         Some(&Value::Int(7)),

@@ -43,7 +43,7 @@ fn live_children_need_cascade_and_rights_are_checked_first() {
     let raj = f.ctx(3);
     assert!(matches!(
         f.store.delete(&raj, &[1], Cascade::No),
-        Err(Error::Conflict(_))
+        Err(Error::LiveChildren { record: 1 })
     ));
     assert!(
         matches!(

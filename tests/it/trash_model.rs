@@ -167,7 +167,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
                         .collect();
                     m.batches.insert(batch, (user, moved));
                 }
-                Err(Error::Conflict(_)) if !cascade && has_children => {}
+                Err(Error::LiveChildren { .. }) if !cascade && has_children => {}
                 Err(Error::Denied(_)) if cascade && !all_mine => {}
                 other => return Err(format!("delete {id} cascade={cascade}: {other:?}")),
             }
