@@ -13,6 +13,10 @@ pub enum Action {
     Edit,
     Delete,
     Export,
+    /// Share it with a principal, or take a share away.
+    Share,
+    /// Give it to another owner (and team).
+    Assign,
 }
 
 /// What the rules read of a record: an owned [`Record`] or a [`RecordView`]
@@ -125,12 +129,13 @@ pub(crate) fn decide<'r>(v: &Viewer, r: impl Into<Subject<'r>>, action: Action) 
                 && p.export != Scope::None
                 && covers(p.export)
         }
+        // share / unshare / assign owner: admin (above), or owns ∧ edit.
+        Action::Share | Action::Assign => {
+            owns && view
+                && p.edit != Scope::None
+                && (covers(p.edit) || share >= Some(Access::ReadWrite))
+        }
     }
-}
-
-/// share / unshare / assign owner: admin, or owns ∧ edit.
-pub(crate) fn may_manage(v: &Viewer, r: &Record) -> bool {
-    v.admin || (owns(v, &r.into()) && decide(v, r, Action::Edit))
 }
 
 /// create: admin, or a create scope other than none.

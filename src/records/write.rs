@@ -242,7 +242,7 @@ pub(super) fn manage(
     let mut records = Vec::with_capacity(ids.len());
     for &id in &ids {
         let r = visible(w, v, account, id)?;
-        if !decide::may_manage(v, &r) {
+        if !decide(v, &r, Action::Share) {
             return Err(Error::Denied(format!(
                 "user `{}` may not share or reassign record `{id}` (needs to own it and edit it)",
                 v.user

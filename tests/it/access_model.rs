@@ -287,6 +287,8 @@ impl Model<'_> {
                     && scope("delete") != "none"
                     && (covers(&scope("delete")) || share == 3)
             }
+            // share / unshare / assign owner = admin or (owns ∧ edit).
+            "share" | "assign" => self.owns(v, r) && self.allowed(v, r, "edit"),
             _ => {
                 view && !privacy("admin_only_export")
                     && scope("export") != "none"
@@ -409,6 +411,8 @@ fn run(seed: u64) -> Result<(), String> {
                     (Action::Edit, "edit"),
                     (Action::Delete, "delete"),
                     (Action::Export, "export"),
+                    (Action::Share, "share"),
+                    (Action::Assign, "assign"),
                 ] {
                     let got = store.can(&ctx, id, action).unwrap();
                     if got != model.allowed(v, r, name) {
