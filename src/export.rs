@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::access::decide::{self, Action};
-use crate::access::{AccessContext, Viewer};
+use crate::access::request::decide_request;
+use crate::access::{AccessContext, Request, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
-use crate::model::{MonitorAction, Record, Scope};
+use crate::model::{MonitorAction, Record};
 use crate::query::plan::{self, Scan};
 use crate::query::Query;
 use crate::records::prepare_filter;
@@ -94,18 +95,7 @@ impl Store {
             Err(e) => return Err(e),
         };
         let module_id = self.module_for_read(r, ctx.account, module, &v)?;
-        let scope = if v.admin {
-            Scope::All
-        } else {
-            v.perms(module).map_or(Scope::None, |p| p.export)
-        };
-        let refusal = if scope == Scope::None {
-            Some(format!("user `{}` may not export `{module}`", v.user))
-        } else if !v.admin && v.admin_only_export.contains(module) {
-            Some(format!("only an admin may export `{module}`"))
-        } else {
-            None
-        };
+        let refusal = decide_request(&v, Request::Export { module }).reason;
         let scan = module_id.map(|m| Scan {
             account: ctx.account,
             module,

@@ -1,12 +1,15 @@
 //! Who may see and do what: the resolved viewer ([`AccessContext`]), the
 //! decision rules and field-level security.
 
+mod ask;
 pub(crate) mod decide;
+pub(crate) mod request;
 pub(crate) mod viewer;
 
 use std::sync::Arc;
 
 pub use decide::Action;
+pub use request::{Decision, Request};
 pub(crate) use viewer::Viewer;
 
 /// A user of an account, resolved against the account's directory: the

@@ -306,12 +306,8 @@ impl crate::Store {
         }
         .name();
         self.act(ctx, name, self.now(), |w, act| {
-            if !act.v.admin {
-                return Err(Error::Denied(format!(
-                    "only an admin may {} users",
-                    if blocked { "block" } else { "unblock" }
-                )));
-            }
+            let request = crate::access::Request::Block { user };
+            crate::access::request::decide_request(act.v, request).or_denied()?;
             monitor::set_blocked(
                 w,
                 ctx.account,

@@ -3,6 +3,7 @@
 //! audit event) in the caller's transaction.
 
 use crate::access::decide::{self, decide, Action};
+use crate::access::request::{decide_request, Request};
 use crate::access::Viewer;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
@@ -94,12 +95,7 @@ pub(super) fn create(
 ) -> Result<Record> {
     limits::check_module(&new.module)?;
     let module = new.module.as_str();
-    if !decide::may_create(v, module) {
-        return Err(Error::Denied(format!(
-            "user `{}` may not create records in `{module}`",
-            v.user
-        )));
-    }
+    decide_request(v, Request::Create { module }).or_denied()?;
     let owner = new.owner.unwrap_or(v.user);
     if owner != v.user && !decide::may_set_owner(v, module) {
         return Err(Error::Denied(format!(

@@ -89,6 +89,28 @@ pub(super) fn visible_part(
     Ok((!b.records.is_empty()).then_some(b))
 }
 
+/// The part of batch `id` that `v` sees, read in `r`, with each record as it
+/// was deleted; `NotFound` when they see none of it.
+pub(crate) fn seen_in(r: &Reader, v: &Viewer, a: u64, id: u64) -> Result<Vec<Record>> {
+    let missing = || Error::NotFound(format!("no trash batch `{id}`"));
+    let whole = read_batch(r.trash()?, a, id)?.ok_or_else(missing)?;
+    let trashed = r.trashed()?;
+    let seen = visible_part(trashed, v, a, whole)?.ok_or_else(missing)?;
+    seen.records
+        .iter()
+        .map(|item| {
+            let key = (a, id, item.id);
+            trashed
+                .get(key)?
+                .map(|g| codec::decode(g.value(), || format!("trashed key {key:?}")))
+                .transpose()?
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("trash batch `{id}` lost record `{}`", item.id))
+                })
+        })
+        .collect()
+}
+
 /// The whole batch `id` and the part of it `v` sees; `NotFound` when they
 /// see none of it.
 pub(super) fn batch_for(w: &Writer<'_>, v: &Viewer, a: u64, id: u64) -> Result<(Batch, Batch)> {

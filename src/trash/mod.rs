@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::ReadableTable;
 
 use crate::access::decide::{decide, Action};
-use crate::access::{AccessContext, Viewer};
+use crate::access::request::decide_request;
+use crate::access::{AccessContext, Request, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
@@ -24,6 +25,7 @@ use crate::store::{Acting, Store};
 use crate::txn::{Tx, Writer};
 use crate::{index, util};
 
+pub(crate) use batch::seen_in;
 use batch::{batch_for, list, purge_batch};
 pub use batch::{Batch, TrashedItem};
 
@@ -323,12 +325,7 @@ impl Store {
         self.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
             let v = act.v;
             let (b, _) = batch_for(w, v, ctx.account, batch)?;
-            if !v.admin {
-                return Err(Error::Denied(format!(
-                    "only an admin may purge the trash (user `{}` is not)",
-                    v.user
-                )));
-            }
+            decide_request(v, Request::PurgeBatch { batch }).or_denied()?;
             let count = purge_batch(w, ctx.account, &b)?;
             let e = Entry {
                 actor: Some(v.user),

@@ -16,6 +16,7 @@ mod common;
 mod compat;
 mod crash;
 mod damaged;
+mod decisions;
 mod faults;
 mod hardening;
 mod load;
