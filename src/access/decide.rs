@@ -172,6 +172,25 @@ pub(crate) fn field_rule(v: &Viewer, module: &str, field: &str) -> Option<FieldR
     v.perms(module).and_then(|p| p.fields.get(field)).copied()
 }
 
+/// Whether V may see (part of) a trash batch `deleted_by` deleted: an admin
+/// every batch; anyone else the batches they or their subordinates deleted
+/// (of which they then see the records they may view: `trash::batch`).
+pub(crate) fn may_see_batch_of(v: &Viewer, deleted_by: u64) -> bool {
+    v.admin || v.owners.contains(&deleted_by)
+}
+
+/// The refusal of a filter naming a field hidden from V in `module`,
+/// anywhere in it (decided before any type check or visibility question).
+pub(crate) fn hidden_filter_refusal<'f>(
+    v: &Viewer,
+    module: &str,
+    mut fields: impl Iterator<Item = &'f str>,
+) -> Option<String> {
+    fields
+        .find(|name| hidden(v, module, name))
+        .map(|h| format!("field `{h}` of `{module}` is hidden from user `{}`", v.user))
+}
+
 /// Whether `field` of `module` is hidden from V.
 pub(crate) fn hidden(v: &Viewer, module: &str, field: &str) -> bool {
     field_rule(v, module, field) == Some(FieldRule::Hidden)

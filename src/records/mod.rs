@@ -53,15 +53,8 @@ pub(crate) fn prepare_filter(v: &Viewer, q: &Query) -> Result<Option<crate::Filt
     // A filter built in code is measured before anything recurses into it
     // (parsed ones were, as they were read).
     f.check_limits()?;
-    if let Some(h) = f
-        .fields()
-        .into_iter()
-        .find(|name| decide::hidden(v, &q.module, name))
-    {
-        return Err(Error::Denied(format!(
-            "field `{h}` of `{}` is hidden from user `{}`",
-            q.module, v.user
-        )));
+    if let Some(why) = decide::hidden_filter_refusal(v, &q.module, f.fields().into_iter()) {
+        return Err(Error::Denied(why));
     }
     f.clone().prepare().map(Some)
 }

@@ -3,7 +3,7 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use crate::access::decide::{decide, Action};
+use crate::access::decide::{decide, may_see_batch_of, Action};
 use crate::access::Viewer;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -62,11 +62,11 @@ pub(super) fn visible_part(
     a: u64,
     mut b: Batch,
 ) -> Result<Option<Batch>> {
+    if !may_see_batch_of(v, b.deleted_by) {
+        return Ok(None);
+    }
     if v.admin {
         return Ok(Some(b));
-    }
-    if !v.owners.contains(&b.deleted_by) {
-        return Ok(None);
     }
     let mut kept = Vec::with_capacity(b.records.len());
     for item in b.records {
