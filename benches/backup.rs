@@ -149,6 +149,7 @@ fn backups(c: &mut Criterion) {
     let store = Store::open(&path).unwrap();
     // A small second account: restoring it alone must not cost the big one.
     store
+        .operator()
         .generate(
             &GenSpec {
                 account: 2,
@@ -171,7 +172,7 @@ fn backups(c: &mut Criterion) {
     };
 
     let t = Instant::now();
-    let archive = store.backup(&opts(), &NoProgress).unwrap();
+    let archive = store.operator().backup(&opts(), &NoProgress).unwrap();
     let backup_s = t.elapsed().as_secs_f64();
     let plain = plaintext(&archive.file, &key);
     let decompressed: Vec<u8> = zstd::stream::decode_all(plain.as_slice()).unwrap();
@@ -229,9 +230,9 @@ fn backups(c: &mut Criterion) {
 
     // File growth while a backup's read transaction is open and writers keep going.
     let before = std::fs::metadata(&path).unwrap().len();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     std::thread::scope(|s| {
-        let h = s.spawn(|| store.backup(&opts(), &NoProgress).unwrap());
+        let h = s.spawn(|| store.operator().backup(&opts(), &NoProgress).unwrap());
         let mut n = 0;
         while !h.is_finished() {
             store
@@ -258,7 +259,7 @@ fn backups(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(decompressed.len() as u64));
     g.bench_function("full backup", |b| {
         b.iter(|| {
-            let a = store.backup(&opts(), &NoProgress).unwrap();
+            let a = store.operator().backup(&opts(), &NoProgress).unwrap();
             std::fs::remove_file(&a.file).unwrap();
             std::fs::remove_file(backup::Sidecar::path_for(&a.file)).unwrap();
         })

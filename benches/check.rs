@@ -17,7 +17,7 @@ use crmstore::{Cascade, Deleted, NewRecord, Store};
 fn check(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "check");
     let store = Store::open(&path).unwrap();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     let root = store
         .create(&admin, NewRecord::new("deals").field("name", "root"))
         .unwrap()
@@ -34,7 +34,7 @@ fn check(c: &mut Criterion) {
     let mut g = c.benchmark_group("check 1M");
     g.sample_size(10);
     g.bench_function("check, one 100k-record trash batch", |b| {
-        b.iter(|| assert!(store.check().unwrap().is_consistent()))
+        b.iter(|| assert!(store.operator().check().unwrap().is_consistent()))
     });
     g.finish();
     eprintln!("peak RSS: {:.0} MiB", support::peak_rss_mib());

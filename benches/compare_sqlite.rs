@@ -352,7 +352,7 @@ fn compare(c: &mut Criterion) {
             seed: 42,
         };
         let store = Store::open(support::generated(n)).unwrap();
-        let dir = store.directory(1).unwrap();
+        let dir = store.operator().directory(1).unwrap();
         let sqlite_path: PathBuf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join(format!("target/bench-data/sqlite-{n}.db"));
         if !sqlite_path.exists() {
@@ -371,7 +371,7 @@ fn compare(c: &mut Criterion) {
             ("team scope", v.team),
             ("share-only", v.partner),
         ] {
-            let ctx = store.context(1, user).unwrap();
+            let ctx = store.operator().context(1, user).unwrap();
             let perms = dir
                 .profiles
                 .iter()
@@ -483,7 +483,7 @@ fn compare(c: &mut Criterion) {
 fn writes(c: &mut Criterion, n: u64, conn: &Connection) {
     let (_d, path) = support::copy_of(n, "compare-writes");
     let store = Store::open(&path).unwrap();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     let mut g = c.benchmark_group(format!("compare {n}"));
     g.sample_size(10);
     g.measurement_time(std::time::Duration::from_secs(2));
@@ -562,7 +562,12 @@ fn bulk_load(c: &mut Criterion) {
                 let _ = std::fs::remove_file(&p);
                 Store::open(&p).unwrap()
             },
-            |store| store.generate(&spec, &crmstore::NoProgress).unwrap(),
+            |store| {
+                store
+                    .operator()
+                    .generate(&spec, &crmstore::NoProgress)
+                    .unwrap()
+            },
             BatchSize::PerIteration,
         )
     });

@@ -18,7 +18,7 @@ use crmstore::{Access, Cascade, Deleted, ExportFormat, Principal, Query, Store, 
 fn export(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "export");
     let store = Store::open(&path).unwrap();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     let q = Query::module("deals");
     let n = store.count(&admin, &q).unwrap();
     let before = support::peak_rss_mib();

@@ -16,7 +16,7 @@ use crmstore::{Cascade, NewRecord, Store};
 fn trash(c: &mut Criterion) {
     let (_dir, path) = support::copy_of(1_000_000, "trash");
     let store = Store::open(&path).unwrap();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     let root = store
         .create(&admin, NewRecord::new("deals").field("name", "root"))
         .unwrap()

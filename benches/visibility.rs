@@ -35,7 +35,7 @@ fn visibility(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("visibility {records}"));
         g.sample_size(30);
         for (name, user, q) in cases {
-            let ctx = store.context(1, user).unwrap();
+            let ctx = store.operator().context(1, user).unwrap();
             let page = q.clone().limit(50);
             let seen = store.count(&ctx, q).unwrap();
             let examined = store.query(&ctx, &page).unwrap().examined;
@@ -51,12 +51,12 @@ fn visibility(c: &mut Criterion) {
             });
         }
         // A shared store begins a transaction (and takes redb's file locks) per read.
-        let rep = store.context(1, v.rep).unwrap();
+        let rep = store.operator().context(1, v.rep).unwrap();
         let probe = store.query(&rep, &deals.clone().limit(1)).unwrap().records[0].id;
         g.bench_function("get by id", |b| b.iter(|| store.get(&rep, probe).unwrap()));
         drop(store);
         let shared = Store::options().shared().open(&path).unwrap();
-        let rep = shared.context(1, v.rep).unwrap();
+        let rep = shared.operator().context(1, v.rep).unwrap();
         g.bench_function("get by id, store opened shared", |b| {
             b.iter(|| shared.get(&rep, probe).unwrap())
         });

@@ -229,7 +229,7 @@ impl Store {
     ///
     /// # Errors
     /// Storage errors only; what is inconsistent is in the report.
-    pub fn check(&self) -> Result<CheckReport> {
+    pub(crate) fn check(&self) -> Result<CheckReport> {
         self.read(check)
     }
 }

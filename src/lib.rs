@@ -9,7 +9,7 @@
 //! # fn main() -> crmstore::Result<()> {
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path().join("crm.redb"))?;
-//! store.load_json(r#"{
+//! store.operator().load_json(r#"{
 //!   "account": {"id": 1, "name": "Acme"},
 //!   "roles": [{"id": 1, "name": "Rep", "parent": null}],
 //!   "teams": [{"id": 1, "name": "East"}],
@@ -18,7 +18,7 @@
 //!   "users": [{"id": 1, "name": "ana", "role": 1, "teams": [1], "profile": 1},
 //!             {"id": 2, "name": "bob", "role": 1, "teams": [1], "profile": 1}]
 //! }"#)?;
-//! let ana = store.context(1, 1)?;
+//! let ana = store.operator().context(1, 1)?; // trusted code's handle: who is acting
 //! let deal = store.create(&ana, NewRecord::new("deals").field("amount", 1200).stage("new"))?;
 //! let page = store.query(&ana, &Query::module("deals").filter(Filter::field("amount").ge(1000)))?;
 //! assert_eq!(page.records[0].id, deal.id);
@@ -26,7 +26,7 @@
 //! let rows = store.query_rows(&ana, &Query::module("deals").limit(50))?;
 //! assert_eq!(rows.get(0).and_then(|r| r.field("amount")), Some(crmstore::ValueRef::Int(1200)));
 //! // bob owns nothing and sees nothing: not even that the deal exists.
-//! let bob = store.context(1, 2)?;
+//! let bob = store.operator().context(1, 2)?;
 //! assert!(matches!(store.get(&bob, deal.id), Err(crmstore::Error::NotFound(_))));
 //! # Ok(()) }
 //! ```
@@ -69,7 +69,7 @@ pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
 pub use store::options::{Clock, OpenOptions, DEFAULT_CACHE_BYTES};
-pub use store::{Store, FORMAT_VERSION};
+pub use store::{Operator, Store, FORMAT_VERSION};
 pub use trash::{Batch, Cascade, Deleted, TrashedItem};
 
 /// Entry points for the fuzz targets in `fuzz/` (and one benchmark): bytes

@@ -303,7 +303,7 @@ impl Store {
     ///
     /// # Errors
     /// `Invalid` for a spec with fewer than 2 users or no team.
-    pub fn generate(&self, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
+    pub(crate) fn generate(&self, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
         let dir = directory(spec)?;
         let a = spec.account;
         progress.set_len(spec.records);

@@ -32,7 +32,7 @@ pub fn generated(records: u64) -> PathBuf {
             seed: 42,
         };
         eprintln!("generating {records} records (once) ...");
-        store.generate(&spec, &NoProgress).unwrap();
+        store.operator().generate(&spec, &NoProgress).unwrap();
         drop(store);
         std::fs::rename(&tmp, &path).unwrap();
     }
@@ -65,7 +65,7 @@ pub struct Viewers {
 }
 
 pub fn viewers(store: &Store) -> Viewers {
-    let dir = store.directory(1).unwrap();
+    let dir = store.operator().directory(1).unwrap();
     let first = |f: &dyn Fn(&crmstore::User) -> bool| dir.users.iter().find(|u| f(u)).unwrap().id;
     Viewers {
         rep: first(&|u| u.profile == profiles::REP && u.role >= 8),

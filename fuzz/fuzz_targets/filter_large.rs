@@ -13,7 +13,7 @@ fn store() -> &'static crmstore::Store {
             let dir = tempfile::tempdir().expect("a temporary folder");
             let store = crmstore::Store::open(dir.path().join("f.redb")).expect("a store");
             let spec = crmstore::synth::GenSpec { account: 1, records: 50, users: 3, teams: 1, seed: 1 };
-            store.generate(&spec, &crmstore::NoProgress).expect("an account");
+            store.operator().generate(&spec, &crmstore::NoProgress).expect("an account");
             (dir, store)
         })
         .1
@@ -33,7 +33,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = format!("{}{body}{}", "(".repeat(parens), ")".repeat(parens));
     if let Ok(filter) = crmstore::Filter::parse(&text) {
         let store = store();
-        let ctx = store.context(1, 1).expect("the admin");
+        let ctx = store.operator().context(1, 1).expect("the admin");
         let _ = store.count(&ctx, &crmstore::Query::module("deals").filter(filter));
     }
 });

@@ -11,7 +11,7 @@ fn store() -> &'static crmstore::Store {
             let dir = tempfile::tempdir().expect("a temporary folder");
             let store = crmstore::Store::open(dir.path().join("f.redb")).expect("a store");
             store
-                .load_json(
+                .operator().load_json(
                     r#"{"account": {"id": 1, "name": "f"}, "roles": [{"id": 1, "name": "r"}],
                         "profiles": [{"id": 1, "name": "p"}],
                         "users": [{"id": 1, "name": "u", "role": 1, "profile": 1, "admin": true}]}"#,

@@ -15,7 +15,7 @@ pub(crate) use viewer::Viewer;
 /// A user of an account, resolved against the account's directory: the
 /// handle every read and write on behalf of that user takes.
 ///
-/// Made by [`crate::Store::context`]. It stays valid across directory changes:
+/// Made by [`crate::Operator::context`]. It stays valid across directory changes:
 /// each operation checks the directory version in its own transaction and
 /// re-resolves the user when it moved, so a change (a user blocked, a team
 /// moved, a profile edited) takes effect on the next call.

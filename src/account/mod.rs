@@ -153,7 +153,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the first problem.
-    pub fn load_json(&self, text: &str) -> Result<Loaded> {
+    pub(crate) fn load_json(&self, text: &str) -> Result<Loaded> {
         let now = self.now();
         let (dir, records, next) = parse(text, now)?;
         let count = self.write(|w| load(w, &dir, &records, next, now))?;
@@ -203,7 +203,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown account.
-    pub fn directory(&self, account: u64) -> Result<Directory> {
+    pub(crate) fn directory(&self, account: u64) -> Result<Directory> {
         self.read(|r| {
             crate::txn::Tx::directory_of(r, account)?
                 .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
@@ -220,7 +220,11 @@ impl Store {
     /// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
     /// the edited directory has a bad reference, removes a user or changes
     /// the account id.
-    pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
+    pub(crate) fn update_directory(
+        &self,
+        account: u64,
+        edit: impl FnOnce(&mut Directory),
+    ) -> Result<()> {
         let now = self.now();
         self.write(|w| {
             let mut dir = crate::txn::Tx::directory_of(w, account)?

@@ -267,7 +267,7 @@ impl crate::Store {
     ///
     /// # Errors
     /// `NotFound` for an unknown account; `Corrupt` for an undecodable event.
-    pub fn audit_list(
+    pub(crate) fn audit_list(
         &self,
         account: u64,
         since: Option<Timestamp>,
@@ -286,7 +286,7 @@ impl crate::Store {
     ///
     /// # Errors
     /// `NotFound` for an unknown account; what is broken is in the report.
-    pub fn audit_verify(&self, account: u64) -> Result<ChainReport> {
+    pub(crate) fn audit_verify(&self, account: u64) -> Result<ChainReport> {
         self.read(|r| {
             known(r, account)?;
             verify(r, account)

@@ -318,7 +318,7 @@ impl BackupScheduler {
     /// Runs one backup of `kind` now (and prunes), waiting for any run in progress.
     ///
     /// # Errors
-    /// As [`Store::backup`].
+    /// As [`crate::Operator::backup`].
     pub fn run_now(&self, kind: Kind) -> Result<Option<Archive>> {
         self.shared.backup(kind)
     }
@@ -328,7 +328,7 @@ impl BackupScheduler {
     /// archive. Returns the kinds it ran.
     ///
     /// # Errors
-    /// As [`Store::backup`].
+    /// As [`crate::Operator::backup`].
     pub fn catch_up(&self, now: Timestamp) -> Result<Vec<Kind>> {
         let dir = &self.shared.cfg.backup.dir;
         super::clean_temporary(dir)?;

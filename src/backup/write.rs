@@ -139,7 +139,7 @@ impl Store {
     /// # Errors
     /// `NotFound` for an unknown account; `Io` when the folder cannot be
     /// written (no partial file is left behind).
-    pub fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
+    pub(crate) fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
         std::fs::create_dir_all(&opts.dir)
             .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
         // What killed runs left; a failure to clean must not stop a backup.

@@ -91,7 +91,7 @@ pub fn load(g: &Global, file: &Path) -> Outcome {
     let Loaded {
         account,
         records: count,
-    } = g.store()?.load_json(&text)?;
+    } = g.store()?.operator().load_json(&text)?;
     if g.json {
         output::line(serde_json::json!({ "account": account, "records": count }))?;
     } else {
@@ -207,7 +207,10 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
             action,
         } => {
             let since = since.as_deref().map(Timestamp::parse).transpose()?;
-            let events = g.reader()?.audit_list(account, since, action.as_deref())?;
+            let events = g
+                .reader()?
+                .operator()
+                .audit_list(account, since, action.as_deref())?;
             if g.json {
                 for e in &events {
                     output::line(e.to_json())?;
@@ -235,7 +238,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
             Ok(DONE)
         }
         AuditCommand::Verify { account } => {
-            let rep = g.reader()?.audit_verify(account)?;
+            let rep = g.reader()?.operator().audit_verify(account)?;
             match rep.broken {
                 None => {
                     if g.json {
@@ -260,7 +263,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
 }
 
 pub fn check(g: &Global) -> Outcome {
-    let rep = g.reader()?.check()?;
+    let rep = g.reader()?.operator().check()?;
     if g.json {
         output::line(serde_json::json!({
             "consistent": rep.is_consistent(), "records": rep.records,
@@ -292,7 +295,7 @@ pub fn gen(g: &Global, a: &GenArgs) -> Outcome {
     };
     let store = g.store()?;
     let bar = progress::Bar::new("generating");
-    store.generate(&spec, &bar)?;
+    store.operator().generate(&spec, &bar)?;
     if g.json {
         output::line(serde_json::json!({ "account": a.account, "records": a.records }))?;
     } else {

@@ -125,7 +125,7 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
                 kind: Kind::parse(&kind)?,
             };
             let bar = progress::Bar::new("backing up");
-            let a = g.store()?.backup(&opts, &bar)?;
+            let a = g.store()?.operator().backup(&opts, &bar)?;
             if g.json {
                 output::line(
                     serde_json::json!({ "file": name(&a.file), "sha256": a.sha256, "size": a.size }),

@@ -91,7 +91,7 @@ fn show_everyone(store: &Store, title: &str) -> crmstore::Result<()> {
         (4, "sue (rep, West)"),
         (5, "vic (partner)"),
     ] {
-        let ctx = store.context(1, id)?;
+        let ctx = store.operator().context(1, id)?;
         let page = store.query(&ctx, &Query::module("deals"))?;
         output::line(format!("{who:<30} sees {}", names(&page.records)))?;
     }
@@ -122,7 +122,7 @@ pub fn run(a: &Args) -> Outcome {
     let Loaded {
         account,
         records: n,
-    } = store.load_json(DOCUMENT)?;
+    } = store.operator().load_json(DOCUMENT)?;
     output::line(format!(
         "demo store {} — account {account} \"Acme\" loaded with {n} records",
         path.display()
@@ -132,7 +132,7 @@ pub fn run(a: &Args) -> Outcome {
         "deals each user sees (vic: shares + sharing rule, limited to negotiation/won stages)",
     )?;
 
-    let raj = store.context(1, 3)?;
+    let raj = store.operator().context(1, 3)?;
     let big = Query::module("deals").filter(Filter::parse("amount >= 10000")?);
     output::line(format!(
         "\nraj filters `amount >= 10000`: {}",
@@ -159,7 +159,7 @@ pub fn run(a: &Args) -> Outcome {
         created.id,
         names(
             &store
-                .query(&store.context(1, 4)?, &Query::module("deals"))?
+                .query(&store.operator().context(1, 4)?, &Query::module("deals"))?
                 .records
         )
     ))?;
@@ -170,7 +170,7 @@ pub fn run(a: &Args) -> Outcome {
         "raj deletes deal #1 with its comment: batch {batch} holds {count} records"
     ))?;
     show_everyone(&store, "after the delete")?;
-    let alice = store.context(1, 1)?;
+    let alice = store.operator().context(1, 1)?;
     for b in store.trash_list(&alice)? {
         let ids: Vec<String> = b
             .records
@@ -193,13 +193,13 @@ pub fn run(a: &Args) -> Outcome {
     show_everyone(&store, "after the restore")?;
 
     output::line("\n== export (mia, CSV: hidden iban left out, read-only discount shown)")?;
-    let mia = store.context(1, 2)?;
+    let mia = store.operator().context(1, 2)?;
     let mut csv = Vec::new();
     store.export(&mia, &Query::module("deals"), ExportFormat::Csv, &mut csv)?;
     output::line(String::from_utf8_lossy(&csv).trim_end())?;
 
     output::line("\n== audit trail")?;
-    for e in store.audit_list(1, None, None)? {
+    for e in store.operator().audit_list(1, None, None)? {
         let actor = e
             .actor
             .map_or_else(|| "operator".into(), |u| format!("user {u}"));
@@ -208,7 +208,7 @@ pub fn run(a: &Args) -> Outcome {
             e.seq, e.action, actor, e.target, e.count, e.detail
         ))?;
     }
-    let chain = store.audit_verify(1)?;
+    let chain = store.operator().audit_verify(1)?;
     output::line(format!(
         "audit chain verified: {} events, {}",
         chain.events,
@@ -220,7 +220,7 @@ pub fn run(a: &Args) -> Outcome {
     ))?;
     output::line(format!(
         "check: {}",
-        if store.check()?.is_consistent() {
+        if store.operator().check()?.is_consistent() {
             "every index agrees with the records"
         } else {
             "INCONSISTENT"
@@ -244,13 +244,13 @@ fn backup_and_restore(store: &Store, dir: &std::path::Path) -> crmstore::Result<
         account: Some(1),
         kind: Kind::Manual,
     };
-    let archive = store.backup(&opts, &NoProgress)?;
+    let archive = store.operator().backup(&opts, &NoProgress)?;
     output::line(format!(
         "backed up account 1 to {} ({} bytes, age-encrypted to {public})",
         archive.file.display(),
         archive.size
     ))?;
-    let alice = store.context(1, 1)?;
+    let alice = store.operator().context(1, 1)?;
     let all: Vec<u64> = store
         .query(&alice, &Query::module("deals"))?
         .records
@@ -271,11 +271,12 @@ fn backup_and_restore(store: &Store, dir: &std::path::Path) -> crmstore::Result<
     ))?;
     show_everyone(store, "after the restore from backup")?;
     let last = store
+        .operator()
         .audit_list(1, None, None)?
         .pop()
         .map(|e| e.action)
         .unwrap_or_default();
-    let whole = store.audit_verify(1)?.broken.is_none();
+    let whole = store.operator().audit_verify(1)?.broken.is_none();
     output::line(format!(
         "last audit event: {last}; chain {}",
         if whole { "whole" } else { "BROKEN" }

@@ -31,7 +31,7 @@ impl Actor {
     }
 
     fn context_in(&self, store: Store) -> crmstore::Result<(Store, AccessContext)> {
-        let ctx = store.context(self.account, self.user)?;
+        let ctx = store.operator().context(self.account, self.user)?;
         Ok((store, ctx))
     }
 }

@@ -18,6 +18,8 @@ use crate::txn::{Reader, Tx, Writer};
 use options::{Db, OpenOptions};
 
 mod format;
+mod operator;
+pub use operator::Operator;
 pub(crate) mod layout;
 pub(crate) mod options;
 pub use format::FORMAT_VERSION;
@@ -301,7 +303,7 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] for an unknown account or user; [`Error::Denied`]
     /// when the user is inactive or blocked.
-    pub fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
+    pub(crate) fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
         self.read(|r| {
             let version = r
                 .version_of(account)?

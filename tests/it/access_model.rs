@@ -319,13 +319,14 @@ fn run(seed: u64) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("m.redb")).unwrap();
     store
+        .operator()
         .load_json(&doc.to_string())
         .map_err(|e| format!("load: {e}"))?;
     let model = Model(&doc);
     let records = doc["records"].as_array().unwrap();
     for u in doc["users"].as_array().unwrap() {
         let v = u["id"].as_u64().unwrap();
-        let ctx = store.context(1, v).unwrap();
+        let ctx = store.operator().context(1, v).unwrap();
         for m in MODULES {
             let want: Vec<u64> = records
                 .iter()

@@ -14,6 +14,7 @@ fn export_all(f: &Fixture, ctx: &crmstore::AccessContext, q: &Query) -> crmstore
 
 fn actions(f: &crate::common::Fixture) -> Vec<String> {
     f.store
+        .operator()
         .audit_list(1, None, None)
         .unwrap()
         .into_iter()
@@ -45,6 +46,7 @@ fn every_sensitive_action_is_one_event_in_a_whole_chain() {
     f.store.set_blocked(&ada, 4, true).unwrap();
     f.store.set_blocked(&ada, 4, false).unwrap();
     f.store
+        .operator()
         .update_directory(1, |d| d.teams[0].name = "North".into())
         .unwrap();
     assert!(f.store.purge(&raj, 1).is_err());
@@ -65,12 +67,12 @@ fn every_sensitive_action_is_one_event_in_a_whole_chain() {
             "directory.change"
         ]
     );
-    let events = f.store.audit_list(1, None, None).unwrap();
+    let events = f.store.operator().audit_list(1, None, None).unwrap();
     assert!(events
         .windows(2)
         .all(|w| w[1].seq == w[0].seq + 1 && w[1].prev == w[0].hash));
     assert_eq!(events[4].count, 2, "the cascade delete counts both records");
-    assert!(f.store.audit_verify(1).unwrap().broken.is_none());
+    assert!(f.store.operator().audit_verify(1).unwrap().broken.is_none());
     // Values never reach the log, even of hidden fields.
     let text =
         serde_json::to_string(&events.iter().map(|e| e.to_json()).collect::<Vec<_>>()).unwrap();
@@ -87,6 +89,7 @@ fn refused_actions_are_logged_as_access_denied() {
     ));
     let last = f
         .store
+        .operator()
         .audit_list(1, None, Some("access.denied"))
         .unwrap()
         .pop()
@@ -97,7 +100,7 @@ fn refused_actions_are_logged_as_access_denied() {
     );
     // Not an action any event has: asking for it is a mistake, said so.
     assert!(matches!(
-        f.store.audit_list(1, None, Some("record.update")),
+        f.store.operator().audit_list(1, None, Some("record.update")),
         Err(Error::Invalid(m)) if m.contains("not an audit action")
     ));
 }
@@ -115,12 +118,13 @@ fn tamper(edit: impl FnOnce(&mut redb::Table<(u64, u64), &[u8]>)) -> (u64, Strin
             )
             .unwrap();
     }
-    assert!(f.store.audit_verify(1).unwrap().broken.is_none());
+    assert!(f.store.operator().audit_verify(1).unwrap().broken.is_none());
     let path = f.path.clone();
     drop(f.store);
     raw(&path, |t| edit(&mut t.open_table(AUDIT).unwrap()));
     let store = crmstore::Store::open(&path).unwrap();
     store
+        .operator()
         .audit_verify(1)
         .unwrap()
         .broken
@@ -155,6 +159,7 @@ fn changed_removed_or_reordered_events_break_the_chain() {
 
 fn with_monitor(f: &crate::common::Fixture, action: MonitorAction, max: u64, window: u64) {
     f.store
+        .operator()
         .update_directory(1, |d| {
             d.account.monitor = vec![MonitorRule {
                 action,
@@ -194,7 +199,7 @@ fn the_monitor_blocks_at_max_plus_one_within_the_window() {
         "the refused delete changed nothing"
     );
     assert!(
-        matches!(f.store.context(1, 3), Err(Error::Denied(_))),
+        matches!(f.store.operator().context(1, 3), Err(Error::Denied(_))),
         "raj is blocked"
     );
     assert!(
@@ -212,7 +217,7 @@ fn the_monitor_blocks_at_max_plus_one_within_the_window() {
         "only admins unblock"
     );
     f.store.set_blocked(&ada, 3, false).unwrap();
-    assert!(f.store.context(1, 3).is_ok());
+    assert!(f.store.operator().context(1, 3).is_ok());
 }
 
 #[test]
@@ -222,7 +227,7 @@ fn the_monitor_forgets_outside_the_window_and_spares_admins() {
     let raj = f.ctx(3);
     export_all(&f, &raj, &Query::module("deals")).unwrap_err();
     // raj may export 2 records: more than 1 → refused and blocked.
-    assert!(f.store.context(1, 3).is_err());
+    assert!(f.store.operator().context(1, 3).is_err());
     let ada = f.ctx(1);
     f.store.set_blocked(&ada, 3, false).unwrap();
     let one = Query::module("deals").filter(Filter::field("id").eq(1));
@@ -303,7 +308,11 @@ fn export_writes_only_what_may_be_exported_without_hidden_fields() {
             .export(&raj, &hidden, ExportFormat::Csv, std::io::sink()),
         Err(Error::Denied(_))
     ));
-    let denied = f.store.audit_list(1, None, Some("access.denied")).unwrap();
+    let denied = f
+        .store
+        .operator()
+        .audit_list(1, None, Some("access.denied"))
+        .unwrap();
     assert_eq!(
         denied
             .iter()
@@ -312,7 +321,11 @@ fn export_writes_only_what_may_be_exported_without_hidden_fields() {
         3,
         "every refused export is logged"
     );
-    let exports = f.store.audit_list(1, None, Some("record.export")).unwrap();
+    let exports = f
+        .store
+        .operator()
+        .audit_list(1, None, Some("record.export"))
+        .unwrap();
     assert_eq!(
         exports.iter().map(|e| e.count).collect::<Vec<_>>(),
         [2, 2, 0]

@@ -37,7 +37,7 @@ fn archive(store: &Store, dir: &Path, k: &Keys, account: Option<u64>, kind: Kind
         account,
         kind,
     };
-    store.backup(&opts, &NoProgress).unwrap().file
+    store.operator().backup(&opts, &NoProgress).unwrap().file
 }
 
 fn key(k: &Keys) -> Decryption {
@@ -50,7 +50,7 @@ fn two_accounts() -> Fixture {
     let mut doc = f.store.dump_json(1).unwrap();
     doc["account"]["id"] = 2.into();
     doc["account"]["name"] = "Beta".into();
-    f.store.load_json(&doc.to_string()).unwrap();
+    f.store.operator().load_json(&doc.to_string()).unwrap();
     let raj = f.ctx(3);
     let Deleted { batch: b, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     assert!(b > 0);
@@ -75,16 +75,21 @@ fn a_full_archive_restores_to_an_identical_store() {
             f.store.dump_json(a).unwrap()
         );
     }
-    assert!(restored.check().unwrap().is_consistent());
-    let raj = restored.context(1, 3).unwrap();
+    assert!(restored.operator().check().unwrap().is_consistent());
+    let raj = restored.operator().context(1, 3).unwrap();
     assert_eq!(
         restored.trash_list(&raj).unwrap().len(),
         1,
         "the trash came along"
     );
-    let log = restored.audit_list(1, None, None).unwrap();
+    let log = restored.operator().audit_list(1, None, None).unwrap();
     assert_eq!(log.last().unwrap().action, "backup.restore");
-    assert!(restored.audit_verify(1).unwrap().broken.is_none());
+    assert!(restored
+        .operator()
+        .audit_verify(1)
+        .unwrap()
+        .broken
+        .is_none());
     assert!(
         matches!(
             backup::restore_store(&file, &key(&k), &to, &NoProgress),
@@ -104,7 +109,7 @@ fn one_account_replaces_a_damaged_live_account_and_keeps_its_log() {
     let other = f.store.dump_json(2).unwrap();
     let ada = f.ctx(1);
     f.store.delete(&ada, &[1, 3, 4], Cascade::Yes).unwrap();
-    let live_log = f.store.audit_list(1, None, None).unwrap().len();
+    let live_log = f.store.operator().audit_list(1, None, None).unwrap().len();
     f.store.restore_account(&file, &key(&k), 1, None).unwrap();
     assert_eq!(f.store.dump_json(1).unwrap()["records"], before["records"]);
     assert_eq!(
@@ -112,11 +117,11 @@ fn one_account_replaces_a_damaged_live_account_and_keeps_its_log() {
         other,
         "the other account is untouched"
     );
-    let log = f.store.audit_list(1, None, None).unwrap();
+    let log = f.store.operator().audit_list(1, None, None).unwrap();
     assert_eq!(log.len(), live_log + 1, "live log kept, restore appended");
     assert_eq!(log.last().unwrap().action, "backup.restore");
-    assert!(f.store.audit_verify(1).unwrap().broken.is_none());
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().audit_verify(1).unwrap().broken.is_none());
+    assert!(f.store.operator().check().unwrap().is_consistent());
     let next = f.store.create(&f.ctx(3), NewRecord::new("deals")).unwrap();
     assert!(next.id > 6, "ids are never reused after a restore");
 }
@@ -135,6 +140,7 @@ fn as_new_lands_beside_with_only_the_account_id_changed() {
     assert_eq!(b["account"]["id"], 7);
     assert_eq!(
         f.store
+            .operator()
             .audit_list(7, None, None)
             .unwrap()
             .first()
@@ -143,8 +149,8 @@ fn as_new_lands_beside_with_only_the_account_id_changed() {
         "account.load",
         "archived log taken"
     );
-    assert!(f.store.audit_verify(7).unwrap().broken.is_none());
-    let ctx = f.store.context(7, 3).unwrap();
+    assert!(f.store.operator().audit_verify(7).unwrap().broken.is_none());
+    let ctx = f.store.operator().context(7, 3).unwrap();
     assert_eq!(crate::common::ids(&f.store, &ctx, "deals"), [1, 2]);
     assert!(matches!(
         f.store.restore_account(&file, &key(&k), 1, Some(7)),
@@ -293,7 +299,7 @@ fn a_restore_larger_than_one_landing_batch_is_whole() {
             teams: 3,
             seed: 7,
         };
-        store.generate(&spec, &NoProgress).unwrap();
+        store.operator().generate(&spec, &NoProgress).unwrap();
     }
     let k = keys();
     let file = archive(&store, dir.path(), &k, None, Kind::Manual);
@@ -301,7 +307,7 @@ fn a_restore_larger_than_one_landing_batch_is_whole() {
     let counts = backup::restore_store(&file, &key(&k), &to, &NoProgress).unwrap();
     assert_eq!(counts.records, 70_010);
     let restored = Store::open(&to).unwrap();
-    assert!(restored.check().unwrap().is_consistent());
+    assert!(restored.operator().check().unwrap().is_consistent());
     for a in [1, 2] {
         assert_eq!(restored.dump_json(a).unwrap(), store.dump_json(a).unwrap());
     }
@@ -311,12 +317,12 @@ fn a_restore_larger_than_one_landing_batch_is_whole() {
 fn a_backup_is_one_point_in_time_while_writers_keep_going() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("c.redb")).unwrap());
-    store.load_json(crate::common::DOC).unwrap();
+    store.operator().load_json(crate::common::DOC).unwrap();
     let k = keys();
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
-            let raj = store.context(1, 3).unwrap();
+            let raj = store.operator().context(1, 3).unwrap();
             for i in 0..300 {
                 store
                     .create(&raj, NewRecord::new("deals").field("i", i as i64))
@@ -331,7 +337,11 @@ fn a_backup_is_one_point_in_time_while_writers_keep_going() {
     let to = dir.path().join("r.redb");
     backup::restore_store(&file, &key(&k), &to, &NoProgress).unwrap();
     let restored = Store::open(&to).unwrap();
-    let ids = crate::common::ids(&restored, &restored.context(1, 1).unwrap(), "deals");
+    let ids = crate::common::ids(
+        &restored,
+        &restored.operator().context(1, 1).unwrap(),
+        "deals",
+    );
     // A consecutive prefix of the creations: never a record without its predecessors.
     let created: Vec<u64> = ids.iter().copied().filter(|&i| i > 6).collect();
     assert!(created.windows(2).all(|w| w[1] == w[0] + 1), "{created:?}");
@@ -340,7 +350,7 @@ fn a_backup_is_one_point_in_time_while_writers_keep_going() {
         ids.len() as u64 + 2,
         "deals plus comment and lead"
     );
-    assert!(restored.check().unwrap().is_consistent());
+    assert!(restored.operator().check().unwrap().is_consistent());
 }
 
 #[test]
@@ -422,7 +432,7 @@ fn the_scheduler_catches_up_a_missed_run_exactly_once() {
     ))
     .unwrap();
     let store = Arc::new(Store::open(out.path().join("s.redb")).unwrap());
-    store.load_json(crate::common::DOC).unwrap();
+    store.operator().load_json(crate::common::DOC).unwrap();
     drop(f);
     let sched = BackupScheduler::new(store.clone(), cfg).unwrap();
     let now = Timestamp::now();
@@ -447,7 +457,10 @@ fn the_scheduler_catches_up_a_missed_run_exactly_once() {
     assert_eq!(backup::list(&dir).unwrap().len(), listed + ran.len());
     assert_eq!(
         store
-            .count(&store.context(1, 1).unwrap(), &Query::module("deals"))
+            .count(
+                &store.operator().context(1, 1).unwrap(),
+                &Query::module("deals")
+            )
             .unwrap(),
         4
     );
@@ -506,7 +519,7 @@ fn serve_verifies_each_scheduled_archive_and_a_failed_run_alerts_instead_of_prun
     ))
     .unwrap();
     let store = Arc::new(Store::open(&path).unwrap());
-    store.load_json(crate::common::DOC).unwrap();
+    store.operator().load_json(crate::common::DOC).unwrap();
     let sched = BackupScheduler::new(store.clone(), cfg).unwrap();
     let first = sched.run_now(Kind::Weekly).unwrap().unwrap().file;
     let second = sched.run_now(Kind::Weekly).unwrap().unwrap().file;
@@ -539,7 +552,10 @@ fn serve_verifies_each_scheduled_archive_and_a_failed_run_alerts_instead_of_prun
         "the last good archive is never pruned by a failed run"
     );
     assert_eq!(backup::list(&dir).unwrap().len(), 1);
-    let alert = store.audit_list(1, None, Some("backup.failed")).unwrap();
+    let alert = store
+        .operator()
+        .audit_list(1, None, Some("backup.failed"))
+        .unwrap();
     assert_eq!(alert.len(), 1);
     assert!(alert[0].detail.contains("backup stopped"), "{:?}", alert[0]);
 }
@@ -585,7 +601,7 @@ fn scheduled_runs_are_reported_to_the_hook_and_the_library_prints_nothing() {
     ))
     .unwrap();
     let store = Arc::new(Store::open(out.path().join("s.redb")).unwrap());
-    store.load_json(crate::common::DOC).unwrap();
+    store.operator().load_json(crate::common::DOC).unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let heard = seen.clone();
     let mut sched = BackupScheduler::new(store, cfg)

@@ -16,8 +16,8 @@ fn an_action_reads_the_clock_once_and_everything_it_writes_carries_that_time() {
         .clock(move || Timestamp(1_000_000 * clock.fetch_add(1, Ordering::SeqCst)))
         .open(dir.path().join("c.redb"))
         .unwrap();
-    store.load_json(crate::common::DOC).unwrap();
-    let raj = store.context(1, 3).unwrap();
+    store.operator().load_json(crate::common::DOC).unwrap();
+    let raj = store.operator().context(1, 3).unwrap();
     let before = ticks.load(Ordering::SeqCst);
     let r = store
         .create(&raj, NewRecord::new("deals").field("a", 1))
@@ -35,6 +35,7 @@ fn an_action_reads_the_clock_once_and_everything_it_writes_carries_that_time() {
         .unwrap();
     let shared = store.get(&raj, r.id).unwrap();
     let event = store
+        .operator()
         .audit_list(1, None, Some("record.share"))
         .unwrap()
         .pop()
@@ -52,6 +53,7 @@ fn an_action_reads_the_clock_once_and_everything_it_writes_carries_that_time() {
         .find(|b| b.id == gone.batch)
         .unwrap();
     let event = store
+        .operator()
         .audit_list(1, None, Some("record.delete"))
         .unwrap()
         .pop()

@@ -57,7 +57,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn ctx(&self, user: u64) -> AccessContext {
-        self.store.context(1, user).unwrap()
+        self.store.operator().context(1, user).unwrap()
     }
 
     /// The ids of `module` that `user` sees.
@@ -80,7 +80,7 @@ pub fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.redb");
     let store = Store::open(&path).unwrap();
-    store.load_json(DOC).unwrap();
+    store.operator().load_json(DOC).unwrap();
     Fixture {
         _dir: dir,
         path,

@@ -21,9 +21,9 @@ fn a_version_1_store_opens_and_reads() {
     let path = dir.path().join("v1.redb");
     std::fs::copy(fixture("store-v1.redb"), &path).unwrap();
     let store = Store::open(&path).unwrap();
-    assert!(store.check().unwrap().is_consistent());
-    assert!(store.audit_verify(1).unwrap().broken.is_none());
-    let raj = store.context(1, 3).unwrap();
+    assert!(store.operator().check().unwrap().is_consistent());
+    assert!(store.operator().audit_verify(1).unwrap().broken.is_none());
+    let raj = store.operator().context(1, 3).unwrap();
     assert_eq!(
         crate::common::ids(&store, &raj, "deals"),
         [1],
@@ -31,7 +31,7 @@ fn a_version_1_store_opens_and_reads() {
     );
     assert_eq!(store.trash_list(&raj).unwrap().len(), 1);
     assert_eq!(store.get(&raj, 1).unwrap().shares.len(), 1);
-    let sue = store.context(1, 4).unwrap();
+    let sue = store.operator().context(1, 4).unwrap();
     assert_eq!(
         crate::common::ids(&store, &sue, "deals"),
         [1, 3],
@@ -62,7 +62,7 @@ fn a_version_1_archive_verifies_and_restores() {
     assert_eq!(
         store
             .count(
-                &store.context(1, 1).unwrap(),
+                &store.operator().context(1, 1).unwrap(),
                 &crmstore::Query::module("deals")
             )
             .unwrap(),
@@ -103,8 +103,8 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
             .read_only()
             .open(&path)
             .unwrap();
-        assert!(store.check().unwrap().is_consistent());
-        let raj = store.context(1, 3).unwrap();
+        assert!(store.operator().check().unwrap().is_consistent());
+        let raj = store.operator().context(1, 3).unwrap();
         assert_eq!(crate::common::ids(&store, &raj, "deals"), [1, 7]);
         let note = store.get(&raj, 1).unwrap().fields["note"].clone();
         assert_eq!(note, crmstore::Value::Text("layout 2".into()));
@@ -125,13 +125,13 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
     );
 
     let store = Store::open(&path).unwrap();
-    assert!(store.check().unwrap().is_consistent());
+    assert!(store.operator().check().unwrap().is_consistent());
     assert_eq!(
         store.dump_json(1).unwrap(),
         dump,
         "every record moved as it was"
     );
-    let raj = store.context(1, 3).unwrap();
+    let raj = store.operator().context(1, 3).unwrap();
     let filtered =
         crmstore::Query::module("deals").filter(crmstore::Filter::field("amount").ge(50));
     let ids: Vec<u64> = store
@@ -163,7 +163,7 @@ fn a_version_1_store_takes_new_writes_beside_its_old_records() {
     );
     assert_eq!(format_of(&path), 1);
     let store = Store::open(&path).unwrap();
-    let raj = store.context(1, 3).unwrap();
+    let raj = store.operator().context(1, 3).unwrap();
     let before = store.get(&raj, 1).unwrap();
     // Record 1 is rewritten in the current layout; deal 2, trashed by the old
     // release, comes back from the trash; deal 4 is new.
@@ -179,8 +179,8 @@ fn a_version_1_store_takes_new_writes_beside_its_old_records() {
     assert_eq!(format_of(&path), crmstore::FORMAT_VERSION);
 
     let store = Store::open(&path).unwrap();
-    assert!(store.check().unwrap().is_consistent());
-    let raj = store.context(1, 3).unwrap();
+    assert!(store.operator().check().unwrap().is_consistent());
+    let raj = store.operator().context(1, 3).unwrap();
     let got = store.get(&raj, 1).unwrap();
     assert_eq!(got, after);
     assert_eq!(

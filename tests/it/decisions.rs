@@ -62,6 +62,7 @@ fn each_request_is_answered_as_its_action_would_be() {
     ));
     // A record raj may no longer delete: the restore is refused, said the same way.
     f.store
+        .operator()
         .update_directory(1, |d| {
             let p = d.profiles.iter_mut().find(|p| p.id == 2).unwrap();
             p.modules.get_mut("deals").unwrap().delete = crmstore::Scope::None;

@@ -57,7 +57,10 @@ fn failing_copy(src: &std::path::Path, copy: &std::path::Path, n: i64) -> FailAf
 
 /// Some of every kind of write, stopping at the first failure.
 fn work(store: &Store) -> crmstore::Result<()> {
-    let (raj, ada) = (store.context(1, 3)?, store.context(1, 1)?);
+    let (raj, ada) = (
+        store.operator().context(1, 3)?,
+        store.operator().context(1, 1)?,
+    );
     for i in 0..3 {
         let r = store.create(&raj, NewRecord::new("deals").field("i", i as i64))?;
         store.share(&raj, &[r.id], Principal::User(4), Access::Read)?;
@@ -89,10 +92,10 @@ fn a_failed_write_leaves_the_store_whole() {
         }
         let store =
             Store::open(&copy).unwrap_or_else(|e| panic!("after {n} writes: reopen failed: {e}"));
-        let rep = store.check().unwrap();
+        let rep = store.operator().check().unwrap();
         assert!(rep.is_consistent(), "after {n} writes: {:?}", rep.problems);
         assert!(
-            store.audit_verify(1).unwrap().broken.is_none(),
+            store.operator().audit_verify(1).unwrap().broken.is_none(),
             "after {n} writes: audit chain broken"
         );
         store.dump_json(1).unwrap();
@@ -151,7 +154,10 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
             }
         }
         let store = Store::open(&copy).unwrap();
-        assert!(store.check().unwrap().is_consistent(), "after {n} writes");
+        assert!(
+            store.operator().check().unwrap().is_consistent(),
+            "after {n} writes"
+        );
         assert_eq!(store.dump_json(1).unwrap(), want, "after {n} writes");
     }
     assert!(failures > 0, "no write failed: the test injected nothing");
@@ -181,15 +187,18 @@ fn a_failed_gen_leaves_the_account_as_it_was_or_whole() {
         {
             let backend = failing_copy(&path, &copy, n);
             let done = Store::open_with_backend(backend, &copy)
-                .and_then(|s| s.generate(&spec, &crmstore::NoProgress));
+                .and_then(|s| s.operator().generate(&spec, &crmstore::NoProgress));
             if done.is_err() {
                 failed += 1;
             }
         }
         let store = Store::open(&copy).unwrap();
-        assert!(store.check().unwrap().is_consistent(), "after {n} writes");
-        assert!(store.audit_verify(1).unwrap().broken.is_none());
-        let ada = store.context(1, 1).unwrap();
+        assert!(
+            store.operator().check().unwrap().is_consistent(),
+            "after {n} writes"
+        );
+        assert!(store.operator().audit_verify(1).unwrap().broken.is_none());
+        let ada = store.operator().context(1, 1).unwrap();
         let records: u64 = ["deals", "leads", "contacts", "comments"]
             .iter()
             .map(|m| store.count(&ada, &crmstore::Query::module(*m)).unwrap_or(0))

@@ -726,7 +726,7 @@ proptest::proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = crmstore::Store::open(dir.path().join("p.redb")).unwrap();
-        store.load_json(r#"{"account": {"id": 1, "name": "f"}, "roles": [{"id": 1, "name": "r"}],
+        store.operator().load_json(r#"{"account": {"id": 1, "name": "f"}, "roles": [{"id": 1, "name": "r"}],
             "profiles": [{"id": 1, "name": "p"}],
             "users": [{"id": 1, "name": "u", "role": 1, "profile": 1, "admin": true}]}"#).unwrap();
         let v = json_value(depth.min(if width > 1 { 12 } else { 70 }), width, &leaf);

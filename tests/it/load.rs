@@ -11,10 +11,10 @@ fn load_then_dump_is_a_fixed_point() {
     let first = f.store.dump_json(1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let other = Store::open(dir.path().join("o.redb")).unwrap();
-    other.load_json(&first.to_string()).unwrap();
+    other.operator().load_json(&first.to_string()).unwrap();
     assert_eq!(other.dump_json(1).unwrap(), first);
     // And loading the dump over the same account changes nothing either.
-    f.store.load_json(&first.to_string()).unwrap();
+    f.store.operator().load_json(&first.to_string()).unwrap();
     assert_eq!(f.store.dump_json(1).unwrap(), first);
     assert_eq!(first["records"].as_array().unwrap().len(), 6);
     assert_eq!(first["users"][0]["name"], "ada");
@@ -26,7 +26,7 @@ fn refused(edit: impl FnOnce(&mut Value)) -> String {
     let before = f.store.dump_json(1).unwrap();
     let mut doc: Value = serde_json::from_str(DOC).unwrap();
     edit(&mut doc);
-    let e = f.store.load_json(&doc.to_string()).unwrap_err();
+    let e = f.store.operator().load_json(&doc.to_string()).unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
     assert_eq!(
         f.store.dump_json(1).unwrap(),
@@ -36,7 +36,7 @@ fn refused(edit: impl FnOnce(&mut Value)) -> String {
     // Into a fresh store: the account does not appear.
     let dir = tempfile::tempdir().unwrap();
     let fresh = Store::open(dir.path().join("f.redb")).unwrap();
-    assert!(fresh.load_json(&doc.to_string()).is_err());
+    assert!(fresh.operator().load_json(&doc.to_string()).is_err());
     assert!(matches!(fresh.dump_json(1), Err(Error::NotFound(_))));
     e.to_string()
 }
@@ -177,8 +177,14 @@ fn every_bad_reference_is_refused_with_its_name() {
     }
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path().join("x.redb")).unwrap();
-    assert!(matches!(s.load_json("{not json"), Err(Error::Invalid(_))));
-    assert!(matches!(s.load_json("[]"), Err(Error::Invalid(_))));
+    assert!(matches!(
+        s.operator().load_json("{not json"),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        s.operator().load_json("[]"),
+        Err(Error::Invalid(_))
+    ));
 }
 
 #[test]
@@ -189,14 +195,18 @@ fn replacing_keeps_the_audit_log_and_never_reuses_ids() {
         .store
         .create(&raj, crmstore::NewRecord::new("deals"))
         .unwrap();
-    f.store.load_json(DOC).unwrap();
+    f.store.operator().load_json(DOC).unwrap();
     let ctx = f.ctx(3);
     let next = f
         .store
         .create(&ctx, crmstore::NewRecord::new("deals"))
         .unwrap();
     assert!(next.id > made.id, "ids are never reused across a replace");
-    let loads = f.store.audit_list(1, None, Some("account.load")).unwrap();
+    let loads = f
+        .store
+        .operator()
+        .audit_list(1, None, Some("account.load"))
+        .unwrap();
     assert_eq!(loads.len(), 2);
-    assert!(f.store.audit_verify(1).unwrap().broken.is_none());
+    assert!(f.store.operator().audit_verify(1).unwrap().broken.is_none());
 }

@@ -205,7 +205,7 @@ fn a_store_opened_read_only_reads_and_refuses_every_change() {
     let f = fixture();
     drop(f.store);
     let store = Store::options().read_only().open(&f.path).unwrap();
-    let raj = store.context(1, 3).unwrap();
+    let raj = store.operator().context(1, 3).unwrap();
     let before = store.dump_json(1).unwrap();
     assert!(store.get(&raj, 1).is_ok());
     let refused = [
@@ -239,10 +239,22 @@ fn bad_filters_and_modules_are_invalid() {
 #[test]
 fn inactive_and_blocked_users_cannot_act() {
     let f = fixture();
-    assert!(matches!(f.store.context(1, 8), Err(Error::Denied(_))));
-    assert!(matches!(f.store.context(1, 9), Err(Error::Denied(_))));
-    assert!(matches!(f.store.context(1, 99), Err(Error::NotFound(_))));
-    assert!(matches!(f.store.context(2, 1), Err(Error::NotFound(_))));
+    assert!(matches!(
+        f.store.operator().context(1, 8),
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        f.store.operator().context(1, 9),
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        f.store.operator().context(1, 99),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        f.store.operator().context(2, 1),
+        Err(Error::NotFound(_))
+    ));
 }
 
 #[test]
@@ -408,7 +420,7 @@ fn share_unshare_assign_are_all_or_nothing() {
     f.store.assign(&f.ctx(2), &[1, 2], 4, Some(2)).unwrap();
     assert_eq!(f.ids(4, "deals"), [1, 2, 3]);
     assert_eq!(f.ids(3, "deals"), Vec::<u64>::new());
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
 }
 
 #[test]
@@ -425,7 +437,7 @@ fn hierarchy_and_directory_changes_apply_at_once() {
     );
     let mut doc: serde_json::Value = f.store.dump_json(1).unwrap();
     doc["account"]["hierarchy_access"] = false.into();
-    f.store.load_json(&doc.to_string()).unwrap();
+    f.store.operator().load_json(&doc.to_string()).unwrap();
     // The same context, made before the change, sees the change.
     let ids: Vec<u64> = f
         .store
@@ -549,9 +561,13 @@ fn a_viewer_who_sees_50_of_100000_examines_about_50() {
         teams: 5,
         seed: 7,
     };
-    store.generate(&spec, &crmstore::NoProgress).unwrap();
+    store
+        .operator()
+        .generate(&spec, &crmstore::NoProgress)
+        .unwrap();
     // A newcomer with the share-only profile, in no team or group, owning nothing.
     store
+        .operator()
         .update_directory(1, |d| {
             d.roles.push(crmstore::Role {
                 id: 99,
@@ -570,7 +586,7 @@ fn a_viewer_who_sees_50_of_100000_examines_about_50() {
             });
         })
         .unwrap();
-    let admin = store.context(1, 1).unwrap();
+    let admin = store.operator().context(1, 1).unwrap();
     let shared: Vec<u64> = (0..50)
         .map(|i| 1 + i * 1_999)
         .filter(|id| id % 7 != 0 && id % 7 <= 4)
@@ -578,7 +594,7 @@ fn a_viewer_who_sees_50_of_100000_examines_about_50() {
     store
         .share(&admin, &shared, Principal::User(999), Access::Read)
         .unwrap();
-    let guest = store.context(1, 999).unwrap();
+    let guest = store.operator().context(1, 999).unwrap();
     let page = store
         .query(&guest, &Query::module("deals").limit(100))
         .unwrap();
@@ -620,7 +636,10 @@ fn reopen_keeps_everything() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.dump_json(1).unwrap(), dump);
     let again = store
-        .create(&store.context(1, 3).unwrap(), NewRecord::new("deals"))
+        .create(
+            &store.operator().context(1, 3).unwrap(),
+            NewRecord::new("deals"),
+        )
         .unwrap();
     assert_eq!(again.id, r.id + 1, "ids continue after reopen");
 }
@@ -641,18 +660,20 @@ fn a_corrupt_value_is_corrupt_not_a_panic() {
             .unwrap();
     });
     let store = Store::open(&path).unwrap();
-    let e = store.get(&store.context(1, 1).unwrap(), 3).unwrap_err();
+    let e = store
+        .get(&store.operator().context(1, 1).unwrap(), 3)
+        .unwrap_err();
     assert!(
         matches!(&e, Error::Corrupt(m) if m.contains("records key (1, 3)")),
         "{e}"
     );
-    assert!(!store.check().unwrap().is_consistent());
+    assert!(!store.operator().check().unwrap().is_consistent());
 }
 
 #[test]
 fn check_finds_an_index_entry_removed_behind_its_back() {
     let f = fixture();
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
     let path = f.path.clone();
     drop(f.store);
     raw(&path, |t| {
@@ -660,7 +681,7 @@ fn check_finds_an_index_entry_removed_behind_its_back() {
         let key = owners.iter().unwrap().next().unwrap().unwrap().0.value();
         owners.remove(key).unwrap();
     });
-    let rep = Store::open(&path).unwrap().check().unwrap();
+    let rep = Store::open(&path).unwrap().operator().check().unwrap();
     assert!(!rep.is_consistent());
     assert!(rep.problems[0].contains("owner"), "{:?}", rep.problems);
 }
@@ -696,6 +717,7 @@ fn team_role_and_group_changes_apply_to_the_next_query() {
     assert_eq!(crate::common::ids(&f.store, &tia, "deals"), [1, 2, 4]);
     assert_eq!(crate::common::ids(&f.store, &vic, "deals"), [2]);
     f.store
+        .operator()
         .update_directory(1, |d| {
             d.users.iter_mut().find(|u| u.id == 5).unwrap().teams = vec![2]; // tia moves to West
             d.groups[0].users.clear(); // vic leaves the group record 2 is shared with
@@ -718,6 +740,7 @@ fn team_role_and_group_changes_apply_to_the_next_query() {
     );
     let log = f
         .store
+        .operator()
         .audit_list(1, None, Some("directory.change"))
         .unwrap();
     assert_eq!(log.len(), 1);

@@ -19,7 +19,7 @@ fn delete_moves_records_to_one_batch_and_restore_puts_them_back_exactly() {
             .unwrap(),
         0
     );
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
     let listed = f.store.trash_list(&raj).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].deleted_by, 3);
@@ -34,7 +34,7 @@ fn delete_moves_records_to_one_batch_and_restore_puts_them_back_exactly() {
         "same ids, owners, fields, versions"
     );
     assert!(f.store.trash_list(&raj).unwrap().is_empty());
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
         f.store.restore(&raj, 999, None),
         Err(Error::NotFound(_))
     ));
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
 }
 
 #[test]
@@ -144,6 +144,7 @@ fn a_user_who_lost_the_delete_right_cannot_restore() {
     let raj = f.ctx(3);
     let Deleted { batch, count: _ } = f.store.delete(&raj, &[2], Cascade::No).unwrap();
     f.store
+        .operator()
         .update_directory(1, |d| {
             d.profiles[1].modules.get_mut("deals").unwrap().delete = crmstore::Scope::None;
         })
@@ -162,7 +163,11 @@ fn a_user_who_lost_the_delete_right_cannot_restore() {
         1,
         "an admin still can"
     );
-    let denied = f.store.audit_list(1, None, Some("access.denied")).unwrap();
+    let denied = f
+        .store
+        .operator()
+        .audit_list(1, None, Some("access.denied"))
+        .unwrap();
     assert_eq!(
         denied.last().map(|e| e.target.as_str()),
         Some("record.restore")
@@ -190,7 +195,11 @@ fn purge_expired_honours_retention() {
         1
     );
     assert!(f.store.trash_list(&raj).unwrap().is_empty());
-    let purges = f.store.audit_list(1, None, Some("record.purge")).unwrap();
+    let purges = f
+        .store
+        .operator()
+        .audit_list(1, None, Some("record.purge"))
+        .unwrap();
     assert_eq!(purges.last().map(|e| e.count), Some(1));
 }
 
@@ -205,9 +214,10 @@ fn repeated_delete_and_restore_keeps_check_clean() {
             .unwrap();
         f.store.update(&raj, 1, Update::new().set("n", i)).unwrap();
     }
-    assert!(f.store.check().unwrap().is_consistent());
+    assert!(f.store.operator().check().unwrap().is_consistent());
     assert_eq!(
         f.store
+            .operator()
             .audit_list(1, None, Some("record.delete"))
             .unwrap()
             .len(),

@@ -111,7 +111,7 @@ impl Model {
 }
 
 fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
-    let ctx = |u| store.context(1, u).unwrap();
+    let ctx = |u| store.operator().context(1, u).unwrap();
     match *op {
         Op::Create { user, parent } => {
             let parent = parent.and_then(|p| m.pick_live(user, p));
@@ -238,7 +238,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
 
 fn agree(store: &Store, m: &Model) -> Result<(), String> {
     for user in 1..=4 {
-        let ctx = store.context(1, user).unwrap();
+        let ctx = store.operator().context(1, user).unwrap();
         let got: Vec<u64> = store
             .query(&ctx, &Query::module("deals"))
             .unwrap()
@@ -263,7 +263,7 @@ fn agree(store: &Store, m: &Model) -> Result<(), String> {
             return Err(format!("user {user} trash {batches:?}, model {want:?}"));
         }
     }
-    let rep = store.check().unwrap();
+    let rep = store.operator().check().unwrap();
     if !rep.is_consistent() {
         return Err(format!("check: {:?}", rep.problems));
     }
@@ -277,7 +277,7 @@ proptest! {
     fn trash_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("t.redb")).unwrap();
-        store.load_json(DOC).unwrap();
+        store.operator().load_json(DOC).unwrap();
         let mut m = Model::default();
         for (i, op) in ops.iter().enumerate() {
             let r = step(&store, &mut m, op).and_then(|()| agree(&store, &m));
