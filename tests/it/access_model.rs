@@ -374,11 +374,15 @@ fn run(seed: u64) -> Result<(), String> {
             // each value some record of the module has, alone, as an `in`
             // list with a value nobody has, and beside another conjunct.
             for field in ["owner", "team", "stage", "parent"] {
-                let values: BTreeSet<String> = records
+                let mut values: Vec<&Value> = Vec::new();
+                for r in records
                     .iter()
                     .filter(|r| r["module"] == m && !r[field].is_null())
-                    .map(|r| r[field].to_string())
-                    .collect();
+                {
+                    if !values.contains(&&r[field]) {
+                        values.push(&r[field]);
+                    }
+                }
                 let nobody = if field == "stage" {
                     "\"nobody\""
                 } else {
@@ -393,7 +397,7 @@ fn run(seed: u64) -> Result<(), String> {
                     let want_f: Vec<u64> = records
                         .iter()
                         .filter(|r| r["module"] == m && model.allowed(v, r, "view"))
-                        .filter(|r| r[field].to_string() == *value)
+                        .filter(|r| r[field] == **value)
                         .map(|r| r["id"].as_u64().unwrap())
                         .collect();
                     for t in text {
