@@ -4,6 +4,7 @@
 
 pub(crate) mod atomic;
 pub(crate) mod chunks;
+pub(crate) mod config;
 #[cfg(test)]
 mod crafted;
 pub(crate) mod crypto;
@@ -18,12 +19,13 @@ pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 
+pub use config::ScheduleConfig;
 pub use crypto::{keygen, Decryption, Encryption};
 pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
 pub use read::{verify, VerifyReport};
 pub use restore::restore_store;
 pub use retention::{plan as plan_prune, ArchiveFacts, Decision, Keep};
-pub use schedule::{BackupScheduler, RunEvent, RunHook, ScheduleConfig};
+pub use schedule::{BackupScheduler, RunEvent, RunHook};
 pub use sidecar::Sidecar;
 pub use write::{Archive, BackupOptions};
 
