@@ -51,64 +51,75 @@ pub(super) fn read_batch(
         .transpose()
 }
 
-/// What of batch `b` the viewer sees: an admin all of it; anyone else the
-/// records they may view (as each was deleted, under today's directory) of
-/// a batch they or their subordinates deleted, and `None` when that is none
-/// of them. A record a viewer may not view does not exist for them, in the
-/// trash too: no listing, count, restore or error names it.
-pub(super) fn visible_part(
+/// Record `id` of batch `batch` as it was deleted; `Corrupt` when the
+/// batch lists it and the trash does not hold it.
+pub(super) fn trashed_record(
+    trashed: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
+    a: u64,
+    batch: u64,
+    id: u64,
+) -> Result<Record> {
+    let key = (a, batch, id);
+    trashed
+        .get(key)?
+        .map(|g| codec::decode(g.value(), || format!("trashed key {key:?}")))
+        .transpose()?
+        .ok_or_else(|| {
+            Error::Corrupt(format!(
+                "trash batch `{batch}` lists record `{id}` it does not hold"
+            ))
+        })
+}
+
+/// What of batch `b` the viewer sees, with each record seen as it was
+/// deleted: an admin all of it; anyone else the records they may view (under
+/// today's directory) of a batch they or their subordinates deleted, and
+/// `None` when that is none of them. A record a viewer may not view does not
+/// exist for them, in the trash too: no listing, count, restore or error
+/// names it.
+fn seen_records(
     trashed: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
     v: &Viewer,
     a: u64,
     mut b: Batch,
-) -> Result<Option<Batch>> {
+) -> Result<Option<(Batch, Vec<Record>)>> {
     if !may_see_batch_of(v, b.deleted_by) {
         return Ok(None);
     }
-    if v.admin {
-        return Ok(Some(b));
-    }
     let mut kept = Vec::with_capacity(b.records.len());
+    let mut records = Vec::with_capacity(b.records.len());
     for item in b.records {
-        let key = (a, b.id, item.id);
-        let r: Record = trashed
-            .get(key)?
-            .map(|g| codec::decode(g.value(), || format!("trashed key {key:?}")))
-            .transpose()?
-            .ok_or_else(|| {
-                Error::Corrupt(format!(
-                    "trash batch `{}` lists record `{}` it does not hold",
-                    b.id, item.id
-                ))
-            })?;
-        if decide(v, &r, Action::View) {
+        let r = trashed_record(trashed, a, b.id, item.id)?;
+        if v.admin || decide(v, &r, Action::View) {
             kept.push(item);
+            records.push(r);
         }
     }
     b.records = kept;
-    Ok((!b.records.is_empty()).then_some(b))
+    Ok((!b.records.is_empty()).then_some((b, records)))
 }
 
-/// The part of batch `id` that `v` sees, read in `r`, with each record as it
-/// was deleted; `NotFound` when they see none of it.
+/// [`seen_records`] without the records: what a listing shows. An admin's
+/// batch is taken whole, without reading its records.
+pub(super) fn visible_part(
+    trashed: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
+    v: &Viewer,
+    a: u64,
+    b: Batch,
+) -> Result<Option<Batch>> {
+    if v.admin {
+        return Ok(Some(b));
+    }
+    Ok(seen_records(trashed, v, a, b)?.map(|(b, _)| b))
+}
+
+/// The records of batch `id` that `v` sees, read in `r`, as they were
+/// deleted; `NotFound` when they see none of it.
 pub(crate) fn seen_in(r: &Reader, v: &Viewer, a: u64, id: u64) -> Result<Vec<Record>> {
     let missing = || Error::NotFound(format!("no trash batch `{id}`"));
     let whole = read_batch(r.trash()?, a, id)?.ok_or_else(missing)?;
-    let trashed = r.trashed()?;
-    let seen = visible_part(trashed, v, a, whole)?.ok_or_else(missing)?;
-    seen.records
-        .iter()
-        .map(|item| {
-            let key = (a, id, item.id);
-            trashed
-                .get(key)?
-                .map(|g| codec::decode(g.value(), || format!("trashed key {key:?}")))
-                .transpose()?
-                .ok_or_else(|| {
-                    Error::Corrupt(format!("trash batch `{id}` lost record `{}`", item.id))
-                })
-        })
-        .collect()
+    let (_, records) = seen_records(r.trashed()?, v, a, whole)?.ok_or_else(missing)?;
+    Ok(records)
 }
 
 /// The whole batch `id` and the part of it `v` sees; `NotFound` when they

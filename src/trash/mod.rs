@@ -26,7 +26,7 @@ use crate::txn::{Tx, Writer};
 use crate::{index, util};
 
 pub(crate) use batch::seen_in;
-use batch::{batch_for, list, purge_batch};
+use batch::{batch_for, list, purge_batch, trashed_record};
 pub use batch::{Batch, TrashedItem};
 
 fn delete(
@@ -191,16 +191,7 @@ fn restore(
     }
     let mut records = Vec::with_capacity(chosen.len());
     for &id in &chosen {
-        let r: Record = w
-            .trashed
-            .get((a, batch_id, id))?
-            .map(|g| codec::decode(g.value(), || format!("trashed key ({a}, {batch_id}, {id})")))
-            .transpose()?
-            .ok_or_else(|| {
-                Error::Corrupt(format!(
-                    "trash batch `{batch_id}` lists record `{id}` it does not hold"
-                ))
-            })?;
+        let r = trashed_record(&w.trashed, a, batch_id, id)?;
         if !v.admin && !decide(v, &r, Action::Delete) {
             return Err(Error::Denied(format!(
                 "user `{}` may no longer delete record `{id}`, so may not restore it",
