@@ -59,6 +59,24 @@ fn generated(records: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf)
     (dir, db)
 }
 
+/// Runs `crmstore --db DB ARGS`, SIGKILLed after `after` (`None`: let
+/// finish), and waits for it.
+fn run_killed(db: &Path, args: &[&str], after: Option<Duration>) {
+    let mut child = bin()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    if let Some(after) = after {
+        std::thread::sleep(after);
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
 fn whole(db: &Path) {
     let o = crmstore(db, &["check"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
@@ -113,19 +131,7 @@ fn a_killed_gen_or_load_leaves_before_or_after_and_the_next_read_answers() {
     {
         let delay = percent.map(|p| full * p / 100);
         let args: &[&str] = if i % 2 == 0 { &gen } else { &load };
-        let mut child = bin()
-            .arg("--db")
-            .arg(&db)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-            let _ = child.kill();
-        }
-        let _ = child.wait();
+        run_killed(&db, args, delay);
         let now = deals(&db);
         assert!(
             now == before || now == after,
@@ -387,17 +393,7 @@ fn a_killed_backup_or_account_restore_leaves_before_or_after() {
     let before = dump();
     for percent in [10u32, 50, 90] {
         let n = listed(&folder);
-        let mut child = bin()
-            .arg("--db")
-            .arg(&db)
-            .args(create)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(full * percent / 100);
-        let _ = child.kill();
-        let _ = child.wait();
+        run_killed(&db, &create, Some(full * percent / 100));
         let now = listed(&folder);
         assert!(now == n || now == n + 1, "{percent}%: {n} -> {now}");
         let o = bin()
@@ -447,19 +443,7 @@ fn a_killed_backup_or_account_restore_leaves_before_or_after() {
     let mut seen = (0, 0);
     // The last one is let finish: a restore gets through however loaded the machine.
     for percent in [Some(20u32), Some(60), Some(100), None] {
-        let mut child = bin()
-            .arg("--db")
-            .arg(&db)
-            .args(restore)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        if let Some(p) = percent {
-            std::thread::sleep(full * p / 100);
-            let _ = child.kill();
-        }
-        let _ = child.wait();
+        run_killed(&db, &restore, percent.map(|p| full * p / 100));
         let records = |d: &str| d.lines().filter(|l| l.starts_with("{\"id\"")).count();
         let now = dump();
         if records(&now) == records(&changed) {
@@ -528,16 +512,7 @@ fn a_file_needing_repair_on_a_read_only_mount_says_what_to_do() {
     ];
     let mut marked = false;
     for wait_ms in [300u64, 600, 1200] {
-        let mut child = bin()
-            .arg("--db")
-            .arg(&db)
-            .args(big)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(wait_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        run_killed(&db, &big, Some(Duration::from_millis(wait_ms)));
         let header = std::fs::read(&db).unwrap();
         if header[9] & 2 != 0 {
             marked = true;
