@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use crate::access::decide::{self, Action};
-use crate::access::request::decide_request;
-use crate::access::{AccessContext, Request, Viewer};
+use crate::access::action::{decide_action, Target};
+use crate::access::decide::{self, RecordAction};
+use crate::access::{AccessContext, Action, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
@@ -95,14 +95,14 @@ impl Store {
             Err(e) => return Err(e),
         };
         let module_id = self.module_for_read(r, ctx.account, module, &v)?;
-        let refusal = decide_request(&v, Request::Export { module }).reason;
+        let refusal = decide_action(&v, Action::ExportModule { module }, Target::Account).reason;
         let scan = module_id.map(|m| Scan {
             account: ctx.account,
             module,
             module_id: m,
             filter: filter.as_ref(),
             after: None,
-            action: Action::Export,
+            action: RecordAction::Export,
         });
         let mut count = 0u64;
         // A non-admin's CSV header names the fields of the records exported,

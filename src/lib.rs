@@ -54,7 +54,7 @@ mod trash;
 mod txn;
 mod util;
 
-pub use access::{AccessContext, Action, Decision, Request};
+pub use access::{AccessContext, Action, Decision};
 pub use account::Loaded;
 pub use audit::{AuditAction, ChainReport, Event};
 pub use check::CheckReport;

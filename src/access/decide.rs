@@ -6,17 +6,17 @@ use crate::model::{Access, FieldRule, Principal, Record, RecordView, Scope, Shar
 
 use super::viewer::Viewer;
 
-/// What a viewer wants to do to an existing record.
+/// What a viewer wants to do to an existing record (the record rows of
+/// DESIGN.md's table; [`super::Action`] names the record too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
+pub(crate) enum RecordAction {
     View,
     Edit,
     Delete,
     Export,
-    /// Share it with a principal, or take a share away.
+    /// Share it with a principal, take a share away, or give it to another
+    /// owner: one rule.
     Share,
-    /// Give it to another owner (and team).
-    Assign,
 }
 
 /// What the rules read of a record: an owned [`Record`] or a [`RecordView`]
@@ -90,7 +90,7 @@ fn share(v: &Viewer, r: &Subject<'_>) -> Option<Access> {
 }
 
 /// Whether V may do `action` to R.
-pub(crate) fn decide<'r>(v: &Viewer, r: impl Into<Subject<'r>>, action: Action) -> bool {
+pub(crate) fn decide<'r>(v: &Viewer, r: impl Into<Subject<'r>>, action: RecordAction) -> bool {
     let r = &r.into();
     // An admin may do everything in the account: no profile, stage or privacy limit.
     if v.admin {
@@ -114,23 +114,23 @@ pub(crate) fn decide<'r>(v: &Viewer, r: impl Into<Subject<'r>>, action: Action) 
     let share = share(v, r);
     let view = p.view != Scope::None && stage_ok && (covers(p.view) || share >= Some(Access::Read));
     match action {
-        Action::View => view,
-        Action::Edit => {
+        RecordAction::View => view,
+        RecordAction::Edit => {
             view && p.edit != Scope::None && (covers(p.edit) || share >= Some(Access::ReadWrite))
         }
-        Action::Delete => {
+        RecordAction::Delete => {
             view && !v.admin_only_delete.contains(r.module)
                 && p.delete != Scope::None
                 && (covers(p.delete) || share == Some(Access::Full))
         }
         // Shares never grant export.
-        Action::Export => {
+        RecordAction::Export => {
             view && !v.admin_only_export.contains(r.module)
                 && p.export != Scope::None
                 && covers(p.export)
         }
         // share / unshare / assign owner: admin (above), or owns ∧ edit.
-        Action::Share | Action::Assign => {
+        RecordAction::Share => {
             owns && view
                 && p.edit != Scope::None
                 && (covers(p.edit) || share >= Some(Access::ReadWrite))

@@ -3,13 +3,12 @@
 
 mod ask;
 pub(crate) mod decide;
-pub(crate) mod request;
+pub(crate) mod action;
 pub(crate) mod viewer;
 
 use std::sync::Arc;
 
-pub use decide::Action;
-pub use request::{Decision, Request};
+pub use action::{Action, Decision};
 pub(crate) use viewer::Viewer;
 
 /// A user of an account, resolved against the account's directory: the

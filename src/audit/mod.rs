@@ -306,8 +306,8 @@ impl crate::Store {
         }
         .name();
         self.act(ctx, name, self.now(), |w, act| {
-            let request = crate::access::Request::Block { user };
-            crate::access::request::decide_request(act.v, request).or_denied()?;
+            use crate::access::action::{decide_action, Target};
+            decide_action(act.v, crate::Action::Block { user }, Target::Account).or_denied()?;
             monitor::set_blocked(
                 w,
                 ctx.account,

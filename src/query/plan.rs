@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use super::filter::{CmpOp, Filter};
-use crate::access::decide::{decide, Action, Hidden};
+use crate::access::decide::{decide, Hidden, RecordAction};
 use crate::access::Viewer;
 use crate::error::{Error, Result};
 use crate::model::{Principal, RecordView, Scope, Value};
@@ -180,7 +180,7 @@ pub(crate) struct Scan<'a> {
     pub module_id: u32,
     pub filter: Option<&'a Filter>,
     pub after: Option<u64>,
-    pub action: Action,
+    pub action: RecordAction,
 }
 
 /// Calls `visit` with each record `v` may `scan.action` that passes the

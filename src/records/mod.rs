@@ -6,7 +6,7 @@ mod write;
 
 pub use update::Update;
 
-use crate::access::decide::{self, decide, Action, Hidden, Subject};
+use crate::access::decide::{self, decide, Hidden, RecordAction, Subject};
 use crate::access::{AccessContext, Viewer};
 use crate::audit::AuditAction;
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ where
     for<'r> &'r R: Into<Subject<'r>>,
 {
     match found {
-        Some(r) if decide(v, &r, Action::View) => Ok(r),
+        Some(r) if decide(v, &r, RecordAction::View) => Ok(r),
         _ => Err(not_found(id)),
     }
 }
@@ -115,18 +115,6 @@ impl Store {
         })
     }
 
-    /// Whether the viewer may do `action` to record `id` (for showing or
-    /// hiding a button; every action checks again when it runs).
-    ///
-    /// # Errors
-    /// `NotFound` when the viewer may not see the record at all.
-    pub fn can(&self, ctx: &AccessContext, id: u64, action: Action) -> Result<bool> {
-        self.read(|r| {
-            let v = self.viewer_in(r, ctx)?;
-            visible(r, &v, ctx.account, id).map(|rec| decide(&v, &rec, action))
-        })
-    }
-
     /// One page of the records the viewer may see, in ascending id order.
     ///
     /// # Errors
@@ -185,7 +173,7 @@ impl Store {
                 module_id: m,
                 filter: filter.as_ref(),
                 after: q.after,
-                action: Action::View,
+                action: RecordAction::View,
             };
             let (mut taken, mut last, mut more) = (0, None, false);
             let examined = plan::scan(r, &v, &scan, |rec, hidden| {
@@ -219,7 +207,7 @@ impl Store {
                 module_id: m,
                 filter: filter.as_ref(),
                 after: None,
-                action: Action::View,
+                action: RecordAction::View,
             };
             plan::count(r, &v, &scan)
         })

@@ -2,8 +2,8 @@
 //! `assign`: every check first, then the change with its index entries (and
 //! audit event) in the caller's transaction.
 
-use crate::access::decide::{self, decide, Action};
-use crate::access::request::{decide_request, Request};
+use crate::access::action::{decide_action, Action, Target};
+use crate::access::decide::{self, decide, RecordAction};
 use crate::access::Viewer;
 use crate::audit::{self, AuditAction, Entry};
 use crate::error::{Error, Result};
@@ -51,7 +51,7 @@ fn check_parent(
 ) -> Result<()> {
     let unknown = || Error::Invalid(format!("unknown parent record `{parent}`"));
     let p = visible(t, v, account, parent).map_err(|_| unknown())?;
-    if !decide(v, &p, Action::Edit) {
+    if !decide(v, &p, RecordAction::Edit) {
         return Err(Error::Denied(format!(
             "user `{}` may not attach records to record `{parent}` (needs to edit it)",
             v.user
@@ -95,7 +95,7 @@ pub(super) fn create(
 ) -> Result<Record> {
     limits::check_module(&new.module)?;
     let module = new.module.as_str();
-    decide_request(v, Request::Create { module }).or_denied()?;
+    decide_action(v, Action::Create { module }, Target::Account).or_denied()?;
     let owner = new.owner.unwrap_or(v.user);
     if owner != v.user && !decide::may_set_owner(v, module) {
         return Err(Error::Denied(format!(
@@ -149,12 +149,7 @@ pub(super) fn update(
     now: Timestamp,
 ) -> Result<Record> {
     let old = visible(w, v, account, id)?;
-    if !decide(v, &old, Action::Edit) {
-        return Err(Error::Denied(format!(
-            "user `{}` may not edit record `{id}`",
-            v.user
-        )));
-    }
+    decide_action(v, Action::Edit(id), Target::Record(&old)).or_denied()?;
     if let Some(want) = up.expect_version {
         if want != old.version {
             return Err(Error::StaleVersion {
@@ -238,12 +233,7 @@ pub(super) fn manage(
     let mut records = Vec::with_capacity(ids.len());
     for &id in &ids {
         let r = visible(w, v, account, id)?;
-        if !decide(v, &r, Action::Share) {
-            return Err(Error::Denied(format!(
-                "user `{}` may not share or reassign record `{id}` (needs to own it and edit it)",
-                v.user
-            )));
-        }
+        decide_action(v, Action::Share(id), Target::Record(&r)).or_denied()?;
         records.push(r);
     }
     // A record the change leaves as it was (an unshare of a principal it is

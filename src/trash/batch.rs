@@ -3,7 +3,7 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use crate::access::decide::{decide, may_see_batch_of, Action};
+use crate::access::decide::{decide, may_see_batch_of, RecordAction};
 use crate::access::Viewer;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -90,7 +90,7 @@ fn seen_records(
     let mut records = Vec::with_capacity(b.records.len());
     for item in b.records {
         let r = trashed_record(trashed, a, b.id, item.id)?;
-        if v.admin || decide(v, &r, Action::View) {
+        if v.admin || decide(v, &r, RecordAction::View) {
             kept.push(item);
             records.push(r);
         }

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::ReadableTable;
 
-use crate::access::decide::{decide, Action};
-use crate::access::request::decide_request;
-use crate::access::{AccessContext, Request, Viewer};
+use crate::access::action::{decide_action, Target};
+use crate::access::decide::{decide, RecordAction};
+use crate::access::{AccessContext, Action, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
@@ -44,12 +44,7 @@ fn delete(
     let mut doomed: BTreeMap<u64, Record> = BTreeMap::new();
     for &id in &roots {
         let r = visible(w, v, a, id)?;
-        if !decide(v, &r, Action::Delete) {
-            return Err(Error::Denied(format!(
-                "user `{}` may not delete record `{id}`",
-                v.user
-            )));
-        }
+        decide_action(v, Action::Delete(id), Target::Record(&r)).or_denied()?;
         doomed.insert(id, r);
     }
     // Walk down `parent` from every root. A child the deleter may not view
@@ -71,13 +66,13 @@ fn delete(
             let child = w
                 .record(a, c)?
                 .ok_or_else(|| Error::Corrupt(format!("by_parent names missing record `{c}`")))?;
-            if !decide(v, &child, Action::View) {
+            if !decide(v, &child, RecordAction::View) {
                 continue;
             }
             if cascade == Cascade::No {
                 return Err(Error::LiveChildren { record: p });
             }
-            if !decide(v, &child, Action::Delete) {
+            if !decide(v, &child, RecordAction::Delete) {
                 return Err(Error::Denied(format!(
                     "user `{}` may not delete every record below record `{p}`",
                     v.user
@@ -189,15 +184,13 @@ fn restore(
             }
         }
     }
-    let mut records = Vec::with_capacity(chosen.len());
-    for &id in &chosen {
-        let r = trashed_record(&w.trashed, a, batch_id, id)?;
-        if !v.admin && !decide(v, &r, Action::Delete) {
-            return Err(Error::Denied(format!(
-                "user `{}` may no longer delete record `{id}`, so may not restore it",
-                v.user
-            )));
-        }
+    let records = chosen
+        .iter()
+        .map(|&id| trashed_record(&w.trashed, a, batch_id, id))
+        .collect::<Result<Vec<_>>>()?;
+    decide_action(v, Action::RestoreBatch(batch_id), Target::Batch(&records)).or_denied()?;
+    for r in &records {
+        let id = r.id;
         if w.record(a, id)?.is_some() {
             return Err(Error::Corrupt(format!(
                 "record `{id}` is both live and in trash batch `{batch_id}`"
@@ -210,7 +203,6 @@ fn restore(
                 )));
             }
         }
-        records.push(r);
     }
     let mut stored = Vec::with_capacity(records.len());
     for r in &records {
@@ -316,7 +308,7 @@ impl Store {
         self.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
             let v = act.v;
             let (b, _) = batch_for(w, v, ctx.account, batch)?;
-            decide_request(v, Request::PurgeBatch { batch }).or_denied()?;
+            decide_action(v, Action::PurgeBatch(batch), Target::Account).or_denied()?;
             let count = purge_batch(w, ctx.account, &b)?;
             let e = Entry {
                 actor: Some(v.user),

@@ -457,13 +457,13 @@ fn run(seed: u64) -> Result<(), String> {
                     ));
                 }
                 for (action, name) in [
-                    (Action::Edit, "edit"),
-                    (Action::Delete, "delete"),
-                    (Action::Export, "export"),
-                    (Action::Share, "share"),
-                    (Action::Assign, "assign"),
+                    (Action::Edit(id), "edit"),
+                    (Action::Delete(id), "delete"),
+                    (Action::Export(id), "export"),
+                    (Action::Share(id), "share"),
+                    (Action::Assign(id), "assign"),
                 ] {
-                    let got = store.can(&ctx, id, action).unwrap();
+                    let got = store.can(&ctx, action).unwrap().allowed;
                     if got != model.allowed(v, r, name) {
                         return Err(format!(
                             "user {v} record {id}: {name} {got}, model {}",
