@@ -4,6 +4,8 @@
 //! `RECORDS` and the index tables for live records; each is called inside the
 //! write transaction of the action, so a record and its entries commit together.
 
+use redb::ReadableTable;
+
 use crate::bulk;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -11,6 +13,23 @@ use crate::limits;
 use crate::model::{Record, RecordView, Share};
 use crate::tables::{record_key, record_key_parts};
 use crate::txn::Writer;
+
+/// The token a write transaction asks for before it hands out the records
+/// table or an index table (`txn::WriteTables`): only this module makes one,
+/// so only this module writes them.
+#[derive(Clone, Copy)]
+pub(crate) struct Sealed(());
+
+const SEALED: Sealed = Sealed(());
+
+/// The ids of the live records whose parent is `parent`.
+pub(crate) fn children(w: &mut Writer<'_>, account: u64, parent: u64) -> Result<Vec<u64>> {
+    let range = (account, parent, 0)..=(account, parent, u64::MAX);
+    w.by_parent(SEALED)
+        .range(range)?
+        .map(|e| Ok(e?.0.value().2))
+        .collect()
+}
 
 /// A `tables::BY_SHARE` key.
 pub(crate) type ShareKey = (u64, u8, u64, u32, u64);
@@ -98,25 +117,25 @@ pub(crate) fn save(
         remove_entries(w, account, m, old)?;
     }
     let e = entries(account, m, new);
-    w.by_module.insert(e.module, ())?;
-    w.by_owner.insert(e.owner, ())?;
+    w.by_module(SEALED).insert(e.module, ())?;
+    w.by_owner(SEALED).insert(e.owner, ())?;
     if let Some(k) = e.team {
-        w.by_team.insert(k, ())?;
+        w.by_team(SEALED).insert(k, ())?;
     }
     if let Some(k) = e.stage {
-        w.by_stage.insert(k, ())?;
+        w.by_stage(SEALED).insert(k, ())?;
     }
     if let Some(k) = e.parent {
-        w.by_parent.insert(k, ())?;
+        w.by_parent(SEALED).insert(k, ())?;
     }
     for (k, access) in e.shares {
-        w.by_share.insert(k, access)?;
+        w.by_share(SEALED).insert(k, access)?;
     }
     for name in new.fields.keys() {
-        w.register_field(account, m, name)?;
+        w.register_field(SEALED, account, m, name)?;
     }
     let replaced = w
-        .records
+        .records(SEALED)
         .insert(record_key(account, new.id), bytes.as_slice())?
         .is_some();
     // A "new" record over a live one would leave the old one's index entries
@@ -166,7 +185,7 @@ fn check_stored_in<'b>(
     v.check_fields(bad, |name, value| {
         limits::check_field_ref(name, value).map_err(over)?;
         match w.as_deref_mut() {
-            Some(w) => w.register_field(account, m, name),
+            Some(w) => w.register_field(SEALED, account, m, name),
             None => Ok(()),
         }
     })?;
@@ -210,29 +229,29 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         shares.extend(e.shares);
     }
     rows.sort_unstable_by_key(|e| e.0);
-    if let Some(&(key, _)) = bulk::insert_new(&mut w.records, &rows)? {
+    if let Some(&(key, _)) = bulk::insert_new(&mut w.records(SEALED), &rows)? {
         return Err(given_twice(account, record_key_parts(key).1));
     }
     // With the record ids distinct, every index key below is distinct but a
     // share key: it names the record, so a repeat is one record sharing
     // with one principal twice.
     bulk::in_key_order(&mut shares, |k| (k.1, k.2, k.3));
-    if let Some(((_, _, _, _, id), _)) = bulk::insert_new(&mut w.by_share, &shares)? {
+    if let Some(((_, _, _, _, id), _)) = bulk::insert_new(&mut w.by_share(SEALED), &shares)? {
         return Err(Error::Corrupt(format!(
             "record `{id}` of account `{account}` shares with one principal twice"
         )));
     }
     // The account is the same in every key: the prefixes leave it out.
     bulk::in_key_order(&mut module, |k| k.1);
-    land_distinct(&mut w.by_module, &module)?;
+    land_distinct(&mut w.by_module(SEALED), &module)?;
     bulk::in_key_order(&mut owner, |k| (k.1, k.2));
-    land_distinct(&mut w.by_owner, &owner)?;
+    land_distinct(&mut w.by_owner(SEALED), &owner)?;
     bulk::in_key_order(&mut team, |k| (k.1, k.2));
-    land_distinct(&mut w.by_team, &team)?;
+    land_distinct(&mut w.by_team(SEALED), &team)?;
     bulk::in_key_order(&mut stage, |k| (k.1, k.2));
-    land_distinct(&mut w.by_stage, &stage)?;
+    land_distinct(&mut w.by_stage(SEALED), &stage)?;
     bulk::in_key_order(&mut parent, |k| k.1);
-    land_distinct(&mut w.by_parent, &parent)
+    land_distinct(&mut w.by_parent(SEALED), &parent)
 }
 
 /// Lands index entries that cannot repeat (each names a distinct record
@@ -255,25 +274,25 @@ fn land_distinct<'e, K: redb::Key + 'static>(
 pub(crate) fn remove(w: &mut Writer<'_>, account: u64, r: &Record) -> Result<()> {
     let m = w.intern_module(account, &r.module)?;
     remove_entries(w, account, m, r)?;
-    w.records.remove(record_key(account, r.id))?;
+    w.records(SEALED).remove(record_key(account, r.id))?;
     Ok(())
 }
 
 fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Result<()> {
     let e = entries(account, m, r);
-    w.by_module.remove(e.module)?;
-    w.by_owner.remove(e.owner)?;
+    w.by_module(SEALED).remove(e.module)?;
+    w.by_owner(SEALED).remove(e.owner)?;
     if let Some(k) = e.team {
-        w.by_team.remove(k)?;
+        w.by_team(SEALED).remove(k)?;
     }
     if let Some(k) = e.stage {
-        w.by_stage.remove(k)?;
+        w.by_stage(SEALED).remove(k)?;
     }
     if let Some(k) = e.parent {
-        w.by_parent.remove(k)?;
+        w.by_parent(SEALED).remove(k)?;
     }
     for (k, _) in e.shares {
-        w.by_share.remove(k)?;
+        w.by_share(SEALED).remove(k)?;
     }
     Ok(())
 }

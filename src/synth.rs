@@ -309,7 +309,7 @@ impl Store {
         progress.set_len(spec.records);
         let now = self.now();
         self.write(|w| {
-            crate::account::clear_data(w, a)?;
+            w.clear_account(a)?;
             w.put_directory(&dir)?;
             let mut next = 1;
             while next <= spec.records {

@@ -11,7 +11,9 @@
 //! entry in [`BY_MODULE`] and [`BY_OWNER`], one in [`BY_TEAM`] if it has a team,
 //! [`BY_STAGE`] if it has a stage, [`BY_PARENT`] if it has a parent, one in
 //! [`BY_SHARE`] per share, and no other entries name it. Trashed records are in
-//! no index. `check` verifies this in both directions.
+//! no index. Only `crate::index` writes them (`index::Sealed`); `check`
+//! verifies this in both directions. The list every walk is generated from is
+//! `txn::tables!`.
 
 use redb::TableDefinition;
 

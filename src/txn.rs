@@ -149,15 +149,22 @@ impl Iterator for RecordRange {
     }
 }
 
-/// From one list of the tables: [`Reader`], whose tables open on first use
-/// (a `get` touches two tables, not fifteen), and `WriteTables`, every table
-/// opened in a write transaction. The records are beside the list: a read
+/// From one list of the tables (the registry), everything that walks them:
+/// [`Reader`], whose tables open on first use (a `get` touches two tables,
+/// not fifteen); `WriteTables`, every table opened in a write transaction;
+/// `WriteTables::clear_account`, which drops an account's data from every
+/// table marked `clear` (with the lowest key of an account); and the check
+/// that a store has every table. The records are beside the list: a read
 /// transaction may find them in either of two tables ([`Records`]).
+///
+/// A table marked `index` (the records and their index entries) is written
+/// only through `crate::index`, which alone can make the [`Sealed`] token
+/// its write access asks for: INVARIANT (indexes) has one writer.
 macro_rules! tables {
-    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
+    ($($vis:vis $name:ident: $def:ident => $k:ty, $v:ty, $access:ident $(, clear $lo:expr)?;)*) => {
         pub(crate) struct WriteTables<'t> {
-            pub records: Table<'t, u128, &'static [u8]>,
-            $(pub $name: Table<'t, $k, $v>,)*
+            records: Table<'t, u128, &'static [u8]>,
+            $($vis $name: Table<'t, $k, $v>,)*
         }
 
         impl<'t> WriteTables<'t> {
@@ -170,6 +177,23 @@ macro_rules! tables {
 
             pub(crate) fn state(&self, account: u64) -> Result<AccountState> {
                 read_state(&self.accounts, account)
+            }
+
+            /// The records table, for `crate::index` alone.
+            pub(crate) fn records(&mut self, _: Sealed) -> &mut Table<'t, u128, &'static [u8]> {
+                &mut self.records
+            }
+
+            $(write_access!($access, $name, 't, $k, $v);)*
+
+            /// Drops every record, index entry, field name and trash batch of
+            /// account `a`; returns how many trash batches went.
+            pub(crate) fn clear_account(&mut self, a: u64) -> Result<u64> {
+                let next = a.checked_add(1);
+                let batches = self.trash.range((a, 0)..=(a, u64::MAX))?.count() as u64;
+                clear_range(&mut self.records, record_key(a, 0), next.map(|n| record_key(n, 0)))?;
+                $($(clear_range(&mut self.$name, ($lo)(a), next.map($lo))?;)?)*
+                Ok(batches)
             }
         }
 
@@ -223,21 +247,46 @@ macro_rules! tables {
     };
 }
 
+/// A write transaction's access to one table: `open` tables are fields of
+/// the crate's, `index` tables only reach the holder of a [`Sealed`] token.
+macro_rules! write_access {
+    (open, $name:ident, $t:lifetime, $k:ty, $v:ty) => {};
+    (index, $name:ident, $t:lifetime, $k:ty, $v:ty) => {
+        pub(crate) fn $name(&mut self, _: Sealed) -> &mut Table<$t, $k, $v> {
+            &mut self.$name
+        }
+    };
+}
+
+use crate::index::Sealed;
+
+/// Removes the keys from `lo` up to `hi` (exclusive; unbounded with `None`).
+fn clear_range<'a, K: redb::Key + 'static, V: redb::Value + 'static>(
+    t: &mut Table<'_, K, V>,
+    lo: K::SelfType<'a>,
+    hi: Option<K::SelfType<'a>>,
+) -> Result<()> {
+    use std::ops::Bound;
+    let hi = hi.map_or(Bound::Unbounded, Bound::Excluded);
+    t.retain_in::<K::SelfType<'a>, _>((Bound::Included(lo), hi), |_, _| false)?;
+    Ok(())
+}
+
 tables! {
-    accounts: ACCOUNTS => u64, &'static [u8];
-    directory: DIRECTORY => u64, &'static [u8];
-    dir_version: DIR_VERSION => u64, u64;
-    modules: MODULES => (u64, &'static str), u32;
-    fields: FIELDS => (u64, u32, &'static str), ();
-    by_module: BY_MODULE => (u64, u32, u64), ();
-    by_owner: BY_OWNER => (u64, u32, u64, u64), ();
-    by_team: BY_TEAM => (u64, u32, u64, u64), ();
-    by_stage: BY_STAGE => (u64, u32, &'static str, u64), ();
-    by_share: BY_SHARE => (u64, u8, u64, u32, u64), u8;
-    by_parent: BY_PARENT => (u64, u64, u64), ();
-    trash: TRASH => (u64, u64), &'static [u8];
-    trashed: TRASHED => (u64, u64, u64), &'static [u8];
-    audit: AUDIT => (u64, u64), &'static [u8];
+    pub(crate) accounts: ACCOUNTS => u64, &'static [u8], open;
+    pub(crate) directory: DIRECTORY => u64, &'static [u8], open;
+    pub(crate) dir_version: DIR_VERSION => u64, u64, open;
+    pub(crate) modules: MODULES => (u64, &'static str), u32, open;
+    fields: FIELDS => (u64, u32, &'static str), (), index, clear |a| (a, 0, "");
+    by_module: BY_MODULE => (u64, u32, u64), (), index, clear |a| (a, 0, 0);
+    by_owner: BY_OWNER => (u64, u32, u64, u64), (), index, clear |a| (a, 0, 0, 0);
+    by_team: BY_TEAM => (u64, u32, u64, u64), (), index, clear |a| (a, 0, 0, 0);
+    by_stage: BY_STAGE => (u64, u32, &'static str, u64), (), index, clear |a| (a, 0, "", 0);
+    by_share: BY_SHARE => (u64, u8, u64, u32, u64), u8, index, clear |a| (a, 0, 0, 0, 0);
+    by_parent: BY_PARENT => (u64, u64, u64), (), index, clear |a| (a, 0, 0);
+    pub(crate) trash: TRASH => (u64, u64), &'static [u8], open, clear |a| (a, 0);
+    pub(crate) trashed: TRASHED => (u64, u64, u64), &'static [u8], open, clear |a| (a, 0, 0);
+    pub(crate) audit: AUDIT => (u64, u64), &'static [u8], open;
 }
 
 impl Reader {
@@ -326,12 +375,20 @@ impl<'t> Writer<'t> {
     }
 
     /// Registers a field name of a module (for CSV headers), once per transaction.
-    pub(crate) fn register_field(&mut self, account: u64, module: u32, name: &str) -> Result<()> {
+    pub(crate) fn register_field(
+        &mut self,
+        sealed: Sealed,
+        account: u64,
+        module: u32,
+        name: &str,
+    ) -> Result<()> {
         // Looked up by `&str`: a bulk write asks this for every field of
         // every record, and all but the first ask find it.
         let known = self.field_cache.entry((account, module)).or_default();
         if !known.contains(name) {
-            self.tables.fields.insert((account, module, name), ())?;
+            self.tables
+                .fields(sealed)
+                .insert((account, module, name), ())?;
             known.insert(name.to_string());
         }
         Ok(())

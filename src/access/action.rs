@@ -100,7 +100,9 @@ pub(crate) fn decide_action(v: &Viewer, action: Action<'_>, target: Target<'_>) 
         ),
         Action::Share(id) | Action::Assign(id) => on_record(
             RecordAction::Share,
-            format!("user `{u}` may not share or reassign record `{id}` (needs to own it and edit it)"),
+            format!(
+                "user `{u}` may not share or reassign record `{id}` (needs to own it and edit it)"
+            ),
         ),
         Action::Create { module } if !may_create(v, module) => {
             Decision::no(format!("user `{u}` may not create records in `{module}`"))
@@ -126,10 +128,7 @@ pub(crate) fn decide_action(v: &Viewer, action: Action<'_>, target: Target<'_>) 
                 Target::Batch(seen) => seen,
                 _ => &[],
             };
-            match seen
-                .iter()
-                .find(|r| !decide(v, *r, RecordAction::Delete))
-            {
+            match seen.iter().find(|r| !decide(v, *r, RecordAction::Delete)) {
                 Some(r) => Decision::no(format!(
                     "user `{u}` may no longer delete record `{}`, so may not restore it",
                     r.id

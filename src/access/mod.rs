@@ -1,9 +1,9 @@
 //! Who may see and do what: the resolved viewer ([`AccessContext`]), the
 //! decision rules and field-level security.
 
+pub(crate) mod action;
 mod ask;
 pub(crate) mod decide;
-pub(crate) mod action;
 pub(crate) mod viewer;
 
 use std::sync::Arc;

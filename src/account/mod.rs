@@ -4,15 +4,13 @@
 
 mod document;
 
-use std::ops::Bound;
-
 use redb::ReadableTable;
 
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
 use crate::store::Store;
-use crate::tables::record_key;
+
 use crate::txn::{record_place, Reader, Writer};
 use crate::{codec, index};
 
@@ -29,57 +27,6 @@ pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
     Ok(n)
 }
 
-/// The key range of one account in a table whose key starts with the account.
-fn bounds<K>(lo: K, next_account_lo: Option<K>) -> (Bound<K>, Bound<K>) {
-    (
-        Bound::Included(lo),
-        next_account_lo.map_or(Bound::Unbounded, Bound::Excluded),
-    )
-}
-
-/// Removes the account's records, index entries, field registry and trash.
-/// Its audit log and counters stay (the log is evidence; ids are never reused).
-pub(crate) fn clear_data(w: &mut Writer<'_>, a: u64) -> Result<u64> {
-    let n = a.checked_add(1);
-    let mut dropped = 0;
-    w.records.retain_in::<u128, _>(
-        bounds(record_key(a, 0), n.map(|n| record_key(n, 0))),
-        |_, _| false,
-    )?;
-    w.by_module
-        .retain_in::<(u64, u32, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
-    w.by_owner.retain_in::<(u64, u32, u64, u64), _>(
-        bounds((a, 0, 0, 0), n.map(|n| (n, 0, 0, 0))),
-        |_, _| false,
-    )?;
-    w.by_team.retain_in::<(u64, u32, u64, u64), _>(
-        bounds((a, 0, 0, 0), n.map(|n| (n, 0, 0, 0))),
-        |_, _| false,
-    )?;
-    w.by_stage.retain_in::<(u64, u32, &str, u64), _>(
-        bounds((a, 0, "", 0), n.map(|n| (n, 0, "", 0))),
-        |_, _| false,
-    )?;
-    w.by_share.retain_in::<(u64, u8, u64, u32, u64), _>(
-        bounds((a, 0, 0, 0, 0), n.map(|n| (n, 0, 0, 0, 0))),
-        |_, _| false,
-    )?;
-    w.by_parent
-        .retain_in::<(u64, u64, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
-    w.fields
-        .retain_in::<(u64, u32, &str), _>(bounds((a, 0, ""), n.map(|n| (n, 0, ""))), |_, _| {
-            false
-        })?;
-    w.trashed
-        .retain_in::<(u64, u64, u64), _>(bounds((a, 0, 0), n.map(|n| (n, 0, 0))), |_, _| false)?;
-    w.trash
-        .retain_in::<(u64, u64), _>(bounds((a, 0), n.map(|n| (n, 0))), |_, _| {
-            dropped += 1;
-            false
-        })?;
-    Ok(dropped)
-}
-
 /// Records encoded and landed at a time by `load`.
 const BATCH: usize = 65_536;
 
@@ -92,7 +39,7 @@ fn load(
 ) -> Result<u64> {
     let a = dir.account.id;
     let replaced = w.directory.get(a)?.is_some();
-    let dropped = clear_data(w, a)?;
+    let dropped = w.clear_account(a)?;
     w.put_directory(dir)?;
     // Encoded a slice at a time: the document is in memory already, its
     // stored bytes need not be too.

@@ -21,7 +21,7 @@ use crate::progress::{NoProgress, Progress};
 use crate::store::Store;
 use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
-use crate::{account, bulk, index};
+use crate::{bulk, index};
 
 /// Items landed at a time: per write transaction by a full restore, per
 /// `land` inside an account restore's one transaction. A transaction per
@@ -329,7 +329,7 @@ impl Store {
                 )));
             }
             if exists {
-                account::clear_data(w, target)?;
+                w.clear_account(target)?;
             }
             let landing = Landing {
                 target,

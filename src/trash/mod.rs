@@ -54,12 +54,7 @@ fn delete(
     // can view, not itself being deleted, is a conflict.
     let mut stack: Vec<u64> = roots.clone();
     while let Some(p) = stack.pop() {
-        let children: Vec<u64> = w
-            .by_parent
-            .range((a, p, 0)..=(a, p, u64::MAX))?
-            .map(|e| e.map(|(k, _)| k.value().2))
-            .collect::<Result<_, _>>()?;
-        for c in children {
+        for c in index::children(w, a, p)? {
             if doomed.contains_key(&c) {
                 continue;
             }

@@ -17,10 +17,7 @@ fn each_request_is_answered_as_its_action_would_be() {
         no.reason.as_deref(),
         Some("user `7` may not create records in `deals`")
     );
-    let e = f
-        .store
-        .create(&vic, NewRecord::new("deals"))
-        .unwrap_err();
+    let e = f.store.create(&vic, NewRecord::new("deals")).unwrap_err();
     assert!(
         matches!(&e, Error::Denied(m) if Some(m.as_str()) == no.reason.as_deref()),
         "{e}"
@@ -94,14 +91,22 @@ fn record_actions_are_refused_as_the_action_refuses() {
     }
     // A record the viewer cannot see does not exist for them, whatever the action.
     let sue = f.ctx(4);
-    for action in [Action::View(deal.id), Action::Edit(deal.id), Action::Share(deal.id)] {
+    for action in [
+        Action::View(deal.id),
+        Action::Edit(deal.id),
+        Action::Share(deal.id),
+    ] {
         assert!(matches!(f.store.can(&sue, action), Err(Error::NotFound(_))));
     }
     // Each refusal carries the text the action's `Denied` carries.
     let refusals: [(Action<'_>, Box<dyn Fn() -> Error>); 3] = [
         (
             Action::Edit(deal.id),
-            Box::new(|| f.store.update(&tia, deal.id, Update::new().set("x", 1)).unwrap_err()),
+            Box::new(|| {
+                f.store
+                    .update(&tia, deal.id, Update::new().set("x", 1))
+                    .unwrap_err()
+            }),
         ),
         (
             Action::Share(deal.id),
