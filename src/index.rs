@@ -229,29 +229,29 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         shares.extend(e.shares);
     }
     rows.sort_unstable_by_key(|e| e.0);
-    if let Some(&(key, _)) = bulk::insert_new(&mut w.records(SEALED), &rows)? {
+    if let Some(&(key, _)) = bulk::insert_new(w.records(SEALED), &rows)? {
         return Err(given_twice(account, record_key_parts(key).1));
     }
     // With the record ids distinct, every index key below is distinct but a
     // share key: it names the record, so a repeat is one record sharing
     // with one principal twice.
     bulk::in_key_order(&mut shares, |k| (k.1, k.2, k.3));
-    if let Some(((_, _, _, _, id), _)) = bulk::insert_new(&mut w.by_share(SEALED), &shares)? {
+    if let Some(((_, _, _, _, id), _)) = bulk::insert_new(w.by_share(SEALED), &shares)? {
         return Err(Error::Corrupt(format!(
             "record `{id}` of account `{account}` shares with one principal twice"
         )));
     }
     // The account is the same in every key: the prefixes leave it out.
     bulk::in_key_order(&mut module, |k| k.1);
-    land_distinct(&mut w.by_module(SEALED), &module)?;
+    land_distinct(w.by_module(SEALED), &module)?;
     bulk::in_key_order(&mut owner, |k| (k.1, k.2));
-    land_distinct(&mut w.by_owner(SEALED), &owner)?;
+    land_distinct(w.by_owner(SEALED), &owner)?;
     bulk::in_key_order(&mut team, |k| (k.1, k.2));
-    land_distinct(&mut w.by_team(SEALED), &team)?;
+    land_distinct(w.by_team(SEALED), &team)?;
     bulk::in_key_order(&mut stage, |k| (k.1, k.2));
-    land_distinct(&mut w.by_stage(SEALED), &stage)?;
+    land_distinct(w.by_stage(SEALED), &stage)?;
     bulk::in_key_order(&mut parent, |k| k.1);
-    land_distinct(&mut w.by_parent(SEALED), &parent)
+    land_distinct(w.by_parent(SEALED), &parent)
 }
 
 /// Lands index entries that cannot repeat (each names a distinct record
