@@ -70,7 +70,7 @@ fn record_of(
 }
 
 /// Runs every check on a consistent snapshot.
-pub(crate) fn check(r: &Reader) -> Result<CheckReport> {
+pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
     // Records → entries.
     for e in r.records()?.range(None)? {
@@ -230,6 +230,6 @@ impl Store {
     /// # Errors
     /// Storage errors only; what is inconsistent is in the report.
     pub(crate) fn check(&self) -> Result<CheckReport> {
-        self.read(check)
+        self.read(check_in)
     }
 }

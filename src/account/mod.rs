@@ -30,7 +30,7 @@ pub(crate) fn record_count(r: &Reader, a: u64) -> Result<u64> {
 /// Records encoded and landed at a time by `load`.
 const BATCH: usize = 65_536;
 
-fn load(
+fn load_in(
     w: &mut Writer<'_>,
     dir: &Directory,
     records: &[Record],
@@ -74,7 +74,7 @@ fn load(
     Ok(count)
 }
 
-fn dump(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
+fn dump_in(r: &Reader, account: u64, out: &mut impl std::io::Write) -> Result<()> {
     let dir = crate::txn::Tx::directory_of(r, account)?
         .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
     let next = r.state(account)?.next_record.max(1);
@@ -103,7 +103,7 @@ impl Store {
     pub(crate) fn load_json(&self, text: &str) -> Result<Loaded> {
         let now = self.now();
         let (dir, records, next) = parse(text, now)?;
-        let count = self.write(|w| load(w, &dir, &records, next, now))?;
+        let count = self.write(|w| load_in(w, &dir, &records, next, now))?;
         Ok(Loaded {
             account: dir.account.id,
             records: count,
@@ -127,7 +127,7 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
     pub fn dump(&self, account: u64, mut out: impl std::io::Write) -> Result<()> {
-        self.read(|r| dump(r, account, &mut out))
+        self.read(|r| dump_in(r, account, &mut out))
     }
 
     /// The ids of every account in the store, ascending.

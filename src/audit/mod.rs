@@ -188,7 +188,7 @@ fn events(r: &Reader, account: u64) -> Result<impl Iterator<Item = Result<Event>
 }
 
 /// Events of `account` in ascending seq, at or after `since`, of `action`.
-pub(crate) fn list(
+pub(crate) fn list_in(
     r: &Reader,
     account: u64,
     since: Option<Timestamp>,
@@ -214,7 +214,7 @@ pub struct ChainReport {
 }
 
 /// Walks `account`'s chain from the first event to the head.
-pub(crate) fn verify(r: &Reader, account: u64) -> Result<ChainReport> {
+pub(crate) fn verify_in(r: &Reader, account: u64) -> Result<ChainReport> {
     let mut prev = [0u8; 32];
     let mut expect = 1u64;
     let broken = |seq: u64, why: &str, n: u64| ChainReport {
@@ -278,7 +278,7 @@ impl crate::Store {
         }
         self.read(|r| {
             known(r, account)?;
-            list(r, account, since, action)
+            list_in(r, account, since, action)
         })
     }
 
@@ -289,7 +289,7 @@ impl crate::Store {
     pub(crate) fn audit_verify(&self, account: u64) -> Result<ChainReport> {
         self.read(|r| {
             known(r, account)?;
-            verify(r, account)
+            verify_in(r, account)
         })
     }
 

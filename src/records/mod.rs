@@ -16,7 +16,7 @@ use crate::query::{Page, Query, Rows};
 use crate::store::Store;
 use crate::txn::Tx;
 
-use write::{create, manage, update, Manage};
+use write::{create_in, manage_in, update_in, Manage};
 
 pub(crate) fn not_found(id: u64) -> Error {
     Error::NotFound(format!("no record `{id}`"))
@@ -69,7 +69,7 @@ impl Store {
     /// owner, team or parent.
     pub fn create(&self, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
         self.act(ctx, "record.create", self.now(), |w, act| {
-            create(w, act.dir, act.v, ctx.account, new, act.now).map(|r| decide::redact(act.v, r))
+            create_in(w, act.dir, act.v, ctx.account, new, act.now).map(|r| decide::redact(act.v, r))
         })
     }
 
@@ -82,7 +82,7 @@ impl Store {
         self.act(ctx, "record.create", self.now(), |w, act| {
             news.into_iter()
                 .map(|new| {
-                    create(w, act.dir, act.v, ctx.account, new, act.now)
+                    create_in(w, act.dir, act.v, ctx.account, new, act.now)
                         .map(|r| decide::redact(act.v, r))
                 })
                 .collect()
@@ -111,7 +111,7 @@ impl Store {
     /// or read-only field; `Conflict` for a stale `expect_version`.
     pub fn update(&self, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
         self.act(ctx, "record.update", self.now(), |w, act| {
-            update(w, act.v, ctx.account, id, up, act.now).map(|r| decide::redact(act.v, r))
+            update_in(w, act.v, ctx.account, id, up, act.now).map(|r| decide::redact(act.v, r))
         })
     }
 
@@ -287,7 +287,7 @@ impl Store {
         }
         .name();
         self.act(ctx, name, self.now(), |w, act| {
-            manage(w, act.dir, act.v, ctx.account, ids, what, act.now)
+            manage_in(w, act.dir, act.v, ctx.account, ids, what, act.now)
         })
     }
 }

@@ -85,7 +85,7 @@ fn check_stage(v: &Viewer, module: &str, stage: Option<&str>) -> Result<()> {
     )))
 }
 
-pub(super) fn create(
+pub(super) fn create_in(
     w: &mut Writer<'_>,
     dir: &Directory,
     v: &Viewer,
@@ -140,7 +140,7 @@ pub(super) fn create(
     Ok(rec)
 }
 
-pub(super) fn update(
+pub(super) fn update_in(
     w: &mut Writer<'_>,
     v: &Viewer,
     account: u64,
@@ -202,7 +202,7 @@ pub(super) enum Manage {
     Assign { owner: u64, team: Option<u64> },
 }
 
-pub(super) fn manage(
+pub(super) fn manage_in(
     w: &mut Writer<'_>,
     dir: &Directory,
     v: &Viewer,

@@ -29,7 +29,7 @@ pub(crate) use batch::seen_in;
 use batch::{batch_for, list, purge_batch, trashed_record};
 pub use batch::{Batch, TrashedItem};
 
-fn delete(
+fn delete_in(
     w: &mut Writer<'_>,
     act: &mut Acting<'_>,
     ids: &[u64],
@@ -144,7 +144,7 @@ fn delete(
     })
 }
 
-fn restore(
+fn restore_in(
     w: &mut Writer<'_>,
     v: &Viewer,
     a: u64,
@@ -265,7 +265,7 @@ impl Store {
     pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
         let now = self.now();
         self.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
-            delete(w, act, ids, cascade)
+            delete_in(w, act, ids, cascade)
         })
     }
 
@@ -290,7 +290,7 @@ impl Store {
     pub fn restore(&self, ctx: &AccessContext, batch: u64, only: Option<&[u64]>) -> Result<u64> {
         let now = self.now();
         self.act(ctx, AuditAction::RecordRestore.name(), now, |w, act| {
-            restore(w, act.v, ctx.account, batch, only, now)
+            restore_in(w, act.v, ctx.account, batch, only, now)
         })
     }
 
