@@ -211,6 +211,7 @@ fn backups(c: &mut Criterion) {
         logical / restore_s, logical / unzstd_s, 100.0 * unzstd_s / restore_s);
     let t = Instant::now();
     store
+        .operator()
         .restore_account(&archive.file, &k, 2, Some(3))
         .unwrap();
     let small_s = t.elapsed().as_secs_f64();
@@ -271,7 +272,12 @@ fn backups(c: &mut Criterion) {
         b.iter(|| zstd::stream::decode_all(plain.as_slice()).unwrap())
     });
     g.bench_function("restore one 1,000-record account (seek)", |b| {
-        b.iter(|| store.restore_account(&archive.file, &k, 2, None).unwrap())
+        b.iter(|| {
+            store
+                .operator()
+                .restore_account(&archive.file, &k, 2, None)
+                .unwrap()
+        })
     });
     g.finish();
 }

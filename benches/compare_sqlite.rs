@@ -515,7 +515,7 @@ fn writes(c: &mut Criterion, n: u64, conn: &Connection) {
                     batch: bt,
                     count: _,
                 } = store.delete(&admin, &[root], Cascade::Yes).unwrap();
-                store.restore(&admin, bt, None).unwrap();
+                store.restore_batch(&admin, bt, None).unwrap();
             },
             BatchSize::PerIteration,
         )

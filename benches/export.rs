@@ -75,7 +75,7 @@ fn export(c: &mut Criterion) {
                     batch: bt,
                     count: _,
                 } = store.delete(&admin, &ids, Cascade::No).unwrap();
-                store.restore(&admin, bt, None).unwrap();
+                store.restore_batch(&admin, bt, None).unwrap();
             },
             criterion::BatchSize::PerIteration,
         )

@@ -32,7 +32,7 @@ fn trash(c: &mut Criterion) {
         b.iter_batched(
             || {
                 if let Some(bt) = batch.take() {
-                    store.restore(&admin, bt, None).unwrap();
+                    store.restore_batch(&admin, bt, None).unwrap();
                 }
             },
             |()| {
@@ -53,7 +53,7 @@ fn trash(c: &mut Criterion) {
                 }
                 batch.take().unwrap()
             },
-            |bt| store.restore(&admin, bt, None).unwrap(),
+            |bt| store.restore_batch(&admin, bt, None).unwrap(),
             BatchSize::PerIteration,
         )
     });

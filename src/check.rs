@@ -224,12 +224,10 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     Ok(rep)
 }
 
-impl Store {
-    /// Verifies every index against the records, both ways.
-    ///
-    /// # Errors
-    /// Storage errors only; what is inconsistent is in the report.
-    pub(crate) fn check(&self) -> Result<CheckReport> {
-        self.read(check_in)
-    }
+/// Verifies every index against the records, both ways.
+///
+/// # Errors
+/// Storage errors only; what is inconsistent is in the report.
+pub(crate) fn check(store: &Store) -> Result<CheckReport> {
+    store.read(check_in)
 }

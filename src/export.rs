@@ -64,163 +64,150 @@ fn csv_row(r: &Record, fields: &[String]) -> Vec<String> {
     row
 }
 
-impl Store {
-    /// Writes every record of `q.module` (matching `q`'s filter) the viewer
-    /// may export to `out`, hidden fields left out, and audits
-    /// `record.export` with the count. Returns the count.
-    ///
-    /// # Errors
-    /// `Denied` when the viewer's export scope is `none`, the module is
-    /// admin-only export and the viewer is not an admin, the filter names a
-    /// hidden field, or the activity monitor refuses (and blocks the user).
-    pub fn export(
-        &self,
-        ctx: &AccessContext,
-        q: &Query,
-        format: ExportFormat,
-        out: impl Write,
-    ) -> Result<u64> {
-        let snapshot = self.reader()?;
-        let r: &Reader = &snapshot;
-        let v = self.viewer_in(r, ctx)?;
-        let module = q.module.as_str();
-        let filter = match prepare_filter(&v, q) {
-            Ok(f) => f,
-            // A refused export is audited like every refused action.
-            Err(Error::Denied(why)) => {
-                return self.act(ctx, AuditAction::RecordExport.name(), self.now(), |_, _| {
-                    Err(Error::Denied(why))
-                })
-            }
-            Err(e) => return Err(e),
-        };
-        let module_id = self.module_for_read(r, ctx.account, module, &v)?;
-        let refusal = decide_action(&v, Action::ExportModule { module }, Target::Account).reason;
-        let scan = module_id.map(|m| Scan {
-            account: ctx.account,
-            module,
-            module_id: m,
-            filter: filter.as_ref(),
-            after: None,
-            action: RecordAction::Export,
-        });
-        let mut count = 0u64;
-        // A non-admin's CSV header names the fields of the records exported,
-        // gathered on this pass: the module's registry also holds names only
-        // records they cannot see use. (An admin sees every record: the
-        // registry is theirs, and saves this walk.)
-        let mut names = (!v.admin && format == ExportFormat::Csv).then(BTreeSet::new);
-        if refusal.is_none() {
-            if let Some(s) = &scan {
-                plan::scan(r, &v, s, |rec, hidden| {
-                    count += 1;
-                    if let Some(names) = names.as_mut() {
-                        for name in rec.field_names() {
-                            let name = name?;
-                            if !hidden.contains(name) && !names.contains(name) {
-                                names.insert(name.to_string());
-                            }
+/// [`Store::export`].
+pub(crate) fn export(
+    store: &Store,
+    ctx: &AccessContext,
+    q: &Query,
+    format: ExportFormat,
+    out: impl Write,
+) -> Result<u64> {
+    let snapshot = store.reader()?;
+    let r: &Reader = &snapshot;
+    let v = store.viewer_in(r, ctx)?;
+    let module = q.module.as_str();
+    let filter = match prepare_filter(&v, q) {
+        Ok(f) => f,
+        // A refused export is audited like every refused action.
+        Err(Error::Denied(why)) => {
+            return store.act(
+                ctx,
+                AuditAction::RecordExport.name(),
+                store.now(),
+                |_, _| Err(Error::Denied(why)),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    let module_id = crate::records::module_for_read(store, r, ctx.account, module, &v)?;
+    let refusal = decide_action(&v, Action::ExportModule { module }, Target::Account).reason;
+    let scan = module_id.map(|m| Scan {
+        account: ctx.account,
+        module,
+        module_id: m,
+        filter: filter.as_ref(),
+        after: None,
+        action: RecordAction::Export,
+    });
+    let mut count = 0u64;
+    // A non-admin's CSV header names the fields of the records exported,
+    // gathered on this pass: the module's registry also holds names only
+    // records they cannot see use. (An admin sees every record: the
+    // registry is theirs, and saves this walk.)
+    let mut names = (!v.admin && format == ExportFormat::Csv).then(BTreeSet::new);
+    if refusal.is_none() {
+        if let Some(s) = &scan {
+            plan::scan(r, &v, s, |rec, hidden| {
+                count += 1;
+                if let Some(names) = names.as_mut() {
+                    for name in rec.field_names() {
+                        let name = name?;
+                        if !hidden.contains(name) && !names.contains(name) {
+                            names.insert(name.to_string());
                         }
                     }
-                    Ok(true)
-                })?;
-            }
-        }
-        // The export is authorised and audited (and charged to the monitor)
-        // before a byte is written; the read snapshot above is what is written.
-        self.act(
-            ctx,
-            AuditAction::RecordExport.name(),
-            self.now(),
-            |w, act| {
-                if let Some(why) = &refusal {
-                    return Err(Error::Denied(why.clone()));
                 }
-                monitor::charge(
-                    w,
-                    act.v,
-                    &act.dir.account,
-                    MonitorAction::Export,
+                Ok(true)
+            })?;
+        }
+    }
+    // The export is authorised and audited (and charged to the monitor)
+    // before a byte is written; the read snapshot above is what is written.
+    store.act(
+        ctx,
+        AuditAction::RecordExport.name(),
+        store.now(),
+        |w, act| {
+            if let Some(why) = &refusal {
+                return Err(Error::Denied(why.clone()));
+            }
+            monitor::charge(
+                w,
+                act.v,
+                &act.dir.account,
+                MonitorAction::Export,
+                count,
+                act.now,
+                &mut act.block,
+            )?;
+            let detail = format!(
+                "{module}{}",
+                if filter.is_some() { " filtered" } else { "" }
+            );
+            audit::append(
+                w,
+                ctx.account,
+                act.now,
+                Entry {
+                    actor: Some(act.v.user),
+                    action: crate::audit::AuditAction::RecordExport,
+                    target: module.to_string(),
                     count,
-                    act.now,
-                    &mut act.block,
-                )?;
-                let detail = format!(
-                    "{module}{}",
-                    if filter.is_some() { " filtered" } else { "" }
-                );
-                audit::append(
-                    w,
-                    ctx.account,
-                    act.now,
-                    Entry {
-                        actor: Some(act.v.user),
-                        action: crate::audit::AuditAction::RecordExport,
-                        target: module.to_string(),
-                        count,
-                        detail,
-                    },
-                )
-            },
-        )?;
-        let Some(scan) = scan else {
-            return write_empty(format, out).map(|()| 0);
-        };
-        let fields = match names {
-            Some(names) => names.into_iter().collect(),
-            None => self.csv_fields(r, ctx.account, scan.module_id, module, &v)?,
-        };
-        match format {
-            ExportFormat::Jsonl => {
-                let mut out = std::io::BufWriter::new(out);
-                plan::scan(r, &v, &scan, |rec, hidden| {
-                    let line = rec.to_record_without(hidden)?.to_json();
-                    serde_json::to_writer(&mut out, &line).map_err(io_err)?;
-                    out.write_all(b"\n")?;
-                    Ok(true)
-                })?;
-                out.flush()?;
-            }
-            ExportFormat::Csv => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(
-                    CSV_BUILT_INS
-                        .iter()
-                        .map(|s| s.to_string())
-                        .chain(fields.iter().cloned()),
-                )
-                .map_err(io_err)?;
-                plan::scan(r, &v, &scan, |rec, hidden| {
-                    let rec = rec.to_record_without(hidden)?;
-                    w.write_record(csv_row(&rec, &fields)).map_err(io_err)?;
-                    Ok(true)
-                })?;
-                w.flush()?;
-            }
+                    detail,
+                },
+            )
+        },
+    )?;
+    let Some(scan) = scan else {
+        return write_empty(format, out).map(|()| 0);
+    };
+    let fields = match names {
+        Some(names) => names.into_iter().collect(),
+        None => csv_fields(r, ctx.account, scan.module_id, module, &v)?,
+    };
+    match format {
+        ExportFormat::Jsonl => {
+            let mut out = std::io::BufWriter::new(out);
+            plan::scan(r, &v, &scan, |rec, hidden| {
+                let line = rec.to_record_without(hidden)?.to_json();
+                serde_json::to_writer(&mut out, &line).map_err(io_err)?;
+                out.write_all(b"\n")?;
+                Ok(true)
+            })?;
+            out.flush()?;
         }
-        Ok(count)
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(
+                CSV_BUILT_INS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(fields.iter().cloned()),
+            )
+            .map_err(io_err)?;
+            plan::scan(r, &v, &scan, |rec, hidden| {
+                let rec = rec.to_record_without(hidden)?;
+                w.write_record(csv_row(&rec, &fields)).map_err(io_err)?;
+                Ok(true)
+            })?;
+            w.flush()?;
+        }
     }
+    Ok(count)
+}
 
-    /// The module's field names the viewer may see, sorted (the registry
-    /// holds every name ever written in the module).
-    fn csv_fields(
-        &self,
-        r: &Reader,
-        a: u64,
-        m: u32,
-        module: &str,
-        v: &Viewer,
-    ) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        for e in r.fields()?.range((a, m, "")..(a, m + 1, ""))? {
-            let (k, _) = e?;
-            let name = k.value().2;
-            if !decide::hidden(v, module, name) {
-                names.push(name.to_string());
-            }
+/// The module's field names the viewer may see, sorted (the registry
+/// holds every name ever written in the module).
+fn csv_fields(r: &Reader, a: u64, m: u32, module: &str, v: &Viewer) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for e in r.fields()?.range((a, m, "")..(a, m + 1, ""))? {
+        let (k, _) = e?;
+        let name = k.value().2;
+        if !decide::hidden(v, module, name) {
+            names.push(name.to_string());
         }
-        Ok(names)
     }
+    Ok(names)
 }
 
 /// An export of a module with no records yet: a CSV still gets its header.

@@ -371,11 +371,17 @@ mod tests {
             let (first, second) = input.split_at(input.len() / 2);
             bulk.write(|w| save_all(w, 1, first)).unwrap();
             bulk.write(|w| save_all(w, 1, second)).unwrap();
-            let report = bulk.check().unwrap();
+            let report = bulk.operator().check().unwrap();
             assert!(report.is_consistent(), "{:?}", report.problems);
             assert_eq!(report.records, SPEC.records);
-            assert_eq!(bulk.check().unwrap(), one_by_one.check().unwrap());
-            assert_eq!(bulk.dump_json(1).unwrap(), one_by_one.dump_json(1).unwrap());
+            assert_eq!(
+                bulk.operator().check().unwrap(),
+                one_by_one.operator().check().unwrap()
+            );
+            assert_eq!(
+                bulk.operator().dump_json(1).unwrap(),
+                one_by_one.operator().dump_json(1).unwrap()
+            );
             assert_eq!(fields_table(&bulk), fields_table(&one_by_one));
         }
     }
@@ -427,7 +433,7 @@ mod tests {
         for (input, says) in cases {
             let e = store.write(|w| save_all(w, 1, &input)).unwrap_err();
             assert!(matches!(&e, Error::Corrupt(m) if m.contains(says)), "{e}");
-            let report = store.check().unwrap();
+            let report = store.operator().check().unwrap();
             assert_eq!((report.records, report.problems.len()), (10, 0), "{says}");
         }
     }
@@ -451,7 +457,7 @@ mod tests {
             })
             .unwrap_err();
         assert!(matches!(e, Error::Corrupt(m) if m.contains("given twice")));
-        let report = store.check().unwrap();
+        let report = store.operator().check().unwrap();
         assert_eq!((report.records, report.problems.len()), (0, 0));
     }
 }

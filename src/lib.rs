@@ -172,10 +172,12 @@ pub mod fuzzing {
                 .export(&ctx, &Query::module("deals"), format, std::io::sink())
                 .map_err(|e| broken("export", e))?;
         }
-        let mut doc = store.dump_json(1).map_err(|e| broken("dump", e))?;
+        let mut doc = store
+            .operator()
+            .dump_json(1)
+            .map_err(|e| broken("dump", e))?;
         doc["account"]["id"] = serde_json::json!(2);
-        store
-            .load_json(&doc.to_string())
+        crate::account::load_json(store, &doc.to_string())
             .map_err(|e| broken("load of its dump", e))?;
         let again = store
             .get(&store.context(2, 1)?, made.id)

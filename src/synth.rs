@@ -295,45 +295,43 @@ pub fn record(spec: &GenSpec, dir: &Directory, id: u64) -> Record {
     }
 }
 
-impl Store {
-    /// Creates (or replaces) account `spec.account` with generated data, in
-    /// one transaction, as `load` does: a killed or failing `gen` leaves the
-    /// account as it was, never half of it with an event claiming all of it.
-    /// Records are encoded and landed 20,000 at a time within it.
-    ///
-    /// # Errors
-    /// `Invalid` for a spec with fewer than 2 users or no team.
-    pub(crate) fn generate(&self, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
-        let dir = directory(spec)?;
-        let a = spec.account;
-        progress.set_len(spec.records);
-        let now = self.now();
-        self.write(|w| {
-            w.clear_account(a)?;
-            w.put_directory(&dir)?;
-            let mut next = 1;
-            while next <= spec.records {
-                let end = (next + 20_000).min(spec.records + 1);
-                let batch = (next..end)
-                    .map(|id| Ok((id, codec::encode(&record(spec, &dir, id))?)))
-                    .collect::<Result<Vec<_>>>()?;
-                index::save_all(w, a, &batch)?;
-                progress.inc(end - next);
-                next = end;
-            }
-            let mut state = w.state(a)?;
-            state.next_record = state.next_record.max(next);
-            w.put_state(a, &state)?;
-            let e = audit::Entry {
-                actor: None,
-                action: crate::audit::AuditAction::AccountLoad,
-                target: format!("account {a}"),
-                count: spec.records,
-                detail: format!("generated, seed {}", spec.seed),
-            };
-            audit::append(w, a, now, e)
-        })?;
-        progress.finish();
-        Ok(())
-    }
+/// Creates (or replaces) account `spec.account` with generated data, in
+/// one transaction, as `load` does: a killed or failing `gen` leaves the
+/// account as it was, never half of it with an event claiming all of it.
+/// Records are encoded and landed 20,000 at a time within it.
+///
+/// # Errors
+/// `Invalid` for a spec with fewer than 2 users or no team.
+pub(crate) fn generate(store: &Store, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
+    let dir = directory(spec)?;
+    let a = spec.account;
+    progress.set_len(spec.records);
+    let now = store.now();
+    store.write(|w| {
+        w.clear_account(a)?;
+        w.put_directory(&dir)?;
+        let mut next = 1;
+        while next <= spec.records {
+            let end = (next + 20_000).min(spec.records + 1);
+            let batch = (next..end)
+                .map(|id| Ok((id, codec::encode(&record(spec, &dir, id))?)))
+                .collect::<Result<Vec<_>>>()?;
+            index::save_all(w, a, &batch)?;
+            progress.inc(end - next);
+            next = end;
+        }
+        let mut state = w.state(a)?;
+        state.next_record = state.next_record.max(next);
+        w.put_state(a, &state)?;
+        let e = audit::Entry {
+            actor: None,
+            action: crate::audit::AuditAction::AccountLoad,
+            target: format!("account {a}"),
+            count: spec.records,
+            detail: format!("generated, seed {}", spec.seed),
+        };
+        audit::append(w, a, now, e)
+    })?;
+    progress.finish();
+    Ok(())
 }

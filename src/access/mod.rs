@@ -2,7 +2,7 @@
 //! decision rules and field-level security.
 
 pub(crate) mod action;
-mod ask;
+pub(crate) mod ask;
 pub(crate) mod decide;
 pub(crate) mod viewer;
 

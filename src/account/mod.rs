@@ -92,116 +92,102 @@ pub struct Loaded {
     pub records: u64,
 }
 
-impl Store {
-    /// Creates or replaces one account from an account document (CLI.md).
-    /// Every reference is checked first; a document with any problem is
-    /// refused whole and changes nothing. Replacing keeps the account's audit
-    /// log (and appends `account.load`) and drops its trash.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming the first problem.
-    pub(crate) fn load_json(&self, text: &str) -> Result<Loaded> {
-        let now = self.now();
-        let (dir, records, next) = parse(text, now)?;
-        let count = self.write(|w| load_in(w, &dir, &records, next, now))?;
-        Ok(Loaded {
-            account: dir.account.id,
-            records: count,
-        })
-    }
-
-    /// The account as a document `load_json` reads back.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an unknown account.
-    pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
-        let mut text = Vec::new();
-        self.dump(account, &mut text)?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::Corrupt(format!("dump of account `{account}`: {e}")))
-    }
-
-    /// Writes the account as a document `load_json` reads back, streaming its
-    /// records from one read transaction (constant memory).
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
-    pub fn dump(&self, account: u64, mut out: impl std::io::Write) -> Result<()> {
-        self.read(|r| dump_in(r, account, &mut out))
-    }
-
-    /// The ids of every account in the store, ascending.
-    ///
-    /// # Errors
-    /// Storage errors only.
-    pub fn accounts(&self) -> Result<Vec<u64>> {
-        self.read(|r| {
-            r.directory()?
-                .range::<u64>(..)?
-                .map(|e| Ok(e?.0.value()))
-                .collect()
-        })
-    }
+/// Creates or replaces one account from an account document (CLI.md).
+/// Every reference is checked first; a document with any problem is
+/// refused whole and changes nothing. Replacing keeps the account's audit
+/// log (and appends `account.load`) and drops its trash.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the first problem.
+pub(crate) fn load_json(store: &Store, text: &str) -> Result<Loaded> {
+    let now = store.now();
+    let (dir, records, next) = parse(text, now)?;
+    let count = store.write(|w| load_in(w, &dir, &records, next, now))?;
+    Ok(Loaded {
+        account: dir.account.id,
+        records: count,
+    })
 }
 
-impl Store {
-    /// The directory of `account` (settings, users, roles, teams, groups,
-    /// profiles, sharing rules).
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an unknown account.
-    pub(crate) fn directory(&self, account: u64) -> Result<Directory> {
-        self.read(|r| {
-            crate::txn::Tx::directory_of(r, account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
-        })
-    }
+/// [`Store::dump_json`].
+pub(crate) fn dump_json(store: &Store, account: u64) -> Result<serde_json::Value> {
+    let mut text = Vec::new();
+    dump(store, account, &mut text)?;
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::Corrupt(format!("dump of account `{account}`: {e}")))
+}
 
-    /// Changes the directory of `account` with `edit` (a user moves team or
-    /// role, a profile or group changes, ...). The result is checked like a
-    /// loaded document and stored in one transaction, audited as
-    /// `directory.change`; records and trash are untouched, and every viewer
-    /// sees the change on their next call.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
-    /// the edited directory has a bad reference, removes a user or changes
-    /// the account id.
-    pub(crate) fn update_directory(
-        &self,
-        account: u64,
-        edit: impl FnOnce(&mut Directory),
-    ) -> Result<()> {
-        let now = self.now();
-        self.write(|w| {
-            let mut dir = crate::txn::Tx::directory_of(w, account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
-            let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
-            edit(&mut dir);
+/// [`Store::dump`].
+pub(crate) fn dump(store: &Store, account: u64, mut out: impl std::io::Write) -> Result<()> {
+    store.read(|r| dump_in(r, account, &mut out))
+}
 
-            if dir.account.id != account {
-                return Err(Error::Invalid(
-                    "a directory change cannot change the account id".into(),
-                ));
-            }
-            validate_directory(&mut dir)?;
-            // Records name their owner and authors: a user who leaves is
-            // deactivated, never removed, so every record's users stay known
-            // and `dump` still loads.
-            if let Some(gone) = before.iter().find(|&&id| dir.user(id).is_none()) {
-                return Err(Error::Invalid(format!(
-                    "user `{gone}` cannot be removed (set `active` to false instead)"
-                )));
-            }
-            w.put_directory(&dir)?;
-            let e = Entry {
-                actor: None,
-                action: crate::audit::AuditAction::DirectoryChange,
-                target: format!("account {account}"),
-                count: 0,
-                detail: String::new(),
-            };
-            audit::append(w, account, now, e)
-        })
-    }
+/// [`Store::accounts`].
+pub(crate) fn accounts(store: &Store) -> Result<Vec<u64>> {
+    store.read(|r| {
+        r.directory()?
+            .range::<u64>(..)?
+            .map(|e| Ok(e?.0.value()))
+            .collect()
+    })
+}
+
+/// The directory of `account` (settings, users, roles, teams, groups,
+/// profiles, sharing rules).
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown account.
+pub(crate) fn directory(store: &Store, account: u64) -> Result<Directory> {
+    store.read(|r| {
+        crate::txn::Tx::directory_of(r, account)?
+            .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
+    })
+}
+
+/// Changes the directory of `account` with `edit` (a user moves team or
+/// role, a profile or group changes, ...). The result is checked like a
+/// loaded document and stored in one transaction, audited as
+/// `directory.change`; records and trash are untouched, and every viewer
+/// sees the change on their next call.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown account; [`Error::Invalid`] when
+/// the edited directory has a bad reference, removes a user or changes
+/// the account id.
+pub(crate) fn update_directory(
+    store: &Store,
+    account: u64,
+    edit: impl FnOnce(&mut Directory),
+) -> Result<()> {
+    let now = store.now();
+    store.write(|w| {
+        let mut dir = crate::txn::Tx::directory_of(w, account)?
+            .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+        let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
+        edit(&mut dir);
+
+        if dir.account.id != account {
+            return Err(Error::Invalid(
+                "a directory change cannot change the account id".into(),
+            ));
+        }
+        validate_directory(&mut dir)?;
+        // Records name their owner and authors: a user who leaves is
+        // deactivated, never removed, so every record's users stay known
+        // and `dump` still loads.
+        if let Some(gone) = before.iter().find(|&&id| dir.user(id).is_none()) {
+            return Err(Error::Invalid(format!(
+                "user `{gone}` cannot be removed (set `active` to false instead)"
+            )));
+        }
+        w.put_directory(&dir)?;
+        let e = Entry {
+            actor: None,
+            action: crate::audit::AuditAction::DirectoryChange,
+            target: format!("account {account}"),
+            count: 0,
+            detail: String::new(),
+        };
+        audit::append(w, account, now, e)
+    })
 }

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
+use crate::store::Store;
 use crate::txn::{Reader, Writer};
 
 /// One audited action.
@@ -261,64 +262,63 @@ pub(crate) fn verify_in(r: &Reader, account: u64) -> Result<ChainReport> {
     })
 }
 
-impl crate::Store {
-    /// The audit events of `account` in ascending seq, at or after `since`
-    /// and of `action` when given. An operator's view: no viewer filter.
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown account; `Corrupt` for an undecodable event.
-    pub(crate) fn audit_list(
-        &self,
-        account: u64,
-        since: Option<Timestamp>,
-        action: Option<&str>,
-    ) -> Result<Vec<Event>> {
-        if let Some(a) = action {
-            AuditAction::parse(a)?;
-        }
-        self.read(|r| {
-            known(r, account)?;
-            list_in(r, account, since, action)
-        })
+/// The audit events of `account` in ascending seq, at or after `since`
+/// and of `action` when given. An operator's view: no viewer filter.
+///
+/// # Errors
+/// `NotFound` for an unknown account; `Corrupt` for an undecodable event.
+pub(crate) fn audit_list(
+    store: &Store,
+    account: u64,
+    since: Option<Timestamp>,
+    action: Option<&str>,
+) -> Result<Vec<Event>> {
+    if let Some(a) = action {
+        AuditAction::parse(a)?;
     }
+    store.read(|r| {
+        known(r, account)?;
+        list_in(r, account, since, action)
+    })
+}
 
-    /// Checks `account`'s hash chain from the first event to the head.
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown account; what is broken is in the report.
-    pub(crate) fn audit_verify(&self, account: u64) -> Result<ChainReport> {
-        self.read(|r| {
-            known(r, account)?;
-            verify_in(r, account)
-        })
-    }
+/// Checks `account`'s hash chain from the first event to the head.
+///
+/// # Errors
+/// `NotFound` for an unknown account; what is broken is in the report.
+pub(crate) fn audit_verify(store: &Store, account: u64) -> Result<ChainReport> {
+    store.read(|r| {
+        known(r, account)?;
+        verify_in(r, account)
+    })
+}
 
-    /// Blocks or unblocks `user`. Admins only; audited as `user.block` /
-    /// `user.unblock`.
-    ///
-    /// # Errors
-    /// `Denied` for a non-admin; `NotFound` for an unknown user.
-    pub fn set_blocked(&self, ctx: &crate::AccessContext, user: u64, blocked: bool) -> Result<()> {
-        let name = if blocked {
-            AuditAction::UserBlock
-        } else {
-            AuditAction::UserUnblock
-        }
-        .name();
-        self.act(ctx, name, self.now(), |w, act| {
-            use crate::access::action::{decide_action, Target};
-            decide_action(act.v, crate::Action::Block { user }, Target::Account).or_denied()?;
-            monitor::set_blocked(
-                w,
-                ctx.account,
-                Some(act.v.user),
-                user,
-                blocked,
-                "by an admin",
-                act.now,
-            )
-        })
+/// [`Store::set_blocked`].
+pub(crate) fn set_blocked(
+    store: &Store,
+    ctx: &crate::AccessContext,
+    user: u64,
+    blocked: bool,
+) -> Result<()> {
+    let name = if blocked {
+        AuditAction::UserBlock
+    } else {
+        AuditAction::UserUnblock
     }
+    .name();
+    store.act(ctx, name, store.now(), |w, act| {
+        use crate::access::action::{decide_action, Target};
+        decide_action(act.v, crate::Action::Block { user }, Target::Account).or_denied()?;
+        monitor::set_blocked(
+            w,
+            ctx.account,
+            Some(act.v.user),
+            user,
+            blocked,
+            "by an admin",
+            act.now,
+        )
+    })
 }
 
 fn known(r: &Reader, account: u64) -> Result<()> {

@@ -90,12 +90,13 @@ fn an_archive_giving_a_record_twice_passes_its_hashes_but_not_verify_and_every_r
         teams: 2,
         seed: 9,
     };
-    store.generate(&spec, &NoProgress).unwrap();
+    store.operator().generate(&spec, &NoProgress).unwrap();
     let keyfile = dir.path().join("key.txt");
     let public = super::keygen(&keyfile).unwrap();
     let key = Decryption::identity_file(&keyfile).unwrap();
     let encryption = || Encryption::recipients(&[&public]).unwrap();
     let archive = store
+        .operator()
         .backup(
             &BackupOptions {
                 dir: dir.path().join("archives"),
@@ -134,14 +135,17 @@ fn an_archive_giving_a_record_twice_passes_its_hashes_but_not_verify_and_every_r
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left.len(), 4, "no restored or temporary file: {left:?}");
-    let before = store.dump_json(1).unwrap();
-    let e = store.restore_account(&crafted, &key, 1, None).unwrap_err();
+    let before = store.operator().dump_json(1).unwrap();
+    let e = store
+        .operator()
+        .restore_account(&crafted, &key, 1, None)
+        .unwrap_err();
     assert!(
         matches!(&e, Error::Corrupt(m) if m.contains("given twice")),
         "{e}"
     );
     assert_eq!(
-        store.dump_json(1).unwrap(),
+        store.operator().dump_json(1).unwrap(),
         before,
         "the live account is untouched"
     );

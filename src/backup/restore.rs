@@ -281,101 +281,89 @@ fn trailer_of(rd: &mut Plain) -> Result<Trailer> {
     }
 }
 
-impl Store {
-    /// Restores account `account` from a full or account archive, seeking
-    /// straight to it. Without `as_new` it replaces the live account in one
-    /// write transaction (readers see the old or the new, never a mix),
-    /// keeping the live audit log; with `as_new` it lands beside it under
-    /// that id, with the archived log. Either way `backup.restore` is
-    /// appended. A bad archive leaves the store untouched.
-    ///
-    /// # Errors
-    /// `NotFound` when the archive lacks the account; `Conflict` when
-    /// `as_new` names an existing account; `Crypto`/`Corrupt`/`Incompatible`
-    /// for a bad archive.
-    pub fn restore_account(
-        &self,
-        file: &Path,
-        key: &Decryption,
-        account: u64,
-        as_new: Option<u64>,
-    ) -> Result<Counts> {
-        let mut rd = open(file, key)?;
-        let trailer = trailer_of(&mut rd)?;
-        let idx = trailer
-            .accounts
-            .iter()
-            .find(|i| i.account == account)
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "archive `{}` holds no account `{account}`",
-                    file.display()
-                ))
-            })?
-            .clone();
-        rd.seek(SeekFrom::Start(idx.start))
-            .map_err(super::crypto::read_error)?;
-        let target = as_new.unwrap_or(account);
-        let now = self.now();
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.write(|w| {
-            let exists = w.version_of(target)?.is_some();
-            if as_new.is_some() && exists {
-                return Err(Error::Conflict(format!(
-                    "account `{target}` exists; --as-new needs a free account id"
-                )));
-            }
-            if exists {
-                w.clear_account(target)?;
-            }
-            let landing = Landing {
-                target,
-                take_log: as_new.is_some() || !exists,
+/// [`Store::restore_account`].
+pub(crate) fn restore_account(
+    store: &Store,
+    file: &Path,
+    key: &Decryption,
+    account: u64,
+    as_new: Option<u64>,
+) -> Result<Counts> {
+    let mut rd = open(file, key)?;
+    let trailer = trailer_of(&mut rd)?;
+    let idx = trailer
+        .accounts
+        .iter()
+        .find(|i| i.account == account)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "archive `{}` holds no account `{account}`",
+                file.display()
+            ))
+        })?
+        .clone();
+    rd.seek(SeekFrom::Start(idx.start))
+        .map_err(super::crypto::read_error)?;
+    let target = as_new.unwrap_or(account);
+    let now = store.now();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    store.write(|w| {
+        let exists = w.version_of(target)?.is_some();
+        if as_new.is_some() && exists {
+            return Err(Error::Conflict(format!(
+                "account `{target}` exists; --as-new needs a free account id"
+            )));
+        }
+        if exists {
+            w.clear_account(target)?;
+        }
+        let landing = Landing {
+            target,
+            take_log: as_new.is_some() || !exists,
+        };
+        let mut chunks = ChunkReader::new(&mut rd, idx.start);
+        let mut counts = Counts::default();
+        let mut pending = Vec::new();
+        while chunks.pos < idx.end {
+            let Chunk::Items(items) = chunks.next()? else {
+                return Err(bad("account ends early"));
             };
-            let mut chunks = ChunkReader::new(&mut rd, idx.start);
-            let mut counts = Counts::default();
-            let mut pending = Vec::new();
-            while chunks.pos < idx.end {
-                let Chunk::Items(items) = chunks.next()? else {
-                    return Err(bad("account ends early"));
-                };
-                pending.extend(items);
-                if pending.len() >= LAND_BATCH {
-                    land(w, &landing, &std::mem::take(&mut pending), &mut counts)?;
-                }
+            pending.extend(items);
+            if pending.len() >= LAND_BATCH {
+                land(w, &landing, &std::mem::take(&mut pending), &mut counts)?;
             }
-            land(w, &landing, &pending, &mut counts)?;
-            let sha: [u8; 32] = chunks.hash.finalize().into();
-            if chunks.pos != idx.end || sha != idx.sha256 {
-                return Err(bad(format_args!(
-                    "account `{account}` does not match its hash"
-                )));
-            }
-            if counts != idx.counts {
-                return Err(bad(format_args!(
-                    "account `{account}` does not match its counts"
-                )));
-            }
-            let detail = match as_new {
-                Some(n) => format!("account {account} restored as new account {n}"),
-                None => format!("account {account} replaced"),
-            };
-            audit::append(
-                w,
-                target,
-                now,
-                Entry {
-                    actor: None,
-                    action: crate::audit::AuditAction::BackupRestore,
-                    target: name.clone(),
-                    count: counts.records,
-                    detail,
-                },
-            )?;
-            Ok(counts)
-        })
-    }
+        }
+        land(w, &landing, &pending, &mut counts)?;
+        let sha: [u8; 32] = chunks.hash.finalize().into();
+        if chunks.pos != idx.end || sha != idx.sha256 {
+            return Err(bad(format_args!(
+                "account `{account}` does not match its hash"
+            )));
+        }
+        if counts != idx.counts {
+            return Err(bad(format_args!(
+                "account `{account}` does not match its counts"
+            )));
+        }
+        let detail = match as_new {
+            Some(n) => format!("account {account} restored as new account {n}"),
+            None => format!("account {account} replaced"),
+        };
+        audit::append(
+            w,
+            target,
+            now,
+            Entry {
+                actor: None,
+                action: crate::audit::AuditAction::BackupRestore,
+                target: name.clone(),
+                count: counts.records,
+                detail,
+            },
+        )?;
+        Ok(counts)
+    })
 }

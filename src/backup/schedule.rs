@@ -71,9 +71,7 @@ impl Shared {
             account: None,
             kind,
         };
-        let made = self
-            .store
-            .backup(&opts, &NoProgress)
+        let made = super::write::backup(&self.store, &opts, &NoProgress)
             .and_then(|archive| self.check(archive));
         let archive = match made {
             Ok(a) => a,
@@ -114,7 +112,7 @@ impl Shared {
     /// store lets it (a damaged store may refuse this too: the run's error
     /// is still returned and logged).
     fn alert(&self, kind: Kind, e: &Error) {
-        let _ = self.store.audit_backup_failed(kind.name(), &e.to_string());
+        let _ = super::write::audit_backup_failed(&self.store, kind.name(), &e.to_string());
     }
 
     fn encryption_clone(&self) -> Result<Encryption> {
@@ -132,7 +130,7 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(0);
         }
-        self.store.purge_expired(self.store.now())
+        self.store.operator().purge_expired(self.store.now())
     }
 }
 

@@ -131,136 +131,138 @@ fn write_account<W: Write + Send + 'static>(
     })
 }
 
-impl Store {
-    /// Writes an encrypted archive of the whole store (or one account) from
-    /// one read transaction, then its sidecar, and audits `backup.create` in
-    /// every account it holds.
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown account; `Io` when the folder cannot be
-    /// written (no partial file is left behind).
-    pub(crate) fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
-        std::fs::create_dir_all(&opts.dir)
-            .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
-        // What killed runs left; a failure to clean must not stop a backup.
-        let _ = super::clean_temporary(&opts.dir);
-        let now = self.now();
-        let scope = opts
-            .account
-            .map_or(ArchiveScope::Full, ArchiveScope::Account);
-        let (path, file, mut guard) = super::name::create_in(&opts.dir, scope, opts.kind, now)?;
-        let hashing = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            hash: Sha256::new(),
-            size: 0,
-        };
-        let store_id = self.store_id()?;
-        let (index, totals, hashing) = self
-            .read(|r| {
-                let accounts: Vec<u64> = match opts.account {
-                    Some(a) => {
-                        r.version_of(a)?
-                            .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
-                        vec![a]
-                    }
-                    None => r
-                        .directory()?
-                        .range::<u64>(..)?
-                        .map(|e| Ok(e?.0.value()))
-                        .collect::<Result<_>>()?,
-                };
-                progress.set_len(match opts.account {
-                    Some(a) => crate::account::record_count(r, a)?,
-                    None => r.records()?.len()?,
-                });
-                let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
-                w.push(&ItemRef::Header(&Header {
-                    magic: MAGIC,
-                    format: ARCHIVE_FORMAT,
-                    created_at: now,
-                    scope,
-                    kind: opts.kind,
-                    store_id,
-                }))?;
-                let mut index = Vec::with_capacity(accounts.len());
-                let mut totals = Counts::default();
-                for a in accounts {
-                    let i = write_account(r, a, &mut w, progress)?;
-                    totals.add(&i.counts);
-                    index.push(i);
+/// Writes an encrypted archive of the whole store (or one account) from
+/// one read transaction, then its sidecar, and audits `backup.create` in
+/// every account it holds.
+///
+/// # Errors
+/// `NotFound` for an unknown account; `Io` when the folder cannot be
+/// written (no partial file is left behind).
+pub(crate) fn backup(
+    store: &Store,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<Archive> {
+    std::fs::create_dir_all(&opts.dir)
+        .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
+    // What killed runs left; a failure to clean must not stop a backup.
+    let _ = super::clean_temporary(&opts.dir);
+    let now = store.now();
+    let scope = opts
+        .account
+        .map_or(ArchiveScope::Full, ArchiveScope::Account);
+    let (path, file, mut guard) = super::name::create_in(&opts.dir, scope, opts.kind, now)?;
+    let hashing = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hash: Sha256::new(),
+        size: 0,
+    };
+    let store_id = store.store_id()?;
+    let (index, totals, hashing) = store
+        .read(|r| {
+            let accounts: Vec<u64> = match opts.account {
+                Some(a) => {
+                    r.version_of(a)?
+                        .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+                    vec![a]
                 }
-                let digest = w.mark()?.total;
-                let trailer = Trailer {
-                    accounts: index,
-                    totals,
-                    digest,
-                };
-                let age = w.finish(&trailer)?;
-                let index = trailer.accounts;
-                Ok((index, totals, age.finish()?))
-            })
-            .map_err(|e| e.at("cannot write", &tmp_name(&path)))?;
-        let Hashing { inner, hash, size } = hashing;
-        let written = |e| Error::io_at("cannot write", &tmp_name(&path), e);
-        let file = inner.into_inner().map_err(|e| written(e.into_error()))?;
-        file.sync_all().map_err(written)?;
-        drop(file);
-        publish(&mut guard, &path)?;
-        let sha256 = hex::encode(hash.finalize());
-        let sidecar = Sidecar::new(
-            &path, now, scope, opts.kind, totals, &index, size, &sha256, store_id,
-        );
-        sidecar.write(&path)?;
-        progress.finish();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.write(|w| {
-            for i in &index {
-                let e = Entry {
-                    actor: None,
-                    action: crate::audit::AuditAction::BackupCreate,
-                    target: name.clone(),
-                    count: i.counts.records,
-                    detail: format!("{} {}", opts.kind.name(), scope),
-                };
-                audit::append(w, i.account, now, e)?;
-            }
-            Ok(())
-        })?;
-        Ok(Archive {
-            file: path,
-            sha256,
-            size,
-            sidecar,
-        })
-    }
-
-    /// Appends `backup.failed` (naming the kind and why) to every account's
-    /// audit log: the alert a failed scheduled backup leaves for admins.
-    ///
-    /// # Errors
-    /// Storage errors (a damaged store may refuse this too).
-    pub(crate) fn audit_backup_failed(&self, kind: &str, why: &str) -> Result<()> {
-        let now = self.now();
-        self.write(|w| {
-            let accounts: Vec<u64> = w
-                .directory
-                .range::<u64>(..)?
-                .map(|e| Ok(e?.0.value()))
-                .collect::<Result<_>>()?;
+                None => r
+                    .directory()?
+                    .range::<u64>(..)?
+                    .map(|e| Ok(e?.0.value()))
+                    .collect::<Result<_>>()?,
+            };
+            progress.set_len(match opts.account {
+                Some(a) => crate::account::record_count(r, a)?,
+                None => r.records()?.len()?,
+            });
+            let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
+            w.push(&ItemRef::Header(&Header {
+                magic: MAGIC,
+                format: ARCHIVE_FORMAT,
+                created_at: now,
+                scope,
+                kind: opts.kind,
+                store_id,
+            }))?;
+            let mut index = Vec::with_capacity(accounts.len());
+            let mut totals = Counts::default();
             for a in accounts {
-                let e = Entry {
-                    actor: None,
-                    action: crate::audit::AuditAction::BackupFailed,
-                    target: kind.to_string(),
-                    count: 0,
-                    detail: why.to_string(),
-                };
-                audit::append(w, a, now, e)?;
+                let i = write_account(r, a, &mut w, progress)?;
+                totals.add(&i.counts);
+                index.push(i);
             }
-            Ok(())
+            let digest = w.mark()?.total;
+            let trailer = Trailer {
+                accounts: index,
+                totals,
+                digest,
+            };
+            let age = w.finish(&trailer)?;
+            let index = trailer.accounts;
+            Ok((index, totals, age.finish()?))
         })
-    }
+        .map_err(|e| e.at("cannot write", &tmp_name(&path)))?;
+    let Hashing { inner, hash, size } = hashing;
+    let written = |e| Error::io_at("cannot write", &tmp_name(&path), e);
+    let file = inner.into_inner().map_err(|e| written(e.into_error()))?;
+    file.sync_all().map_err(written)?;
+    drop(file);
+    publish(&mut guard, &path)?;
+    let sha256 = hex::encode(hash.finalize());
+    let sidecar = Sidecar::new(
+        &path, now, scope, opts.kind, totals, &index, size, &sha256, store_id,
+    );
+    sidecar.write(&path)?;
+    progress.finish();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    store.write(|w| {
+        for i in &index {
+            let e = Entry {
+                actor: None,
+                action: crate::audit::AuditAction::BackupCreate,
+                target: name.clone(),
+                count: i.counts.records,
+                detail: format!("{} {}", opts.kind.name(), scope),
+            };
+            audit::append(w, i.account, now, e)?;
+        }
+        Ok(())
+    })?;
+    Ok(Archive {
+        file: path,
+        sha256,
+        size,
+        sidecar,
+    })
+}
+
+/// Appends `backup.failed` (naming the kind and why) to every account's
+/// audit log: the alert a failed scheduled backup leaves for admins.
+///
+/// # Errors
+/// Storage errors (a damaged store may refuse this too).
+pub(crate) fn audit_backup_failed(store: &Store, kind: &str, why: &str) -> Result<()> {
+    let now = store.now();
+    store.write(|w| {
+        let accounts: Vec<u64> = w
+            .directory
+            .range::<u64>(..)?
+            .map(|e| Ok(e?.0.value()))
+            .collect::<Result<_>>()?;
+        for a in accounts {
+            let e = Entry {
+                actor: None,
+                action: crate::audit::AuditAction::BackupFailed,
+                target: kind.to_string(),
+                count: 0,
+                detail: why.to_string(),
+            };
+            audit::append(w, a, now, e)?;
+        }
+        Ok(())
+    })
 }

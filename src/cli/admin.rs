@@ -102,7 +102,7 @@ pub fn load(g: &Global, file: &Path) -> Outcome {
 
 pub fn dump(g: &Global, account: u64) -> Outcome {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    g.reader()?.dump(account, &mut out)?;
+    g.reader()?.operator().dump(account, &mut out)?;
     std::io::Write::flush(&mut out)?;
     Ok(DONE)
 }
@@ -150,7 +150,7 @@ pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
         }
         TrashCommand::Restore { actor, batch, only } => {
             let (store, ctx) = actor.open(g)?;
-            let n = store.restore(&ctx, batch, only.as_deref())?;
+            let n = store.restore_batch(&ctx, batch, only.as_deref())?;
             report(g, "restored", batch, n)?;
         }
         TrashCommand::Purge { actor, batch } => {
@@ -164,7 +164,7 @@ pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
                 .map(Timestamp::parse)
                 .transpose()?
                 .unwrap_or_else(Timestamp::now);
-            let n = g.store()?.purge_expired(now)?;
+            let n = g.store()?.operator().purge_expired(now)?;
             if g.json {
                 output::line(serde_json::json!({ "purged": n }))?;
             } else {

@@ -230,7 +230,10 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
                 (Some(to), _) => {
                     backup::restore_store(&file, &key, &to, &progress::Bar::new("restoring"))?
                 }
-                (None, Some(a)) => g.store()?.restore_account(&file, &key, a, as_new)?,
+                (None, Some(a)) => g
+                    .store()?
+                    .operator()
+                    .restore_account(&file, &key, a, as_new)?,
                 (None, None) => {
                     return Err(Error::Invalid(
                         "say where to restore: --to NEWDB, or --db P --account A".into(),

@@ -186,7 +186,7 @@ pub fn run(a: &Args) -> Outcome {
             ids.join(", ")
         ))?;
     }
-    let restored = store.restore(&alice, batch, None)?;
+    let restored = store.restore_batch(&alice, batch, None)?;
     output::line(format!(
         "alice restores batch {batch}: {restored} records back, same ids and versions"
     ))?;
@@ -263,8 +263,12 @@ fn backup_and_restore(store: &Store, dir: &std::path::Path) -> crmstore::Result<
         "damage: alice deletes all {n} deals and comments, and purges the trash"
     ))?;
     show_everyone(store, "after the damage")?;
-    let counts =
-        store.restore_account(&archive.file, &Decryption::identity_file(&key)?, 1, None)?;
+    let counts = store.operator().restore_account(
+        &archive.file,
+        &Decryption::identity_file(&key)?,
+        1,
+        None,
+    )?;
     output::line(format!(
         "operator restores account 1 from the archive: {} records back, live audit log kept",
         counts.records

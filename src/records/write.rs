@@ -309,6 +309,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("s.redb")).unwrap();
         store
+            .operator()
             .load_json(
                 r#"{"account": {"id": 1, "name": "a"},
                     "roles": [{"id": 1, "name": "r"}],

@@ -61,7 +61,7 @@ mod tests {
                     teams: 1,
                     seed: 1,
                 };
-                store.generate(&spec, &NoProgress).unwrap();
+                store.operator().generate(&spec, &NoProgress).unwrap();
             }
             let len = std::fs::metadata(&path).unwrap().len();
             assert_eq!(stored_len(&path), Some(len), "{records} records");

@@ -1,45 +1,31 @@
-//! [`Store`]: opening a store file, transactions, and resolving viewers.
-//! Each public method opens its transaction and hands off to the module that
-//! owns the concept (`records`, `account`, `trash`, `audit`, ...).
+//! [`Store`], the front: every public method of the store is here, and each
+//! hands off to the module that owns the concept (`records`, `trash`,
+//! `export`, `account`, `backup`, `access`); the plumbing they share
+//! (transactions, acting for a person, resolving viewers) is `engine`.
+//! Methods acting for a person take the [`AccessContext`] of who acts;
+//! trusted code's are on [`Operator`] (`store.operator()`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use redb::Database;
-
-use crate::access::{AccessContext, Viewer};
-use crate::audit::monitor::{self, BlockRequest};
-use crate::audit::{self, Entry};
-use crate::error::{Error, Result};
-use crate::model::{Directory, Timestamp};
+use crate::access::{AccessContext, Action, Decision};
+use crate::error::Result;
+use crate::export::ExportFormat;
+use crate::model::{Access, NewRecord, Principal, Record};
+use crate::query::{Page, Query, Rows};
+use crate::records::Update;
 use crate::snapshot::Snapshots;
-use crate::txn::{Reader, Tx, Writer};
+use crate::trash::{Batch, Cascade, Deleted};
 use options::{Db, OpenOptions};
 
+pub(crate) mod engine;
 mod format;
 mod operator;
+pub(crate) use engine::Acting;
 pub use operator::Operator;
 pub(crate) mod layout;
 pub(crate) mod options;
 pub use format::FORMAT_VERSION;
-
-/// What a write action on behalf of a user works with.
-pub(crate) struct Acting<'a> {
-    pub v: &'a Viewer,
-    pub dir: &'a Directory,
-    pub now: Timestamp,
-    /// Set by the activity monitor when the refusal must block the user.
-    pub block: Option<BlockRequest>,
-}
-
-/// Resolved directories and viewers, each tagged with the directory version
-/// it was made from; an entry for an older version is never used.
-#[derive(Default)]
-struct Cache {
-    dirs: HashMap<u64, (u64, Arc<Directory>)>,
-    viewers: HashMap<(u64, u64), (u64, Arc<Viewer>)>,
-}
 
 /// An open crmstore file. Cheap to share between threads (`&Store` is `Sync`):
 /// readers never block, writers take turns.
@@ -49,7 +35,7 @@ pub struct Store {
     snapshots: Option<Snapshots>,
     db: Db,
     path: PathBuf,
-    cache: Mutex<Cache>,
+    cache: Mutex<engine::Cache>,
     /// What every action reads its one time from (`OpenOptions::clock`).
     pub(crate) clock: options::Clock,
 }
@@ -79,24 +65,6 @@ impl Store {
         OpenOptions::default()
     }
 
-    /// A new store in `file`, an empty file the caller just created (a
-    /// restore building a new store under a temporary name, `path`): no
-    /// other process opens it, so commits may skip fsync until the last.
-    /// `cache_bytes` bounds redb's page cache.
-    pub(crate) fn open_private(
-        file: std::fs::File,
-        path: &Path,
-        cache_bytes: usize,
-    ) -> Result<Store> {
-        let db = redb::backends::FileBackend::new(file).and_then(|backend| {
-            Database::builder()
-                .set_cache_size(cache_bytes)
-                .create_with_backend(backend)
-                .map(Db::Write)
-        });
-        Store::with_db(db, path.to_path_buf(), true)
-    }
-
     /// Opens a store on a redb storage backend of the caller's (fault
     /// injection in tests). Not part of the API.
     #[doc(hidden)]
@@ -105,7 +73,7 @@ impl Store {
         label: impl Into<PathBuf>,
     ) -> Result<Store> {
         Store::with_db(
-            Database::builder()
+            redb::Database::builder()
                 .create_with_backend(backend)
                 .map(Db::Write),
             label.into(),
@@ -113,277 +81,196 @@ impl Store {
         )
     }
 
-    /// `sole_writer`: no other process can write the file while it is open.
-    pub(crate) fn with_db(
-        db: std::result::Result<Db, redb::DatabaseError>,
-        path: PathBuf,
-        sole_writer: bool,
-    ) -> Result<Store> {
-        let db = db.map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Conflict(format!(
-                "`{}` is open in another process (only stores opened shared, as the \
-                 `crmstore` CLI opens them, can be used by two processes at once)",
-                path.display()
-            )),
-            redb::DatabaseError::Storage(redb::StorageError::Io(e))
-                if e.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Error::NotFound(format!("no store at `{}`", path.display()))
-            }
-            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m))
-                if m.contains("truncated") =>
-            {
-                Error::Corrupt(format!(
-                    "`{}` is truncated ({m}): restore it from a backup (docs/operations.md)",
-                    path.display()
-                ))
-            }
-            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
-                Error::Incompatible(format!("`{}` is not a crmstore store: {m}", path.display()))
-            }
-            redb::DatabaseError::Storage(redb::StorageError::Io(e))
-                if e.kind() == std::io::ErrorKind::InvalidData =>
-            {
-                Error::Incompatible(format!("`{}` is not a crmstore store: {e}", path.display()))
-            }
-            other => Error::from(other),
-        })?;
-        let store = Store {
-            db,
-            path,
-            cache: Mutex::new(Cache::default()),
-            snapshots: sole_writer.then(Snapshots::default),
-            clock: std::sync::Arc::new(Timestamp::now),
-        };
-        store.guarded(|| store.init())?;
-        Ok(store)
-    }
-
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot).
-    /// The time now, as this store's clock says: read once per action.
-    pub(crate) fn now(&self) -> Timestamp {
-        (self.clock)()
-    }
+    // Acting for a person: each takes the `AccessContext` of who acts.
 
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
-        self.guarded(|| {
-            let snapshot = self.reader()?;
-            f(&snapshot)
-        })
-    }
-
-    /// Runs `f`, answering `Corrupt` naming the file if the storage engine
-    /// panics inside it: redb 4.6 does on some damaged pages (`btree.rs:1110`
-    /// "unreachable", `tests/it/faults.rs` reproduces it), and no input, a
-    /// damaged file included, may make a call panic.
-    pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            .unwrap_or_else(|p| Err(damaged(&self.path, p.as_ref())))
-            .map_err(|e| match e {
-                // redb's errors never say which file.
-                Error::Storage(m) => Error::Storage(format!("`{}`: {m}", self.path.display())),
-                other => other,
-            })
-    }
-
-    /// The newest snapshot's tables, opened as they are used.
-    pub(crate) fn reader(&self) -> Result<Arc<Reader>> {
-        let begin = || Ok(Reader::new(self.db.begin_read()?));
-        match &self.snapshots {
-            Some(s) => s.current(begin),
-            None => begin().map(Arc::new),
-        }
-    }
-
-    /// Runs `f` in one write transaction, committed only if `f` succeeds:
-    /// INVARIANT (one transaction per action).
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
-        self.write_with(redb::Durability::Immediate, f)
-    }
-
-    /// [`Store::write`] for bulk work (generation, restore into a new file):
-    /// with `Durability::None` the commit skips fsync and is made durable by
-    /// the next immediate commit, which the caller must make.
-    pub(crate) fn write_with<T>(
-        &self,
-        durability: redb::Durability,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.guarded(|| self.write_unguarded(durability, f))
-    }
-
-    fn write_unguarded<T>(
-        &self,
-        durability: redb::Durability,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let mut txn = self.db.begin_write()?;
-        // A shared file refuses non-durable commits (other processes could
-        // not see them); bulk work then simply commits durably.
-        match txn.set_durability(durability) {
-            Ok(()) | Err(redb::SetDurabilityError::NonDurableCommitUnsupported) => {}
-            Err(e) => return Err(Error::Storage(e.to_string())),
-        }
-        let out = {
-            let mut w = Writer::open(&txn)?;
-            f(&mut w)
-        };
-        match out {
-            Ok(v) => {
-                let committed = txn.commit();
-                if let Some(s) = &self.snapshots {
-                    s.retire();
-                }
-                committed?;
-                Ok(v)
-            }
-            Err(e) => {
-                txn.abort()?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Runs a user's write action `name` in one transaction with the viewer
-    /// and directory resolved in it. A refusal (`Denied`) changes nothing of
-    /// the action; it is then audited as `access.denied` naming the action,
-    /// and if the activity monitor asked for it the user is blocked, both in
-    /// one transaction of their own.
-    pub(crate) fn act<T>(
-        &self,
-        ctx: &AccessContext,
-        name: &'static str,
-        now: Timestamp,
-        f: impl FnOnce(&mut Writer<'_>, &mut Acting<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let mut block = None;
-        let result = self.write(|w| {
-            let v = self.viewer_in(w, ctx)?;
-            let version = w.version_of(ctx.account)?.unwrap_or(0);
-            let dir = self.directory_in(w, ctx.account, version)?;
-            let mut acting = Acting {
-                v: &v,
-                dir: &dir,
-                now,
-                block: None,
-            };
-            let out = f(w, &mut acting);
-            block = acting.block;
-            out
-        });
-        let Err(Error::Denied(msg)) = result else {
-            return result;
-        };
-        let (a, user) = (ctx.account, ctx.user());
-        self.write(|w| {
-            let e = Entry {
-                actor: Some(user),
-                action: crate::audit::AuditAction::AccessDenied,
-                target: name.to_string(),
-                count: 0,
-                detail: msg.clone(),
-            };
-            audit::append(w, a, now, e)?;
-            if let Some(b) = &block {
-                monitor::set_blocked(w, a, None, user, true, &b.reason, now)?;
-            }
-            Ok(())
-        })?;
-        Err(Error::Denied(msg))
-    }
-
-    /// Resolves `user` of `account` into the context every read and write on
-    /// their behalf takes.
+    /// Whether the viewer may do `action` now, and if not, why: the same
+    /// reason the action gives when refused. (Every action decides again
+    /// when it runs.)
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown account or user; [`Error::Denied`]
-    /// when the user is inactive or blocked.
-    pub(crate) fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
-        self.read(|r| {
-            let version = r
-                .version_of(account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
-            let viewer = self.viewer(r, account, user, version)?;
-            Ok(AccessContext {
-                account,
-                version,
-                viewer,
-            })
-        })
+    /// `NotFound` for a record or trash batch the viewer may not see (it does
+    /// not exist for them); storage errors.
+    pub fn can(&self, ctx: &AccessContext, action: Action<'_>) -> Result<Decision> {
+        crate::access::ask::can(self, ctx, action)
     }
 
-    /// The viewer of `ctx` as of the transaction `t`: the context's own when
-    /// the directory has not changed since, else resolved anew.
-    pub(crate) fn viewer_in(&self, t: &impl Tx, ctx: &AccessContext) -> Result<Arc<Viewer>> {
-        let version = t
-            .version_of(ctx.account)?
-            .ok_or_else(|| Error::NotFound(format!("no account `{}`", ctx.account)))?;
-        if version == ctx.version {
-            return Ok(ctx.viewer.clone());
-        }
-        self.viewer(t, ctx.account, ctx.viewer.user, version)
+    /// Creates a record owned by the viewer (or by `new.owner` when the viewer
+    /// is an admin or has edit scope `all`).
+    ///
+    /// # Errors
+    /// `Denied` without the create right, for a stage outside the viewer's
+    /// stages, or for a hidden or read-only field; `Invalid` for an unknown
+    /// owner, team or parent.
+    pub fn create(&self, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
+        crate::records::create(self, ctx, new)
     }
 
-    fn viewer(&self, t: &impl Tx, account: u64, user: u64, version: u64) -> Result<Arc<Viewer>> {
-        if let Some((v, viewer)) = self.cache_lock().viewers.get(&(account, user)) {
-            if *v == version {
-                return Ok(viewer.clone());
-            }
-        }
-        let dir = self.directory_in(t, account, version)?;
-        let viewer = Arc::new(Viewer::resolve(&dir, user)?);
-        self.cache_lock()
-            .viewers
-            .insert((account, user), (version, viewer.clone()));
-        Ok(viewer)
+    /// Creates many records in one transaction: all or none (an import).
+    /// A record may name as parent one created earlier in the same call.
+    ///
+    /// # Errors
+    /// As [`Store::create`], for the first record refused; nothing is created.
+    pub fn create_many(&self, ctx: &AccessContext, news: Vec<NewRecord>) -> Result<Vec<Record>> {
+        crate::records::create_many(self, ctx, news)
     }
 
-    /// The directory of `account` at `version` (from the cache when it has it).
-    pub(crate) fn directory_in(
+    /// The record `id` as the viewer sees it.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist or the viewer may not see it (the two
+    /// are the same answer).
+    pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
+        crate::records::get(self, ctx, id)
+    }
+
+    /// Applies `up` to record `id`: version +1.
+    ///
+    /// # Errors
+    /// `NotFound` if invisible; `Denied` without the edit right or for a hidden
+    /// or read-only field; `Conflict` for a stale `expect_version`.
+    pub fn update(&self, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
+        crate::records::update(self, ctx, id, up)
+    }
+
+    /// One page of the records the viewer may see, in ascending id order.
+    ///
+    /// # Errors
+    /// `Denied` for a filter on a hidden field; `Invalid` for a filter whose
+    /// built-ins have the wrong type or an unknown module.
+    pub fn query(&self, ctx: &AccessContext, q: &Query) -> Result<Page> {
+        crate::records::query(self, ctx, q)
+    }
+
+    /// [`Store::query`], answered as [`Rows`]: the same records, read in
+    /// place from one buffer instead of built one by one (for showing a
+    /// page; [`RecordView::to_record`] makes an owned record of one).
+    ///
+    /// # Errors
+    /// As [`Store::query`].
+    pub fn query_rows(&self, ctx: &AccessContext, q: &Query) -> Result<Rows> {
+        crate::records::query_rows(self, ctx, q)
+    }
+
+    /// How many records of the query the viewer may see (`after`/`limit` ignored).
+    ///
+    /// # Errors
+    /// As [`Store::query`].
+    pub fn count(&self, ctx: &AccessContext, q: &Query) -> Result<u64> {
+        crate::records::count(self, ctx, q)
+    }
+
+    /// Shares each record with `to` at `access` (replacing its level if it
+    /// already has one). All records or none; audited as `record.share`.
+    /// Returns how many records changed: one already as asked keeps its
+    /// version and is not audited (nothing is, when none changed).
+    ///
+    /// # Errors
+    /// `NotFound` for an invisible record; `Denied` unless the viewer is an
+    /// admin or owns and may edit every record; `Invalid` for an unknown principal.
+    pub fn share(
         &self,
-        t: &impl Tx,
-        account: u64,
-        version: u64,
-    ) -> Result<Arc<Directory>> {
-        if let Some((v, dir)) = self.cache_lock().dirs.get(&account) {
-            if *v == version {
-                return Ok(dir.clone());
-            }
-        }
-        let dir = Arc::new(
-            t.directory_of(account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?,
-        );
-        self.cache_lock()
-            .dirs
-            .insert(account, (version, dir.clone()));
-        Ok(dir)
+        ctx: &AccessContext,
+        ids: &[u64],
+        to: Principal,
+        access: Access,
+    ) -> Result<u64> {
+        crate::records::share(self, ctx, ids, to, access)
     }
 
-    fn cache_lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        // A panic while holding the lock cannot leave the cache inconsistent
-        // (entries are replaced whole), so a poisoned lock is still usable.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Removes `from`'s share of each record. As [`Store::share`].
+    ///
+    /// # Errors
+    /// As [`Store::share`].
+    pub fn unshare(&self, ctx: &AccessContext, ids: &[u64], from: Principal) -> Result<u64> {
+        crate::records::unshare(self, ctx, ids, from)
     }
-}
 
-/// What a panic inside the storage engine means for the caller.
-pub(crate) fn damaged(path: &Path, panic: &(dyn std::any::Any + Send)) -> Error {
-    let why = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    Error::Corrupt(format!(
-        "`{}` is damaged: the storage engine failed reading it ({why}); run `crmstore check`, \
-         and restore it from a backup if that fails (docs/operations.md)",
-        path.display()
-    ))
+    /// Gives each record to `owner` (and `team`, when given). As [`Store::share`].
+    ///
+    /// # Errors
+    /// As [`Store::share`]; `Invalid` for an unknown user or team.
+    pub fn assign(
+        &self,
+        ctx: &AccessContext,
+        ids: &[u64],
+        owner: u64,
+        team: Option<u64>,
+    ) -> Result<u64> {
+        crate::records::assign(self, ctx, ids, owner, team)
+    }
+
+    /// Writes every record of `q.module` (matching `q`'s filter) the viewer
+    /// may export to `out`, hidden fields left out, and audits
+    /// `record.export` with the count. Returns the count.
+    ///
+    /// # Errors
+    /// `Denied` when the viewer's export scope is `none`, the module is
+    /// admin-only export and the viewer is not an admin, the filter names a
+    /// hidden field, or the activity monitor refuses (and blocks the user).
+    pub fn export(
+        &self,
+        ctx: &AccessContext,
+        q: &Query,
+        format: ExportFormat,
+        out: impl std::io::Write,
+    ) -> Result<u64> {
+        crate::export::export(self, ctx, q, format, out)
+    }
+
+    /// Moves records (and with [`Cascade::Yes`] everything below them by
+    /// `parent`) into one trash batch.
+    ///
+    /// # Errors
+    /// `NotFound` for an invisible record; `Denied` without the delete right
+    /// on every record (nothing changes); `Conflict` for live children
+    /// without [`Cascade::Yes`]; `Denied` when the activity monitor blocks the user.
+    pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
+        crate::trash::delete(self, ctx, ids, cascade)
+    }
+
+    /// The trash batches the viewer may see, ascending by id.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn trash_list(&self, ctx: &AccessContext) -> Result<Vec<Batch>> {
+        crate::trash::trash_list(self, ctx)
+    }
+
+    /// Puts back a batch, or only `only` (with their ancestors from the same
+    /// batch): same ids, owner, team, shares, fields, parent and version.
+    ///
+    /// # Errors
+    /// `NotFound` for a batch the viewer may not see; `Denied` when a
+    /// non-admin may no longer delete a record restored; `Conflict` when a
+    /// record's parent is gone.
+    pub fn restore_batch(
+        &self,
+        ctx: &AccessContext,
+        batch: u64,
+        only: Option<&[u64]>,
+    ) -> Result<u64> {
+        crate::trash::restore(self, ctx, batch, only)
+    }
+
+    /// Removes a batch for good. Admins only: the trash is their safety net.
+    ///
+    /// # Errors
+    /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
+    pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
+        crate::trash::purge(self, ctx, batch)
+    }
+
+    /// Blocks or unblocks `user`. Admins only; audited as `user.block` /
+    /// `user.unblock`.
+    ///
+    /// # Errors
+    /// `Denied` for a non-admin; `NotFound` for an unknown user.
+    pub fn set_blocked(&self, ctx: &crate::AccessContext, user: u64, blocked: bool) -> Result<()> {
+        crate::audit::set_blocked(self, ctx, user, blocked)
+    }
 }

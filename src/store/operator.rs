@@ -6,7 +6,9 @@
 use crate::access::AccessContext;
 use crate::account::Loaded;
 use crate::audit::{ChainReport, Event};
-use crate::backup::{Archive, BackupOptions};
+use std::path::Path;
+
+use crate::backup::{Archive, BackupOptions, Counts, Decryption};
 use crate::check::CheckReport;
 use crate::error::Result;
 use crate::model::{Directory, Timestamp};
@@ -43,7 +45,7 @@ impl Operator<'_> {
     /// # Errors
     /// As `Store`'s load: `Invalid` naming the first problem.
     pub fn load_json(&self, text: &str) -> Result<Loaded> {
-        self.0.load_json(text)
+        crate::account::load_json(self.0, text)
     }
 
     /// The directory of `account`.
@@ -51,7 +53,7 @@ impl Operator<'_> {
     /// # Errors
     /// `NotFound` for an unknown account.
     pub fn directory(&self, account: u64) -> Result<Directory> {
-        self.0.directory(account)
+        crate::account::directory(self.0, account)
     }
 
     /// Changes the directory of `account` with `edit`, checked like a loaded
@@ -61,7 +63,7 @@ impl Operator<'_> {
     /// `NotFound` for an unknown account; `Invalid` for a bad reference, a
     /// removed user or a changed account id.
     pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
-        self.0.update_directory(account, edit)
+        crate::account::update_directory(self.0, account, edit)
     }
 
     /// The audit events of `account` in ascending seq, at or after `since`,
@@ -75,7 +77,7 @@ impl Operator<'_> {
         since: Option<Timestamp>,
         action: Option<&str>,
     ) -> Result<Vec<Event>> {
-        self.0.audit_list(account, since, action)
+        crate::audit::audit_list(self.0, account, since, action)
     }
 
     /// Walks `account`'s audit chain.
@@ -83,7 +85,7 @@ impl Operator<'_> {
     /// # Errors
     /// `NotFound` for an unknown account.
     pub fn audit_verify(&self, account: u64) -> Result<ChainReport> {
-        self.0.audit_verify(account)
+        crate::audit::audit_verify(self.0, account)
     }
 
     /// Verifies every index against the records, both ways.
@@ -91,7 +93,7 @@ impl Operator<'_> {
     /// # Errors
     /// Storage errors; what is inconsistent is in the report.
     pub fn check(&self) -> Result<CheckReport> {
-        self.0.check()
+        crate::check::check(self.0)
     }
 
     /// Writes an archive of the store or one account.
@@ -99,7 +101,7 @@ impl Operator<'_> {
     /// # Errors
     /// As the backup: `NotFound`, `Io`, `Corrupt` for a damaged store.
     pub fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
-        self.0.backup(opts, progress)
+        crate::backup::write::backup(self.0, opts, progress)
     }
 
     /// Creates or replaces an account with generated data (benchmarks,
@@ -108,6 +110,61 @@ impl Operator<'_> {
     /// # Errors
     /// `Invalid` for a bad spec.
     pub fn generate(&self, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
-        self.0.generate(spec, progress)
+        crate::synth::generate(self.0, spec, progress)
+    }
+
+    /// The account as a document `load_json` reads back.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account.
+    pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
+        crate::account::dump_json(self.0, account)
+    }
+
+    /// Writes the account as a document `load_json` reads back, streaming its
+    /// records from one read transaction (constant memory).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
+    pub fn dump(&self, account: u64, out: impl std::io::Write) -> Result<()> {
+        crate::account::dump(self.0, account, out)
+    }
+
+    /// The ids of every account in the store, ascending.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn account_list(&self) -> Result<Vec<u64>> {
+        crate::account::accounts(self.0)
+    }
+
+    /// Restores account `account` from a full or account archive, seeking
+    /// straight to it. Without `as_new` it replaces the live account in one
+    /// write transaction (readers see the old or the new, never a mix),
+    /// keeping the live audit log; with `as_new` it lands beside it under
+    /// that id, with the archived log. Either way `backup.restore` is
+    /// appended. A bad archive leaves the store untouched.
+    ///
+    /// # Errors
+    /// `NotFound` when the archive lacks the account; `Conflict` when
+    /// `as_new` names an existing account; `Crypto`/`Corrupt`/`Incompatible`
+    /// for a bad archive.
+    pub fn restore_account(
+        &self,
+        file: &Path,
+        key: &Decryption,
+        account: u64,
+        as_new: Option<u64>,
+    ) -> Result<Counts> {
+        crate::backup::restore::restore_account(self.0, file, key, account, as_new)
+    }
+
+    /// Purges, in every account, the batches whose retention ended by `now`.
+    /// Returns how many records were purged.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn purge_expired(&self, now: Timestamp) -> Result<u64> {
+        crate::trash::purge_expired(self.0, now)
     }
 }

@@ -155,7 +155,7 @@ impl OpenOptions {
                 builder.create(path).map(Db::Write)
             }
         }));
-        let mut db = opened.map_err(|p| crate::store::damaged(path, p.as_ref()))?;
+        let mut db = opened.map_err(|p| crate::store::engine::damaged(path, p.as_ref()))?;
         if self.read_only && matches!(db, Err(redb::DatabaseError::RepairAborted)) {
             // The file is marked for recovery: a writer was killed, or (with
             // several processes sharing it) one is between its commits. A
@@ -165,7 +165,7 @@ impl OpenOptions {
             db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 builder.open(path).map(Db::Write)
             }))
-            .map_err(|p| crate::store::damaged(path, p.as_ref()))?
+            .map_err(|p| crate::store::engine::damaged(path, p.as_ref()))?
             .map_err(|e| match e {
                 redb::DatabaseError::Storage(redb::StorageError::Io(io))
                     if matches!(

@@ -254,117 +254,103 @@ pub struct Deleted {
     pub count: u64,
 }
 
-impl Store {
-    /// Moves records (and with [`Cascade::Yes`] everything below them by
-    /// `parent`) into one trash batch.
-    ///
-    /// # Errors
-    /// `NotFound` for an invisible record; `Denied` without the delete right
-    /// on every record (nothing changes); `Conflict` for live children
-    /// without [`Cascade::Yes`]; `Denied` when the activity monitor blocks the user.
-    pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
-        let now = self.now();
-        self.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
-            delete_in(w, act, ids, cascade)
-        })
-    }
+/// [`Store::delete`].
+pub(crate) fn delete(
+    store: &Store,
+    ctx: &AccessContext,
+    ids: &[u64],
+    cascade: Cascade,
+) -> Result<Deleted> {
+    let now = store.now();
+    store.act(ctx, AuditAction::RecordDelete.name(), now, |w, act| {
+        delete_in(w, act, ids, cascade)
+    })
+}
 
-    /// The trash batches the viewer may see, ascending by id.
-    ///
-    /// # Errors
-    /// Storage errors only.
-    pub fn trash_list(&self, ctx: &AccessContext) -> Result<Vec<Batch>> {
-        self.read(|r| {
-            let v = self.viewer_in(r, ctx)?;
-            list(r, &v, ctx.account)
-        })
-    }
+/// [`Store::trash_list`].
+pub(crate) fn trash_list(store: &Store, ctx: &AccessContext) -> Result<Vec<Batch>> {
+    store.read(|r| {
+        let v = store.viewer_in(r, ctx)?;
+        list(r, &v, ctx.account)
+    })
+}
 
-    /// Puts back a batch, or only `only` (with their ancestors from the same
-    /// batch): same ids, owner, team, shares, fields, parent and version.
-    ///
-    /// # Errors
-    /// `NotFound` for a batch the viewer may not see; `Denied` when a
-    /// non-admin may no longer delete a record restored; `Conflict` when a
-    /// record's parent is gone.
-    pub fn restore(&self, ctx: &AccessContext, batch: u64, only: Option<&[u64]>) -> Result<u64> {
-        let now = self.now();
-        self.act(ctx, AuditAction::RecordRestore.name(), now, |w, act| {
-            restore_in(w, act.v, ctx.account, batch, only, now)
-        })
-    }
+/// [`Store::restore_batch`].
+pub(crate) fn restore(
+    store: &Store,
+    ctx: &AccessContext,
+    batch: u64,
+    only: Option<&[u64]>,
+) -> Result<u64> {
+    let now = store.now();
+    store.act(ctx, AuditAction::RecordRestore.name(), now, |w, act| {
+        restore_in(w, act.v, ctx.account, batch, only, now)
+    })
+}
 
-    /// Removes a batch for good. Admins only: the trash is their safety net.
-    ///
-    /// # Errors
-    /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
-    pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
-        let now = self.now();
-        self.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
-            let v = act.v;
-            let (b, _) = batch_for(w, v, ctx.account, batch)?;
-            decide_action(v, Action::PurgeBatch(batch), Target::Account).or_denied()?;
-            let count = purge_batch(w, ctx.account, &b)?;
+/// [`Store::purge`].
+pub(crate) fn purge(store: &Store, ctx: &AccessContext, batch: u64) -> Result<u64> {
+    let now = store.now();
+    store.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
+        let v = act.v;
+        let (b, _) = batch_for(w, v, ctx.account, batch)?;
+        decide_action(v, Action::PurgeBatch(batch), Target::Account).or_denied()?;
+        let count = purge_batch(w, ctx.account, &b)?;
+        let e = Entry {
+            actor: Some(v.user),
+            action: crate::audit::AuditAction::RecordPurge,
+            target: format!("batch {batch}"),
+            count,
+            detail: String::new(),
+        };
+        audit::append(w, ctx.account, now, e)?;
+        Ok(count)
+    })
+}
+
+/// [`Store::purge_expired`].
+pub(crate) fn purge_expired(store: &Store, now: Timestamp) -> Result<u64> {
+    store.write(|w| {
+        let mut expired: BTreeMap<u64, Vec<Batch>> = BTreeMap::new();
+        for e in w.trash.range::<(u64, u64)>(..)? {
+            let (k, val) = e?;
+            let (a, id) = k.value();
+            let b: Batch = codec::decode(val.value(), || format!("trash key ({a}, {id})"))?;
+            if b.expires_at <= now {
+                expired.entry(a).or_default().push(b);
+            }
+        }
+        // Judged as of `now`, logged at the real time with `now` beside it
+        // when they differ: a drill's `--now` in the future must not put
+        // an event out of time order.
+        let at = store.now();
+        // (A caller's own "now" is a moment earlier: not a drill.)
+        let detail = if now.0.abs_diff(at.0) < 1_000_000 {
+            "retention expired".to_string()
+        } else {
+            format!("retention expired as of {}", now.to_rfc3339())
+        };
+        let mut total = 0u64;
+        for (a, batches) in expired {
+            let mut count = 0;
+            for b in &batches {
+                count = u64::saturating_add(count, purge_batch(w, a, b)?);
+            }
+            let target = batches
+                .iter()
+                .map(|b| format!("batch {}", b.id))
+                .collect::<Vec<_>>()
+                .join(",");
             let e = Entry {
-                actor: Some(v.user),
+                actor: None,
                 action: crate::audit::AuditAction::RecordPurge,
-                target: format!("batch {batch}"),
+                target,
                 count,
-                detail: String::new(),
+                detail: detail.clone(),
             };
-            audit::append(w, ctx.account, now, e)?;
-            Ok(count)
-        })
-    }
-
-    /// Purges, in every account, the batches whose retention ended by `now`.
-    /// Returns how many records were purged.
-    ///
-    /// # Errors
-    /// Storage errors only.
-    pub fn purge_expired(&self, now: Timestamp) -> Result<u64> {
-        self.write(|w| {
-            let mut expired: BTreeMap<u64, Vec<Batch>> = BTreeMap::new();
-            for e in w.trash.range::<(u64, u64)>(..)? {
-                let (k, val) = e?;
-                let (a, id) = k.value();
-                let b: Batch = codec::decode(val.value(), || format!("trash key ({a}, {id})"))?;
-                if b.expires_at <= now {
-                    expired.entry(a).or_default().push(b);
-                }
-            }
-            // Judged as of `now`, logged at the real time with `now` beside it
-            // when they differ: a drill's `--now` in the future must not put
-            // an event out of time order.
-            let at = self.now();
-            // (A caller's own "now" is a moment earlier: not a drill.)
-            let detail = if now.0.abs_diff(at.0) < 1_000_000 {
-                "retention expired".to_string()
-            } else {
-                format!("retention expired as of {}", now.to_rfc3339())
-            };
-            let mut total = 0u64;
-            for (a, batches) in expired {
-                let mut count = 0;
-                for b in &batches {
-                    count = u64::saturating_add(count, purge_batch(w, a, b)?);
-                }
-                let target = batches
-                    .iter()
-                    .map(|b| format!("batch {}", b.id))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let e = Entry {
-                    actor: None,
-                    action: crate::audit::AuditAction::RecordPurge,
-                    target,
-                    count,
-                    detail: detail.clone(),
-                };
-                audit::append(w, a, at, e)?;
-                total = total.saturating_add(count);
-            }
-            Ok(total)
-        })
-    }
+            audit::append(w, a, at, e)?;
+            total = total.saturating_add(count);
+        }
+        Ok(total)
+    })
 }

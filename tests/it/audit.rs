@@ -39,7 +39,7 @@ fn every_sensitive_action_is_one_event_in_a_whole_chain() {
         .unwrap();
     f.store.assign(&ada, &[1], 4, None).unwrap();
     let Deleted { batch: b, count: _ } = f.store.delete(&ada, &[1], Cascade::Yes).unwrap();
-    f.store.restore(&ada, b, None).unwrap();
+    f.store.restore_batch(&ada, b, None).unwrap();
     let Deleted { batch: b, count: _ } = f.store.delete(&ada, &[4], Cascade::No).unwrap();
     f.store.purge(&ada, b).unwrap();
     export_all(&f, &ada, &Query::module("deals")).unwrap();

@@ -47,7 +47,7 @@ fn key(k: &Keys) -> Decryption {
 /// A second account beside the fixture's, so full archives hold two.
 fn two_accounts() -> Fixture {
     let f = fixture();
-    let mut doc = f.store.dump_json(1).unwrap();
+    let mut doc = f.store.operator().dump_json(1).unwrap();
     doc["account"]["id"] = 2.into();
     doc["account"]["name"] = "Beta".into();
     f.store.operator().load_json(&doc.to_string()).unwrap();
@@ -71,8 +71,8 @@ fn a_full_archive_restores_to_an_identical_store() {
     let restored = Store::open(&to).unwrap();
     for a in [1, 2] {
         assert_eq!(
-            restored.dump_json(a).unwrap(),
-            f.store.dump_json(a).unwrap()
+            restored.operator().dump_json(a).unwrap(),
+            f.store.operator().dump_json(a).unwrap()
         );
     }
     assert!(restored.operator().check().unwrap().is_consistent());
@@ -105,15 +105,21 @@ fn one_account_replaces_a_damaged_live_account_and_keeps_its_log() {
     let k = keys();
     let out = tempfile::tempdir().unwrap();
     let file = archive(&f.store, out.path(), &k, None, Kind::Weekly);
-    let before = f.store.dump_json(1).unwrap();
-    let other = f.store.dump_json(2).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
+    let other = f.store.operator().dump_json(2).unwrap();
     let ada = f.ctx(1);
     f.store.delete(&ada, &[1, 3, 4], Cascade::Yes).unwrap();
     let live_log = f.store.operator().audit_list(1, None, None).unwrap().len();
-    f.store.restore_account(&file, &key(&k), 1, None).unwrap();
-    assert_eq!(f.store.dump_json(1).unwrap()["records"], before["records"]);
+    f.store
+        .operator()
+        .restore_account(&file, &key(&k), 1, None)
+        .unwrap();
     assert_eq!(
-        f.store.dump_json(2).unwrap(),
+        f.store.operator().dump_json(1).unwrap()["records"],
+        before["records"]
+    );
+    assert_eq!(
+        f.store.operator().dump_json(2).unwrap(),
         other,
         "the other account is untouched"
     );
@@ -133,9 +139,13 @@ fn as_new_lands_beside_with_only_the_account_id_changed() {
     let out = tempfile::tempdir().unwrap();
     let file = archive(&f.store, out.path(), &k, Some(1), Kind::Manual);
     f.store
+        .operator()
         .restore_account(&file, &key(&k), 1, Some(7))
         .unwrap();
-    let (a, b) = (f.store.dump_json(1).unwrap(), f.store.dump_json(7).unwrap());
+    let (a, b) = (
+        f.store.operator().dump_json(1).unwrap(),
+        f.store.operator().dump_json(7).unwrap(),
+    );
     assert_eq!(a["records"], b["records"]);
     assert_eq!(b["account"]["id"], 7);
     assert_eq!(
@@ -153,11 +163,13 @@ fn as_new_lands_beside_with_only_the_account_id_changed() {
     let ctx = f.store.operator().context(7, 3).unwrap();
     assert_eq!(crate::common::ids(&f.store, &ctx, "deals"), [1, 2]);
     assert!(matches!(
-        f.store.restore_account(&file, &key(&k), 1, Some(7)),
+        f.store
+            .operator()
+            .restore_account(&file, &key(&k), 1, Some(7)),
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
-        f.store.restore_account(&file, &key(&k), 2, None),
+        f.store.operator().restore_account(&file, &key(&k), 2, None),
         Err(Error::NotFound(_))
     ));
 }
@@ -173,15 +185,19 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 fn refused(f: &Fixture, file: &Path, k: &Decryption, out: &Path) -> Error {
-    let before = f.store.dump_json(1).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
     let listing = files(out);
     let verify = backup::verify(file, k, &NoProgress).map(|r| r.problems);
     let to = out.join("new.redb");
     let whole = backup::restore_store(file, k, &to, &NoProgress).unwrap_err();
-    let one = f.store.restore_account(file, k, 1, None).unwrap_err();
+    let one = f
+        .store
+        .operator()
+        .restore_account(file, k, 1, None)
+        .unwrap_err();
     assert_eq!(files(out), listing, "a refused restore left files behind");
     assert_eq!(
-        f.store.dump_json(1).unwrap(),
+        f.store.operator().dump_json(1).unwrap(),
         before,
         "a refused restore changed the live account"
     );
@@ -309,7 +325,10 @@ fn a_restore_larger_than_one_landing_batch_is_whole() {
     let restored = Store::open(&to).unwrap();
     assert!(restored.operator().check().unwrap().is_consistent());
     for a in [1, 2] {
-        assert_eq!(restored.dump_json(a).unwrap(), store.dump_json(a).unwrap());
+        assert_eq!(
+            restored.operator().dump_json(a).unwrap(),
+            store.operator().dump_json(a).unwrap()
+        );
     }
 }
 

@@ -108,7 +108,7 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
         assert_eq!(crate::common::ids(&store, &raj, "deals"), [1, 7]);
         let note = store.get(&raj, 1).unwrap().fields["note"].clone();
         assert_eq!(note, crmstore::Value::Text("layout 2".into()));
-        store.dump_json(1).unwrap()
+        store.operator().dump_json(1).unwrap()
     };
     let (format, tables) = formats_and_tables(&path);
     assert_eq!(format, 2, "a read-only open never migrates");
@@ -127,7 +127,7 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
     let store = Store::open(&path).unwrap();
     assert!(store.operator().check().unwrap().is_consistent());
     assert_eq!(
-        store.dump_json(1).unwrap(),
+        store.operator().dump_json(1).unwrap(),
         dump,
         "every record moved as it was"
     );
@@ -171,7 +171,7 @@ fn a_version_1_store_takes_new_writes_beside_its_old_records() {
         .update(&raj, 1, crmstore::Update::new().set("note", "rewritten"))
         .unwrap();
     let batch = store.trash_list(&raj).unwrap()[0].id;
-    store.restore(&raj, batch, None).unwrap();
+    store.restore_batch(&raj, batch, None).unwrap();
     let new = store
         .create(&raj, crmstore::NewRecord::new("deals").field("name", "new"))
         .unwrap();

@@ -67,7 +67,7 @@ fn each_request_is_answered_as_its_action_would_be() {
         .unwrap();
     let no = ask(&raj, restore);
     assert!(!no.allowed);
-    let e = f.store.restore(&raj, gone.batch, None).unwrap_err();
+    let e = f.store.restore_batch(&raj, gone.batch, None).unwrap_err();
     assert!(
         matches!(&e, Error::Denied(m) if Some(m.as_str()) == no.reason.as_deref()),
         "{e}"

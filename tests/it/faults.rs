@@ -66,7 +66,7 @@ fn work(store: &Store) -> crmstore::Result<()> {
         store.share(&raj, &[r.id], Principal::User(4), Access::Read)?;
     }
     let Deleted { batch: b, count: _ } = store.delete(&raj, &[1], Cascade::Yes)?;
-    store.restore(&ada, b, Some(&[5]))?;
+    store.restore_batch(&ada, b, Some(&[5]))?;
     let Deleted { batch: b, count: _ } = store.delete(&ada, &[4], Cascade::No)?;
     store.purge(&ada, b)?;
     Ok(())
@@ -98,7 +98,7 @@ fn a_failed_write_leaves_the_store_whole() {
             store.operator().audit_verify(1).unwrap().broken.is_none(),
             "after {n} writes: audit chain broken"
         );
-        store.dump_json(1).unwrap();
+        store.operator().dump_json(1).unwrap();
     }
     assert!(
         failures > 5,
@@ -141,7 +141,7 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
     let want = {
         let copy = dir.path().join("want.redb");
         std::fs::copy(&fixture, &copy).unwrap();
-        Store::open(&copy).unwrap().dump_json(1).unwrap()
+        Store::open(&copy).unwrap().operator().dump_json(1).unwrap()
     };
     let mut failures = 0;
     for n in 0..40 {
@@ -158,7 +158,11 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
             store.operator().check().unwrap().is_consistent(),
             "after {n} writes"
         );
-        assert_eq!(store.dump_json(1).unwrap(), want, "after {n} writes");
+        assert_eq!(
+            store.operator().dump_json(1).unwrap(),
+            want,
+            "after {n} writes"
+        );
     }
     assert!(failures > 0, "no write failed: the test injected nothing");
     assert!(
@@ -171,7 +175,7 @@ fn a_failed_migration_leaves_the_older_store_readable_as_it_was() {
 fn a_failed_gen_leaves_the_account_as_it_was_or_whole() {
     let f = fixture();
     let path = f.path.clone();
-    let before = f.store.dump_json(1).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
     drop(f.store);
     // Two landings of 20,000 inside the one transaction.
     let spec = crmstore::synth::GenSpec {
@@ -203,7 +207,7 @@ fn a_failed_gen_leaves_the_account_as_it_was_or_whole() {
             .iter()
             .map(|m| store.count(&ada, &crmstore::Query::module(*m)).unwrap_or(0))
             .sum();
-        if store.dump_json(1).unwrap() == before {
+        if store.operator().dump_json(1).unwrap() == before {
             continue;
         }
         assert_eq!(records, spec.records, "after {n} writes: half an account");

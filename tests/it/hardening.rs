@@ -631,7 +631,7 @@ fn the_library_holds_every_write_path_to_the_same_limits() {
     use crmstore::{Error, NewRecord, Update, Value};
     let f = crate::common::fixture();
     let raj = f.ctx(3);
-    let before = f.store.dump_json(1).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
     let long = Value::Text("a".repeat((1 << 20) + 1));
     let deep = (0..65).fold(Value::Null, |v, _| Value::List(vec![v]));
     fn refused<T>(r: crmstore::Result<T>) -> bool {
@@ -664,7 +664,7 @@ fn the_library_holds_every_write_path_to_the_same_limits() {
         NewRecord::new("deals").field("x", deep),
     ];
     assert!(refused(f.store.create_many(&raj, many)));
-    assert_eq!(f.store.dump_json(1).unwrap(), before);
+    assert_eq!(f.store.operator().dump_json(1).unwrap(), before);
     // A flat chain built in code is one level; nesting past 64 is refused.
     let chain = (0..999).fold(crmstore::Filter::field("a").eq(1), |f, _| {
         f.or(crmstore::Filter::field("a").eq(1))

@@ -8,14 +8,14 @@ use crate::common::{fixture, DOC};
 #[test]
 fn load_then_dump_is_a_fixed_point() {
     let f = fixture();
-    let first = f.store.dump_json(1).unwrap();
+    let first = f.store.operator().dump_json(1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let other = Store::open(dir.path().join("o.redb")).unwrap();
     other.operator().load_json(&first.to_string()).unwrap();
-    assert_eq!(other.dump_json(1).unwrap(), first);
+    assert_eq!(other.operator().dump_json(1).unwrap(), first);
     // And loading the dump over the same account changes nothing either.
     f.store.operator().load_json(&first.to_string()).unwrap();
-    assert_eq!(f.store.dump_json(1).unwrap(), first);
+    assert_eq!(f.store.operator().dump_json(1).unwrap(), first);
     assert_eq!(first["records"].as_array().unwrap().len(), 6);
     assert_eq!(first["users"][0]["name"], "ada");
 }
@@ -23,13 +23,13 @@ fn load_then_dump_is_a_fixed_point() {
 /// Applies `edit` to the fixture document and returns the load error.
 fn refused(edit: impl FnOnce(&mut Value)) -> String {
     let f = fixture();
-    let before = f.store.dump_json(1).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
     let mut doc: Value = serde_json::from_str(DOC).unwrap();
     edit(&mut doc);
     let e = f.store.operator().load_json(&doc.to_string()).unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
     assert_eq!(
-        f.store.dump_json(1).unwrap(),
+        f.store.operator().dump_json(1).unwrap(),
         before,
         "a refused load changed the account"
     );
@@ -37,7 +37,10 @@ fn refused(edit: impl FnOnce(&mut Value)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let fresh = Store::open(dir.path().join("f.redb")).unwrap();
     assert!(fresh.operator().load_json(&doc.to_string()).is_err());
-    assert!(matches!(fresh.dump_json(1), Err(Error::NotFound(_))));
+    assert!(matches!(
+        fresh.operator().dump_json(1),
+        Err(Error::NotFound(_))
+    ));
     e.to_string()
 }
 

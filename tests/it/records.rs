@@ -206,7 +206,7 @@ fn a_store_opened_read_only_reads_and_refuses_every_change() {
     drop(f.store);
     let store = Store::options().read_only().open(&f.path).unwrap();
     let raj = store.operator().context(1, 3).unwrap();
-    let before = store.dump_json(1).unwrap();
+    let before = store.operator().dump_json(1).unwrap();
     assert!(store.get(&raj, 1).is_ok());
     let refused = [
         store
@@ -218,7 +218,7 @@ fn a_store_opened_read_only_reads_and_refuses_every_change() {
     for r in refused {
         assert!(matches!(r, Err(Error::Denied(m)) if m.contains("read-only")));
     }
-    assert_eq!(store.dump_json(1).unwrap(), before);
+    assert_eq!(store.operator().dump_json(1).unwrap(), before);
 }
 
 #[test]
@@ -435,7 +435,7 @@ fn hierarchy_and_directory_changes_apply_at_once() {
             .len(),
         4
     );
-    let mut doc: serde_json::Value = f.store.dump_json(1).unwrap();
+    let mut doc: serde_json::Value = f.store.operator().dump_json(1).unwrap();
     doc["account"]["hierarchy_access"] = false.into();
     f.store.operator().load_json(&doc.to_string()).unwrap();
     // The same context, made before the change, sees the change.
@@ -630,11 +630,11 @@ fn reopen_keeps_everything() {
         .store
         .create(&raj, NewRecord::new("deals").field("name", "kept"))
         .unwrap();
-    let dump = f.store.dump_json(1).unwrap();
+    let dump = f.store.operator().dump_json(1).unwrap();
     let path = f.path.clone();
     drop(f.store);
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.dump_json(1).unwrap(), dump);
+    assert_eq!(store.operator().dump_json(1).unwrap(), dump);
     let again = store
         .create(
             &store.operator().context(1, 3).unwrap(),

@@ -8,7 +8,7 @@ use crate::common::fixture;
 fn delete_moves_records_to_one_batch_and_restore_puts_them_back_exactly() {
     let f = fixture();
     let raj = f.ctx(3);
-    let before = f.store.dump_json(1).unwrap();
+    let before = f.store.operator().dump_json(1).unwrap();
     let Deleted { batch, count } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
     assert_eq!(count, 2, "the deal and its comment");
     assert!(matches!(f.store.get(&raj, 1), Err(Error::NotFound(_))));
@@ -27,8 +27,8 @@ fn delete_moves_records_to_one_batch_and_restore_puts_them_back_exactly() {
         listed[0].records.iter().map(|r| r.id).collect::<Vec<_>>(),
         [1, 5]
     );
-    assert_eq!(f.store.restore(&raj, batch, None).unwrap(), 2);
-    let after = f.store.dump_json(1).unwrap();
+    assert_eq!(f.store.restore_batch(&raj, batch, None).unwrap(), 2);
+    let after = f.store.operator().dump_json(1).unwrap();
     assert_eq!(
         after["records"], before["records"],
         "same ids, owners, fields, versions"
@@ -76,7 +76,7 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
     let raj = f.ctx(3);
     let Deleted { batch, count: _ } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
     assert_eq!(
-        f.store.restore(&raj, batch, Some(&[5])).unwrap(),
+        f.store.restore_batch(&raj, batch, Some(&[5])).unwrap(),
         2,
         "the comment brings its deal"
     );
@@ -92,17 +92,20 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
         count: _,
     } = f.store.delete(&raj, &[1], Cascade::No).unwrap();
     assert!(matches!(
-        f.store.restore(&raj, b1, None),
+        f.store.restore_batch(&raj, b1, None),
         Err(Error::Conflict(_))
     ));
-    f.store.restore(&raj, b2, None).unwrap();
-    f.store.restore(&raj, b1, None).unwrap();
+    f.store.restore_batch(&raj, b2, None).unwrap();
+    f.store.restore_batch(&raj, b1, None).unwrap();
     assert!(
-        matches!(f.store.restore(&raj, b1, None), Err(Error::NotFound(_))),
+        matches!(
+            f.store.restore_batch(&raj, b1, None),
+            Err(Error::NotFound(_))
+        ),
         "batch gone after restore"
     );
     assert!(matches!(
-        f.store.restore(&raj, 999, None),
+        f.store.restore_batch(&raj, 999, None),
         Err(Error::NotFound(_))
     ));
     assert!(f.store.operator().check().unwrap().is_consistent());
@@ -120,7 +123,7 @@ fn who_sees_restores_and_purges_which_batch() {
     );
     assert!(f.store.trash_list(&sue).unwrap().is_empty());
     assert!(matches!(
-        f.store.restore(&sue, batch, None),
+        f.store.restore_batch(&sue, batch, None),
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
@@ -150,7 +153,7 @@ fn a_user_who_lost_the_delete_right_cannot_restore() {
         })
         .unwrap();
     assert!(matches!(
-        f.store.restore(&raj, batch, None),
+        f.store.restore_batch(&raj, batch, None),
         Err(Error::Denied(_))
     ));
     assert_eq!(
@@ -159,7 +162,7 @@ fn a_user_who_lost_the_delete_right_cannot_restore() {
         "still in the trash"
     );
     assert_eq!(
-        f.store.restore(&f.ctx(1), batch, None).unwrap(),
+        f.store.restore_batch(&f.ctx(1), batch, None).unwrap(),
         1,
         "an admin still can"
     );
@@ -184,12 +187,14 @@ fn purge_expired_honours_retention() {
     let day = 86_400;
     assert_eq!(
         f.store
+            .operator()
             .purge_expired(batch.deleted_at.plus_secs(29 * day))
             .unwrap(),
         0
     );
     assert_eq!(
         f.store
+            .operator()
             .purge_expired(batch.deleted_at.plus_secs(30 * day))
             .unwrap(),
         1
@@ -210,7 +215,7 @@ fn repeated_delete_and_restore_keeps_check_clean() {
     for i in 0..20 {
         let Deleted { batch: b, count: _ } = f.store.delete(&raj, &[1], Cascade::Yes).unwrap();
         f.store
-            .restore(&raj, b, if i % 2 == 0 { None } else { Some(&[5]) })
+            .restore_batch(&raj, b, if i % 2 == 0 { None } else { Some(&[5]) })
             .unwrap();
         f.store.update(&raj, 1, Update::new().set("n", i)).unwrap();
     }

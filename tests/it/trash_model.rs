@@ -201,7 +201,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
                     .is_some_and(|p| !chosen.contains(&p) && !m.live.contains_key(&p))
             });
             let allowed = chosen.iter().all(|c| m.sees(user, items[c].0));
-            let got = store.restore(&ctx(user), b, only.map(|o| vec![o]).as_deref());
+            let got = store.restore_batch(&ctx(user), b, only.map(|o| vec![o]).as_deref());
             match got {
                 Ok(n) if !orphan && allowed => {
                     if n != chosen.len() as u64 {
