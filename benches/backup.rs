@@ -262,7 +262,7 @@ fn backups(c: &mut Criterion) {
         b.iter(|| {
             let a = store.operator().backup(&opts(), &NoProgress).unwrap();
             std::fs::remove_file(&a.file).unwrap();
-            std::fs::remove_file(backup::Sidecar::path_for(&a.file)).unwrap();
+            std::fs::remove_file(backup::sidecar_path(&a.file)).unwrap();
         })
     });
     g.bench_function("limit: zstd + age of the same entries", |b| {

@@ -48,6 +48,7 @@ mod query;
 mod records;
 mod snapshot;
 mod store;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 mod tables;
 mod trash;

@@ -9,7 +9,7 @@ pub(crate) mod config;
 mod crafted;
 pub(crate) mod crypto;
 pub(crate) mod format;
-pub mod name;
+pub(crate) mod name;
 pub(crate) mod read;
 pub(crate) mod restore;
 pub(crate) mod retention;
@@ -24,9 +24,10 @@ pub use crypto::{keygen, Decryption, Encryption};
 pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
 pub use read::{verify, VerifyReport};
 pub use restore::restore_store;
-pub use retention::{plan as plan_prune, ArchiveFacts, Decision, Keep};
+use retention::{plan as plan_prune, ArchiveFacts};
+pub use retention::{Decision, Keep};
 pub use schedule::{BackupScheduler, RunEvent, RunHook};
-pub use sidecar::Sidecar;
+use sidecar::Sidecar;
 pub use write::{Archive, BackupOptions};
 
 use crate::error::Result;
@@ -36,13 +37,48 @@ use crate::model::Timestamp;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     pub file: PathBuf,
-    /// What the archive's own name says: all that `prune` goes by.
-    pub facts: name::NameFacts,
-    pub sidecar: Sidecar,
     /// Whether the file's SHA-256 and size match its sidecar (no key needed).
     pub intact: bool,
     /// Whether a verification found this very file whole (`record_verified`).
     pub verified: bool,
+    /// What the archive's own name says: all that `prune` goes by.
+    pub(crate) facts: name::NameFacts,
+    pub(crate) sidecar: Sidecar,
+}
+
+impl Listing {
+    /// When the archive was written (RFC 3339, UTC).
+    pub fn created_at(&self) -> &str {
+        &self.sidecar.created_at
+    }
+
+    /// `full` or `account:A`.
+    pub fn scope(&self) -> &str {
+        &self.sidecar.scope
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.sidecar.kind
+    }
+
+    /// What the archive holds, as its sidecar says.
+    pub fn counts(&self) -> &Counts {
+        &self.sidecar.counts
+    }
+
+    /// The archive's size in bytes and SHA-256 (hex), as its sidecar says.
+    pub fn size(&self) -> u64 {
+        self.sidecar.size
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sidecar.sha256
+    }
+}
+
+/// Where the sidecar of `archive` is (`<archive>.json` beside it).
+pub fn sidecar_path(archive: &Path) -> PathBuf {
+    Sidecar::path_for(archive)
 }
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {

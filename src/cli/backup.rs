@@ -152,10 +152,10 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
             if g.json {
                 for l in &listed {
                     output::line(serde_json::json!({
-                        "file": name(&l.file), "created_at": l.sidecar.created_at, "scope": l.sidecar.scope,
-                        "kind": l.sidecar.kind, "size": l.sidecar.size, "sha256": l.sidecar.sha256, "intact": l.intact,
+                        "file": name(&l.file), "created_at": l.created_at(), "scope": l.scope(),
+                        "kind": l.kind(), "size": l.size(), "sha256": l.sha256(), "intact": l.intact,
                         "verified": l.verified,
-                        "counts": l.sidecar.counts,
+                        "counts": l.counts(),
                     }))?;
                 }
             } else {
@@ -163,12 +163,14 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
                     .iter()
                     .map(|l| {
                         vec![
-                            l.sidecar.file.clone(),
-                            l.sidecar.created_at.clone(),
-                            l.sidecar.scope.clone(),
-                            l.sidecar.kind.name().into(),
-                            l.sidecar.counts.records.to_string(),
-                            l.sidecar.size.to_string(),
+                            l.file
+                                .file_name()
+                                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                            l.created_at().to_string(),
+                            l.scope().to_string(),
+                            l.kind().name().into(),
+                            l.counts().records.to_string(),
+                            l.size().to_string(),
                             if l.intact { "yes" } else { "NO" }.into(),
                         ]
                     })

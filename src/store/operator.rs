@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::model::{Directory, Timestamp};
 use crate::progress::Progress;
 use crate::store::Store;
+#[cfg(any(test, feature = "synth"))]
 use crate::synth::GenSpec;
 
 /// Trusted code's handle on a store: `store.operator()`. Nothing here asks
@@ -104,6 +105,7 @@ impl Operator<'_> {
         crate::backup::write::backup(self.0, opts, progress)
     }
 
+    #[cfg(any(test, feature = "synth"))]
     /// Creates or replaces an account with generated data (benchmarks,
     /// trying things).
     ///
