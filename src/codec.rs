@@ -23,12 +23,9 @@ pub(crate) trait Stored: Serialize + DeserializeOwned {
     }
 }
 
-// Every stored type, in one place. `Record` is at layout 2 (its field map
-// moved last); its impl, reading layout 1, is beside it in `model/record.rs`.
-impl Stored for crate::Directory {}
-impl Stored for crate::txn::AccountState {}
-impl Stored for crate::Event {}
-impl Stored for crate::Batch {}
+// Each stored type implements `Stored` beside its definition: `Directory`,
+// `AccountState` (txn), `Event` (audit) and `Batch` (trash) at layout 1;
+// `Record` at layout 2 (its field map moved last), reading layout 1.
 
 /// Encodes `value` with its layout byte.
 pub(crate) fn encode<T: Stored>(value: &T) -> Result<Vec<u8>> {

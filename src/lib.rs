@@ -40,8 +40,6 @@ mod check;
 mod codec;
 mod error;
 mod export;
-mod index;
-mod limits;
 mod model;
 mod progress;
 mod query;
@@ -53,6 +51,10 @@ pub mod synth;
 mod tables;
 mod trash;
 mod txn;
+// Paths kept at the root: the index writer belongs to the transaction layer
+// (`txn::Sealed`), the limits to the model they bound.
+pub(crate) use model::limits;
+pub(crate) use txn::index;
 mod util;
 
 pub use access::{AccessContext, Action, Decision};
@@ -107,7 +109,7 @@ pub mod fuzzing {
     pub fn stored_record(bytes: &[u8]) -> crate::Result<()> {
         use crate::codec::Stored;
         use crate::{Record, RecordView};
-        let all = crate::access::decide::Hidden::default();
+        let all = crate::model::FieldMask::default();
         let whole = crate::codec::decode::<Record>(bytes, || "fuzz".into());
         let in_place = crate::txn::view_of(bytes, 0, 0).and_then(|v| {
             let mut cut = Vec::new();

@@ -2,7 +2,9 @@
 //! states it. The query planner is an optimisation of [`decide`]; the model
 //! tests hold the two to the same answers.
 
-use crate::model::{Access, FieldRule, Principal, Record, RecordView, Scope, Share, Shares};
+use crate::model::{
+    Access, FieldMask, FieldRule, Principal, Record, RecordView, Scope, Share, Shares,
+};
 
 use super::viewer::Viewer;
 
@@ -198,36 +200,21 @@ pub(crate) fn hidden(v: &Viewer, module: &str, field: &str) -> bool {
 
 /// R as V reads it: hidden fields removed.
 pub(crate) fn redact(v: &Viewer, mut r: Record) -> Record {
-    let hidden = Hidden::of(v, &r.module);
-    if !hidden.0.is_empty() {
+    let hidden = hidden_fields(v, &r.module);
+    if !hidden.is_empty() {
         r.fields.retain(|name, _| !hidden.contains(name));
     }
     r
 }
 
-/// The fields of one module hidden from a viewer (none from an admin).
-#[derive(Debug, Default)]
-pub(crate) struct Hidden<'v>(Vec<&'v str>);
-
-impl<'v> Hidden<'v> {
-    pub(crate) fn of(v: &'v Viewer, module: &str) -> Hidden<'v> {
-        let rules = (!v.admin).then(|| v.perms(module)).flatten();
-        Hidden(rules.map_or_else(Vec::new, |p| {
-            p.fields
-                .iter()
-                .filter(|(_, rule)| **rule == FieldRule::Hidden)
-                .map(|(name, _)| name.as_str())
-                .collect()
-        }))
-    }
-
-    #[cfg(test)]
-    pub(crate) fn from_names(names: &[&'v str]) -> Hidden<'v> {
-        Hidden(names.to_vec())
-    }
-
-    /// Whether `field` (a name, as text or its bytes) is hidden.
-    pub(crate) fn contains(&self, field: impl AsRef<[u8]>) -> bool {
-        self.0.iter().any(|h| h.as_bytes() == field.as_ref())
-    }
+/// The fields of `module` hidden from V (none from an admin).
+pub(crate) fn hidden_fields<'v>(v: &'v Viewer, module: &str) -> FieldMask<'v> {
+    let rules = (!v.admin).then(|| v.perms(module)).flatten();
+    FieldMask::from_names(&rules.map_or_else(Vec::new, |p| {
+        p.fields
+            .iter()
+            .filter(|(_, rule)| **rule == FieldRule::Hidden)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }))
 }

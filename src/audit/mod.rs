@@ -35,6 +35,8 @@ pub struct Event {
     pub hash: [u8; 32],
 }
 
+impl codec::Stored for Event {}
+
 impl Event {
     fn digest(&self) -> [u8; 32] {
         let body = (

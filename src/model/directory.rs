@@ -364,3 +364,5 @@ impl Directory {
             || self.account.privacy.admin_only_export.contains(module)
     }
 }
+
+impl crate::codec::Stored for Directory {}

@@ -1,6 +1,8 @@
 //! The data model: ids, values, records and the directory of an account.
 
 pub(crate) mod directory;
+pub(crate) mod limits;
+mod mask;
 pub(crate) mod record;
 pub(crate) mod value;
 pub(crate) mod view;
@@ -9,6 +11,7 @@ pub use directory::{
     Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, MonitorAction, MonitorRule,
     Principal, Privacy, Profile, Role, Scope, SharingRule, Team, User,
 };
+pub(crate) use mask::FieldMask;
 pub use record::{NewRecord, Record, Share};
 pub use value::{Timestamp, Value, ValueRef};
 pub use view::{RecordView, Shares};

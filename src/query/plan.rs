@@ -13,9 +13,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use super::filter::{CmpOp, Filter};
-use crate::access::decide::{decide, Hidden, RecordAction};
+use crate::access::decide::{decide, hidden_fields, RecordAction};
 use crate::access::Viewer;
 use crate::error::{Error, Result};
+use crate::model::FieldMask;
 use crate::model::{Principal, RecordView, Scope, Value};
 use crate::txn::Reader;
 
@@ -193,7 +194,7 @@ pub(crate) fn scan(
     r: &Reader,
     v: &Viewer,
     scan: &Scan<'_>,
-    mut visit: impl FnMut(&RecordView<'_>, &Hidden<'_>) -> Result<bool>,
+    mut visit: impl FnMut(&RecordView<'_>, &FieldMask<'_>) -> Result<bool>,
 ) -> Result<u64> {
     let Some(from) = scan.after.map_or(Some(0), |a| a.checked_add(1)) else {
         return Ok(0);
@@ -202,7 +203,7 @@ pub(crate) fn scan(
         .iter()
         .map(|s| open(r, scan.account, scan.module_id, s, from))
         .collect::<Result<Vec<_>>>()?;
-    let hidden = Hidden::of(v, scan.module);
+    let hidden = hidden_fields(v, scan.module);
     let mut examined = 0;
     for id in Merge::new(streams)? {
         let id = id?;

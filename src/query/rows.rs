@@ -1,9 +1,9 @@
 //! [`Rows`]: a page of records read in place, for callers that show a page
 //! and do not need owned records.
 
-use crate::access::decide::Hidden;
 use crate::codec::Stored;
 use crate::error::Result;
+use crate::model::FieldMask;
 use crate::model::{Record, RecordView};
 
 /// One page of a query's answer as [`RecordView`]s over one buffer: the
@@ -32,7 +32,7 @@ impl Rows {
     }
 
     /// Adds `view` without the `hidden` fields.
-    pub(crate) fn push(&mut self, view: &RecordView<'_>, hidden: &Hidden<'_>) -> Result<()> {
+    pub(crate) fn push(&mut self, view: &RecordView<'_>, hidden: &FieldMask<'_>) -> Result<()> {
         view.write_without(hidden, &mut self.bytes)?;
         self.ends.push(self.bytes.len());
         Ok(())

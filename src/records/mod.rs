@@ -6,10 +6,11 @@ mod write;
 
 pub use update::Update;
 
-use crate::access::decide::{self, decide, Hidden, RecordAction, Subject};
+use crate::access::decide::{self, decide, RecordAction, Subject};
 use crate::access::{AccessContext, Viewer};
 use crate::audit::AuditAction;
 use crate::error::{Error, Result};
+use crate::model::FieldMask;
 use crate::model::{Access, NewRecord, Principal, Record, RecordView};
 use crate::query::plan::{self, Scan};
 use crate::query::{Page, Query, Rows};
@@ -88,7 +89,7 @@ pub(crate) fn get(store: &Store, ctx: &AccessContext, id: u64) -> Result<Record>
         let v = store.viewer_in(r, ctx)?;
         r.view(ctx.account, id, |found| {
             let rec = viewable(found, &v, id)?;
-            rec.to_record_without(&Hidden::of(&v, rec.module))
+            rec.to_record_without(&decide::hidden_fields(&v, rec.module))
         })
     })
 }
@@ -131,7 +132,7 @@ fn page(
     store: &Store,
     ctx: &AccessContext,
     q: &Query,
-    mut take: impl FnMut(&RecordView<'_>, &Hidden<'_>) -> Result<()>,
+    mut take: impl FnMut(&RecordView<'_>, &FieldMask<'_>) -> Result<()>,
 ) -> Result<(Option<u64>, u64)> {
     store.read(|r| {
         let v = store.viewer_in(r, ctx)?;

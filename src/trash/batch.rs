@@ -30,6 +30,8 @@ pub struct Batch {
     pub records: Vec<TrashedItem>,
 }
 
+impl codec::Stored for Batch {}
+
 impl Batch {
     /// The JSON `trash list --json` prints.
     pub fn to_json(&self) -> serde_json::Value {

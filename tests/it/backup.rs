@@ -598,11 +598,7 @@ fn an_archive_whose_sidecar_was_lost_is_reported_and_verify_rebuilds_it() {
     );
     let rep = backup::verify(&file, &key(&k), &NoProgress).unwrap();
     assert!(backup::rebuild_sidecar(&file, &rep).unwrap());
-    assert_eq!(
-        read(&sidecar),
-        original,
-        "derived data, rebuilt whole"
-    );
+    assert_eq!(read(&sidecar), original, "derived data, rebuilt whole");
     assert!(
         !backup::rebuild_sidecar(&file, &rep).unwrap(),
         "only when missing"

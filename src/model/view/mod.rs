@@ -25,9 +25,9 @@ use wire::{value_of, Cursor, Entries};
 
 use super::record::Record;
 use super::value::{Timestamp, ValueRef};
-use crate::access::decide::Hidden;
 use crate::codec::Stored;
 use crate::error::{Error, Result};
+use crate::model::FieldMask;
 
 /// A record read in place from a page's bytes: the built-ins as values, text
 /// borrowed, fields read on access. [`RecordView::to_record`] makes the owned
@@ -181,7 +181,7 @@ impl<'a> RecordView<'a> {
     }
 
     /// The owned record without the `hidden` fields; `Corrupt` if any entry is.
-    pub(crate) fn to_record_without(&self, hidden: &Hidden<'_>) -> Result<Record> {
+    pub(crate) fn to_record_without(&self, hidden: &FieldMask<'_>) -> Result<Record> {
         // Inserted one by one: `collect` would gather and sort what is
         // stored sorted already.
         let mut fields = BTreeMap::new();
@@ -216,7 +216,7 @@ impl<'a> RecordView<'a> {
     /// Appends this record without the `hidden` fields to `out`, in layout 2
     /// whichever layout it was read from: what `parse` reads back as this view
     /// less those fields. `Corrupt` (and `out` as it was) if any entry is.
-    pub(crate) fn write_without(&self, hidden: &Hidden<'_>, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn write_without(&self, hidden: &FieldMask<'_>, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
         out.extend_from_slice(self.head);
         out.extend_from_slice(self.tail);
@@ -317,11 +317,11 @@ mod tests {
         for (layout, bytes) in layouts(&r) {
             let v = view(layout, &bytes);
             assert_eq!(v.to_record(), r);
-            assert_eq!(v.to_record_without(&Hidden::default()).unwrap(), r);
+            assert_eq!(v.to_record_without(&FieldMask::default()).unwrap(), r);
             // 200 fields: a two-byte count, rewritten when some are cut.
             let f000 = ["f000"];
             let mut cut = Vec::new();
-            v.write_without(&Hidden::from_names(&f000), &mut cut)
+            v.write_without(&FieldMask::from_names(&f000), &mut cut)
                 .unwrap();
             let mut less = r.clone();
             less.fields.remove("f000");
@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn reads_what_was_stored_and_cuts_hidden_fields() {
         let iban = ["iban"];
-        let hidden = Hidden::from_names(&iban);
+        let hidden = FieldMask::from_names(&iban);
         let mut expected = sample();
         expected.fields.remove("iban");
         for (layout, bytes) in layouts(&sample()) {
@@ -352,9 +352,9 @@ mod tests {
                 let Some(Ok(v)) = RecordView::parse(layout, &bytes[..n]) else {
                     continue;
                 };
-                assert!(v.to_record_without(&Hidden::default()).is_err(), "{n}");
+                assert!(v.to_record_without(&FieldMask::default()).is_err(), "{n}");
                 let mut out = vec![9];
-                assert!(v.write_without(&Hidden::default(), &mut out).is_err());
+                assert!(v.write_without(&FieldMask::default(), &mut out).is_err());
                 assert_eq!(out, [9], "a failed write leaves the buffer as it was");
             }
         }
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!((v.id, v.owner, v.shares.len()), (7, 3, 1));
         assert_eq!(v.try_field("amount").unwrap(), Some(ValueRef::Int(5)));
         assert!(matches!(v.try_field("tags"), Err(Error::Corrupt(m)) if m.contains("record `7`")));
-        assert!(v.to_record_without(&Hidden::default()).is_err());
+        assert!(v.to_record_without(&FieldMask::default()).is_err());
         assert!(postcard::from_bytes::<Record>(&bytes).is_err());
     }
 }

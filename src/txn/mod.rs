@@ -17,6 +17,14 @@ use crate::error::{Error, Result};
 use crate::model::{Directory, Record, RecordView};
 use crate::tables::*;
 
+pub(crate) mod index;
+
+/// The token a write transaction asks for before it hands out the records
+/// table or an index table: only this module and `index` can make one, so
+/// only `index` writes them.
+#[derive(Clone, Copy)]
+pub(crate) struct Sealed(pub(in crate::txn) ());
+
 /// Per-account counters and the head of the audit chain (`tables::ACCOUNTS`).
 ///
 /// INVARIANT (ids never reused): `next_record` is above every record id the
@@ -28,6 +36,8 @@ pub(crate) struct AccountState {
     pub next_seq: u64,
     pub head: [u8; 32],
 }
+
+impl codec::Stored for AccountState {}
 
 impl AccountState {
     /// Takes the next record id (ids start at 1 and are never reused).
@@ -257,8 +267,6 @@ macro_rules! write_access {
         }
     };
 }
-
-use crate::index::Sealed;
 
 /// Removes the keys from `lo` up to `hi` (exclusive; unbounded with `None`).
 fn clear_range<'a, K: redb::Key + 'static, V: redb::Value + 'static>(

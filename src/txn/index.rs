@@ -12,14 +12,10 @@ use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Record, RecordView, Share};
 use crate::tables::{record_key, record_key_parts};
-use crate::txn::Writer;
+use crate::txn::{Sealed, Writer};
 
-/// The token a write transaction asks for before it hands out the records
-/// table or an index table (`txn::WriteTables`): only this module makes one,
-/// so only this module writes them.
-#[derive(Clone, Copy)]
-pub(crate) struct Sealed(());
-
+/// What this module shows a write transaction to be handed the records and
+/// index tables (`txn::WriteTables`).
 const SEALED: Sealed = Sealed(());
 
 /// The ids of the live records whose parent is `parent`.
