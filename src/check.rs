@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 
 use crate::codec;
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::index::entries;
 use crate::model::Record;
-use crate::store::Store;
 use crate::txn::{record_place, Reader, Tx};
 
 /// What `check` found. Findings are collected, not stopped at (up to
@@ -228,6 +228,6 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
 ///
 /// # Errors
 /// Storage errors only; what is inconsistent is in the report.
-pub(crate) fn check(store: &Store) -> Result<CheckReport> {
+pub(crate) fn check(store: &Engine) -> Result<CheckReport> {
     store.read(check_in)
 }

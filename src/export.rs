@@ -9,12 +9,12 @@ use crate::access::decide::{self, RecordAction};
 use crate::access::{AccessContext, Action, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{MonitorAction, Record};
 use crate::query::plan::{self, Scan};
 use crate::query::Query;
 use crate::records::prepare_filter;
-use crate::store::Store;
 use crate::txn::Reader;
 
 /// The output format of an export.
@@ -66,7 +66,7 @@ fn csv_row(r: &Record, fields: &[String]) -> Vec<String> {
 
 /// [`Store::export`].
 pub(crate) fn export(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     q: &Query,
     format: ExportFormat,

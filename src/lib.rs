@@ -33,17 +33,20 @@
 
 mod access;
 mod account;
+mod ask;
 mod audit;
 pub mod backup;
 mod bulk;
 mod check;
 mod codec;
+mod engine;
 mod error;
 mod export;
 mod model;
 mod progress;
 mod query;
 mod records;
+pub mod schedule;
 mod snapshot;
 mod store;
 #[cfg(any(test, feature = "synth"))]
@@ -150,7 +153,7 @@ pub mod fuzzing {
     /// account 2) to the same records. `Ok` when `create` refused it.
     pub fn write_then_read(store: &crate::Store, record: &str) -> crate::Result<()> {
         use crate::{ExportFormat, NewRecord, Query};
-        let ctx = store.context(1, 1)?;
+        let ctx = store.operator().context(1, 1)?;
         let Ok(new) = NewRecord::from_json("deals", record) else {
             return Ok(());
         };
@@ -180,10 +183,12 @@ pub mod fuzzing {
             .dump_json(1)
             .map_err(|e| broken("dump", e))?;
         doc["account"]["id"] = serde_json::json!(2);
-        crate::account::load_json(store, &doc.to_string())
+        store
+            .operator()
+            .load_json(&doc.to_string())
             .map_err(|e| broken("load of its dump", e))?;
         let again = store
-            .get(&store.context(2, 1)?, made.id)
+            .get(&store.operator().context(2, 1)?, made.id)
             .map_err(|e| broken("get after load", e))?;
         if again.fields != got.fields {
             return Err(broken(

@@ -5,13 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{
     Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, Principal, Privacy, Profile,
     Record, Role, Scope, Share, SharingRule, Team, Timestamp, User, Value,
 };
 use crate::progress::Progress;
-use crate::store::Store;
 use crate::{audit, codec, index};
 
 /// What to generate.
@@ -302,7 +302,7 @@ pub fn record(spec: &GenSpec, dir: &Directory, id: u64) -> Record {
 ///
 /// # Errors
 /// `Invalid` for a spec with fewer than 2 users or no team.
-pub(crate) fn generate(store: &Store, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
+pub(crate) fn generate(store: &Engine, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
     let dir = directory(spec)?;
     let a = spec.account;
     progress.set_len(spec.records);

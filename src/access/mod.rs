@@ -2,7 +2,6 @@
 //! decision rules and field-level security.
 
 pub(crate) mod action;
-pub(crate) mod ask;
 pub(crate) mod decide;
 pub(crate) mod viewer;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::model::record::fields_from_json;
+use crate::model::json::fields_from_json;
 use crate::model::{
     AccountSettings, Directory, Group, Profile, Record, Role, Share, SharingRule, Team, Timestamp,
     User,

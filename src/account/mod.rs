@@ -7,9 +7,9 @@ mod document;
 use redb::ReadableTable;
 
 use crate::audit::{self, Entry};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
-use crate::store::Store;
 
 use crate::txn::{record_place, Reader, Writer};
 use crate::{codec, index};
@@ -99,7 +99,7 @@ pub struct Loaded {
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the first problem.
-pub(crate) fn load_json(store: &Store, text: &str) -> Result<Loaded> {
+pub(crate) fn load_json(store: &Engine, text: &str) -> Result<Loaded> {
     let now = store.now();
     let (dir, records, next) = parse(text, now)?;
     let count = store.write(|w| load_in(w, &dir, &records, next, now))?;
@@ -110,7 +110,7 @@ pub(crate) fn load_json(store: &Store, text: &str) -> Result<Loaded> {
 }
 
 /// [`Store::dump_json`].
-pub(crate) fn dump_json(store: &Store, account: u64) -> Result<serde_json::Value> {
+pub(crate) fn dump_json(store: &Engine, account: u64) -> Result<serde_json::Value> {
     let mut text = Vec::new();
     dump(store, account, &mut text)?;
     serde_json::from_slice(&text)
@@ -118,12 +118,12 @@ pub(crate) fn dump_json(store: &Store, account: u64) -> Result<serde_json::Value
 }
 
 /// [`Store::dump`].
-pub(crate) fn dump(store: &Store, account: u64, mut out: impl std::io::Write) -> Result<()> {
+pub(crate) fn dump(store: &Engine, account: u64, mut out: impl std::io::Write) -> Result<()> {
     store.read(|r| dump_in(r, account, &mut out))
 }
 
 /// [`Store::accounts`].
-pub(crate) fn accounts(store: &Store) -> Result<Vec<u64>> {
+pub(crate) fn accounts(store: &Engine) -> Result<Vec<u64>> {
     store.read(|r| {
         r.directory()?
             .range::<u64>(..)?
@@ -137,7 +137,7 @@ pub(crate) fn accounts(store: &Store) -> Result<Vec<u64>> {
 ///
 /// # Errors
 /// [`Error::NotFound`] for an unknown account.
-pub(crate) fn directory(store: &Store, account: u64) -> Result<Directory> {
+pub(crate) fn directory(store: &Engine, account: u64) -> Result<Directory> {
     store.read(|r| {
         crate::txn::Tx::directory_of(r, account)?
             .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))
@@ -155,7 +155,7 @@ pub(crate) fn directory(store: &Store, account: u64) -> Result<Directory> {
 /// the edited directory has a bad reference, removes a user or changes
 /// the account id.
 pub(crate) fn update_directory(
-    store: &Store,
+    store: &Engine,
     account: u64,
     edit: impl FnOnce(&mut Directory),
 ) -> Result<()> {
@@ -189,5 +189,33 @@ pub(crate) fn update_directory(
             detail: String::new(),
         };
         audit::append(w, account, now, e)
+    })
+}
+
+/// [`Store::set_blocked`].
+pub(crate) fn set_blocked(
+    store: &Engine,
+    ctx: &crate::AccessContext,
+    user: u64,
+    blocked: bool,
+) -> Result<()> {
+    let name = if blocked {
+        crate::audit::AuditAction::UserBlock
+    } else {
+        crate::audit::AuditAction::UserUnblock
+    }
+    .name();
+    store.act(ctx, name, store.now(), |w, act| {
+        use crate::access::action::{decide_action, Target};
+        decide_action(act.v, crate::Action::Block { user }, Target::Account).or_denied()?;
+        crate::audit::monitor::set_blocked(
+            w,
+            ctx.account,
+            Some(act.v.user),
+            user,
+            blocked,
+            "by an admin",
+            act.now,
+        )
     })
 }

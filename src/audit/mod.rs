@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
-use crate::store::Store;
 use crate::txn::{Reader, Writer};
 
 /// One audited action.
@@ -264,13 +263,14 @@ pub(crate) fn verify_in(r: &Reader, account: u64) -> Result<ChainReport> {
     })
 }
 
-/// The audit events of `account` in ascending seq, at or after `since`
-/// and of `action` when given. An operator's view: no viewer filter.
+/// The events of `account` in ascending seq, at or after `since`, of
+/// `action` (an [`AuditAction`] name) when given (`Operator::audit_list`).
 ///
 /// # Errors
-/// `NotFound` for an unknown account; `Corrupt` for an undecodable event.
+/// `NotFound` for an unknown account; `Invalid` for an unknown action;
+/// `Corrupt` for an undecodable event.
 pub(crate) fn audit_list(
-    store: &Store,
+    r: &Reader,
     account: u64,
     since: Option<Timestamp>,
     action: Option<&str>,
@@ -278,49 +278,18 @@ pub(crate) fn audit_list(
     if let Some(a) = action {
         AuditAction::parse(a)?;
     }
-    store.read(|r| {
-        known(r, account)?;
-        list_in(r, account, since, action)
-    })
+    known(r, account)?;
+    list_in(r, account, since, action)
 }
 
-/// Checks `account`'s hash chain from the first event to the head.
+/// Checks `account`'s hash chain from the first event to the head
+/// (`Operator::audit_verify`).
 ///
 /// # Errors
 /// `NotFound` for an unknown account; what is broken is in the report.
-pub(crate) fn audit_verify(store: &Store, account: u64) -> Result<ChainReport> {
-    store.read(|r| {
-        known(r, account)?;
-        verify_in(r, account)
-    })
-}
-
-/// [`Store::set_blocked`].
-pub(crate) fn set_blocked(
-    store: &Store,
-    ctx: &crate::AccessContext,
-    user: u64,
-    blocked: bool,
-) -> Result<()> {
-    let name = if blocked {
-        AuditAction::UserBlock
-    } else {
-        AuditAction::UserUnblock
-    }
-    .name();
-    store.act(ctx, name, store.now(), |w, act| {
-        use crate::access::action::{decide_action, Target};
-        decide_action(act.v, crate::Action::Block { user }, Target::Account).or_denied()?;
-        monitor::set_blocked(
-            w,
-            ctx.account,
-            Some(act.v.user),
-            user,
-            blocked,
-            "by an admin",
-            act.now,
-        )
-    })
+pub(crate) fn audit_verify(r: &Reader, account: u64) -> Result<ChainReport> {
+    known(r, account)?;
+    verify_in(r, account)
 }
 
 fn known(r: &Reader, account: u64) -> Result<()> {

@@ -4,7 +4,6 @@
 
 pub(crate) mod atomic;
 pub(crate) mod chunks;
-pub(crate) mod config;
 #[cfg(test)]
 mod crafted;
 pub(crate) mod crypto;
@@ -13,20 +12,17 @@ pub(crate) mod name;
 pub(crate) mod read;
 pub(crate) mod restore;
 pub(crate) mod retention;
-pub(crate) mod schedule;
 pub(crate) mod sidecar;
 pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use config::ScheduleConfig;
 pub use crypto::{keygen, Decryption, Encryption};
 pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
 pub use read::{verify, VerifyReport};
 pub use restore::restore_store;
 use retention::{plan as plan_prune, ArchiveFacts};
 pub use retention::{Decision, Keep};
-pub use schedule::{BackupScheduler, RunEvent, RunHook};
 use sidecar::Sidecar;
 pub use write::{Archive, BackupOptions};
 

@@ -15,10 +15,10 @@ use super::format::{bad, footer_offset, ArchiveScope, Counts, Header, Item, Trai
 use super::read::{header_of, open, valid, walk, Plain};
 use crate::audit::{self, Entry};
 use crate::codec;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
 use crate::progress::{NoProgress, Progress};
-use crate::store::Store;
 use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
 use crate::{bulk, index};
@@ -158,7 +158,7 @@ pub fn restore_store(
         std::fs::remove_file(&stale).map_err(|e| Error::io_at("cannot remove", &stale, e))?;
     }
     let (tmp_file, mut guard) = create_temp(to)?;
-    let store = Store::open_private(tmp_file, &tmp_name(to), RESTORE_CACHE_BYTES)?;
+    let store = Engine::open_private(tmp_file, &tmp_name(to), RESTORE_CACHE_BYTES)?;
     let mut counts = Counts::default();
     // One pass: every chunk lands as it is read, and every hash, count and
     // the footer are checked on the way; the file is renamed into place only
@@ -283,7 +283,7 @@ fn trailer_of(rd: &mut Plain) -> Result<Trailer> {
 
 /// [`Store::restore_account`].
 pub(crate) fn restore_account(
-    store: &Store,
+    store: &Engine,
     file: &Path,
     key: &Decryption,
     account: u64,

@@ -17,10 +17,10 @@ use super::format::{
 use super::read::valid;
 use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record};
 use crate::progress::Progress;
-use crate::store::Store;
 use crate::trash::Batch;
 use crate::txn::AccountState;
 use crate::txn::{Reader, Tx};
@@ -139,7 +139,7 @@ fn write_account<W: Write + Send + 'static>(
 /// `NotFound` for an unknown account; `Io` when the folder cannot be
 /// written (no partial file is left behind).
 pub(crate) fn backup(
-    store: &Store,
+    store: &Engine,
     opts: &BackupOptions,
     progress: &dyn Progress,
 ) -> Result<Archive> {
@@ -245,7 +245,7 @@ pub(crate) fn backup(
 ///
 /// # Errors
 /// Storage errors (a damaged store may refuse this too).
-pub(crate) fn audit_backup_failed(store: &Store, kind: &str, why: &str) -> Result<()> {
+pub(crate) fn audit_backup_failed(store: &Engine, kind: &str, why: &str) -> Result<()> {
     let now = store.now();
     store.write(|w| {
         let accounts: Vec<u64> = w

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use crmstore::backup::{
-    self, BackupOptions, BackupScheduler, Decryption, Encryption, Keep, Kind, ScheduleConfig,
-};
+use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Keep, Kind};
+use crmstore::schedule::{BackupScheduler, ScheduleConfig};
 use crmstore::{Error, Timestamp};
 
 use crate::{output, progress, Global, Outcome, DONE, INVALID};

@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::model::record::BUILT_IN_FIELDS;
 use crate::model::{Record, Value, ValueRef};
 
-/// Lists nest at most this deep in a field value.
-pub const MAX_DEPTH: u32 = 64;
+/// Lists nest at most this deep in a field value (the depth decoding a
+/// stored value allows, so a write never stores what a read refuses).
+pub const MAX_DEPTH: u32 = crate::model::value::MAX_LIST_DEPTH;
 /// A text value is at most this many bytes.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
 /// A record's stored form is at most this many bytes.

@@ -1,6 +1,7 @@
 //! The data model: ids, values, records and the directory of an account.
 
 pub(crate) mod directory;
+pub(crate) mod json;
 pub(crate) mod limits;
 mod mask;
 pub(crate) mod record;

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::directory::{Access, Principal};
 use super::value::{Timestamp, Value};
 use crate::codec::Stored;
-use crate::error::{Error, Result};
 
 /// One share of a record: `to` gets `access` on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,52 +189,4 @@ impl NewRecord {
         self.owner = Some(owner);
         self
     }
-
-    /// Reads the CLI's `--json-record` document:
-    /// `{"fields":{..},"team":1,"stage":"new","parent":null,"owner":3}`.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming what is wrong.
-    pub fn from_json(module: &str, text: &str) -> Result<NewRecord> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Doc {
-            #[serde(default)]
-            fields: BTreeMap<String, serde_json::Value>,
-            #[serde(default)]
-            team: Option<u64>,
-            #[serde(default)]
-            stage: Option<String>,
-            #[serde(default)]
-            parent: Option<u64>,
-            #[serde(default)]
-            owner: Option<u64>,
-        }
-        super::value::check_integer_literals(text)
-            .map_err(|e| Error::Invalid(format!("record document: {e}")))?;
-        let doc: Doc = serde_json::from_str(text)
-            .map_err(|e| Error::Invalid(format!("record document: {e}")))?;
-        Ok(NewRecord {
-            module: module.to_string(),
-            fields: fields_from_json(doc.fields)?,
-            team: doc.team,
-            stage: doc.stage,
-            parent: doc.parent,
-            owner: doc.owner,
-        })
-    }
-}
-
-/// Converts a JSON map of fields, naming the field whose value is bad.
-pub(crate) fn fields_from_json(
-    map: impl IntoIterator<Item = (String, serde_json::Value)>,
-) -> Result<BTreeMap<String, Value>> {
-    map.into_iter()
-        .map(|(k, v)| {
-            let v =
-                Value::from_json(&v).map_err(|e| Error::Invalid(format!("field `{k}`: {e}")))?;
-            crate::limits::check_field_value(&k, &v)?;
-            Ok((k, v))
-        })
-        .collect()
 }

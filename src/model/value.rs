@@ -56,7 +56,8 @@ pub enum Value {
 /// Lists nest at most this deep in stored values: bytes from a store or an
 /// archive cannot drive decoding into a stack overflow. (JSON input is held to
 /// 128 levels by serde_json before it gets here, and to this by every write.)
-pub(crate) use crate::limits::MAX_DEPTH as MAX_LIST_DEPTH;
+/// (`limits::MAX_DEPTH`, the limit a write holds values to, is this.)
+pub(crate) const MAX_LIST_DEPTH: u32 = 64;
 
 thread_local! {
     static LIST_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };

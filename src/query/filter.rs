@@ -70,14 +70,6 @@ impl Filter {
         FieldRef(name.into())
     }
 
-    /// Parses the filter text of CLI.md.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming the column where the text went wrong.
-    pub fn parse(text: &str) -> Result<Filter> {
-        super::parse::parse(text)
-    }
-
     /// Both hold. Joins into `self` when it is an `And` already.
     #[must_use]
     pub fn and(self, other: Filter) -> Filter {

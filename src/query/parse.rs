@@ -8,6 +8,16 @@ use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::Value;
 
+impl Filter {
+    /// Parses the filter text of CLI.md.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the column where the text went wrong.
+    pub fn parse(text: &str) -> Result<Filter> {
+        parse(text)
+    }
+}
+
 /// Deeper nesting than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = limits::MAX_DEPTH as usize;
 

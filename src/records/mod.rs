@@ -9,12 +9,12 @@ pub use update::Update;
 use crate::access::decide::{self, decide, RecordAction, Subject};
 use crate::access::{AccessContext, Viewer};
 use crate::audit::AuditAction;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::FieldMask;
 use crate::model::{Access, NewRecord, Principal, Record, RecordView};
 use crate::query::plan::{self, Scan};
 use crate::query::{Page, Query, Rows};
-use crate::store::Store;
 use crate::txn::Tx;
 
 use write::{create_in, manage_in, update_in, Manage};
@@ -61,7 +61,7 @@ pub(crate) fn prepare_filter(v: &Viewer, q: &Query) -> Result<Option<crate::Filt
 }
 
 /// [`Store::create`].
-pub(crate) fn create(store: &Store, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
+pub(crate) fn create(store: &Engine, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
     store.act(ctx, "record.create", store.now(), |w, act| {
         create_in(w, act.dir, act.v, ctx.account, new, act.now).map(|r| decide::redact(act.v, r))
     })
@@ -69,7 +69,7 @@ pub(crate) fn create(store: &Store, ctx: &AccessContext, new: NewRecord) -> Resu
 
 /// [`Store::create_many`].
 pub(crate) fn create_many(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     news: Vec<NewRecord>,
 ) -> Result<Vec<Record>> {
@@ -84,7 +84,7 @@ pub(crate) fn create_many(
 }
 
 /// [`Store::get`].
-pub(crate) fn get(store: &Store, ctx: &AccessContext, id: u64) -> Result<Record> {
+pub(crate) fn get(store: &Engine, ctx: &AccessContext, id: u64) -> Result<Record> {
     store.read(|r| {
         let v = store.viewer_in(r, ctx)?;
         r.view(ctx.account, id, |found| {
@@ -95,14 +95,14 @@ pub(crate) fn get(store: &Store, ctx: &AccessContext, id: u64) -> Result<Record>
 }
 
 /// [`Store::update`].
-pub(crate) fn update(store: &Store, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
+pub(crate) fn update(store: &Engine, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
     store.act(ctx, "record.update", store.now(), |w, act| {
         update_in(w, act.v, ctx.account, id, up, act.now).map(|r| decide::redact(act.v, r))
     })
 }
 
 /// [`Store::query`].
-pub(crate) fn query(store: &Store, ctx: &AccessContext, q: &Query) -> Result<Page> {
+pub(crate) fn query(store: &Engine, ctx: &AccessContext, q: &Query) -> Result<Page> {
     // Sized for the page up front: a Record is large, regrowing copies it.
     let mut records = Vec::with_capacity(q.limit.unwrap_or(usize::MAX).min(128));
     let (next_after, examined) = page(store, ctx, q, |rec, hidden| {
@@ -117,7 +117,7 @@ pub(crate) fn query(store: &Store, ctx: &AccessContext, q: &Query) -> Result<Pag
 }
 
 /// [`Store::query_rows`].
-pub(crate) fn query_rows(store: &Store, ctx: &AccessContext, q: &Query) -> Result<Rows> {
+pub(crate) fn query_rows(store: &Engine, ctx: &AccessContext, q: &Query) -> Result<Rows> {
     let mut rows = Rows::with_capacity(q.limit.unwrap_or(usize::MAX).min(128));
     let (next_after, examined) = page(store, ctx, q, |rec, hidden| rows.push(rec, hidden))?;
     rows.next_after = next_after;
@@ -129,7 +129,7 @@ pub(crate) fn query_rows(store: &Store, ctx: &AccessContext, q: &Query) -> Resul
 /// (read in place, with the fields hidden from the viewer, which `take`
 /// must leave out). Returns the next page's cursor and the candidates examined.
 fn page(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     q: &Query,
     mut take: impl FnMut(&RecordView<'_>, &FieldMask<'_>) -> Result<()>,
@@ -168,7 +168,7 @@ fn page(
 }
 
 /// [`Store::count`].
-pub(crate) fn count(store: &Store, ctx: &AccessContext, q: &Query) -> Result<u64> {
+pub(crate) fn count(store: &Engine, ctx: &AccessContext, q: &Query) -> Result<u64> {
     store.read(|r| {
         let v = store.viewer_in(r, ctx)?;
         let filter = prepare_filter(&v, q)?;
@@ -193,7 +193,7 @@ pub(crate) fn count(store: &Store, ctx: &AccessContext, q: &Query) -> Result<u64
 /// mention, whatever records exist (they could see none there, and the
 /// answer must not depend on records they cannot see).
 pub(crate) fn module_for_read(
-    store: &Store,
+    store: &Engine,
     t: &impl Tx,
     account: u64,
     module: &str,
@@ -215,7 +215,7 @@ pub(crate) fn module_for_read(
 
 /// [`Store::share`].
 pub(crate) fn share(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     ids: &[u64],
     to: Principal,
@@ -226,7 +226,7 @@ pub(crate) fn share(
 
 /// [`Store::unshare`].
 pub(crate) fn unshare(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     ids: &[u64],
     from: Principal,
@@ -236,7 +236,7 @@ pub(crate) fn unshare(
 
 /// [`Store::assign`].
 pub(crate) fn assign(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     ids: &[u64],
     owner: u64,
@@ -245,7 +245,7 @@ pub(crate) fn assign(
     manage(store, ctx, ids, &Manage::Assign { owner, team })
 }
 
-fn manage(store: &Store, ctx: &AccessContext, ids: &[u64], what: &Manage) -> Result<u64> {
+fn manage(store: &Engine, ctx: &AccessContext, ids: &[u64], what: &Manage) -> Result<u64> {
     let name = match what {
         Manage::Share(..) => AuditAction::RecordShare,
         Manage::Unshare(_) => AuditAction::RecordUnshare,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::model::record::fields_from_json;
+use crate::model::json::fields_from_json;
 use crate::model::value::check_integer_literals;
 use crate::model::Value;
 

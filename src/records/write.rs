@@ -317,11 +317,12 @@ mod tests {
                     "users": [{"id": 1, "name": "u", "role": 1, "profile": 1, "admin": true}]}"#,
             )
             .unwrap();
-        let ctx = store.context(1, 1).unwrap();
+        let ctx = store.engine.context(1, 1).unwrap();
         let mut r = store.create(&ctx, NewRecord::new("deals")).unwrap();
         let old = r.clone();
         r.version = u64::MAX;
         store
+            .engine
             .write(|w| crate::index::save(w, 1, Some(&old), &r))
             .unwrap();
         let e = store

@@ -6,44 +6,32 @@
 //! trusted code's are on [`Operator`] (`store.operator()`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use crate::access::{AccessContext, Action, Decision};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::export::ExportFormat;
 use crate::model::{Access, NewRecord, Principal, Record};
 use crate::query::{Page, Query, Rows};
 use crate::records::Update;
-use crate::snapshot::Snapshots;
 use crate::trash::{Batch, Cascade, Deleted};
-use options::{Db, OpenOptions};
+use options::OpenOptions;
 
-pub(crate) mod engine;
-mod format;
 mod operator;
-pub(crate) use engine::Acting;
-pub use operator::Operator;
-pub(crate) mod layout;
 pub(crate) mod options;
-pub use format::FORMAT_VERSION;
+pub use crate::engine::FORMAT_VERSION;
+pub use operator::Operator;
 
 /// An open crmstore file. Cheap to share between threads (`&Store` is `Sync`):
 /// readers never block, writers take turns.
 pub struct Store {
-    /// Present when this process is the file's only writer (see `snapshot`).
-    /// Declared first so a kept snapshot is dropped before the database.
-    snapshots: Option<Snapshots>,
-    db: Db,
-    path: PathBuf,
-    cache: Mutex<engine::Cache>,
-    /// What every action reads its one time from (`OpenOptions::clock`).
-    pub(crate) clock: options::Clock,
+    pub(crate) engine: Engine,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.path)
+            .field("path", &self.engine.path)
             .finish_non_exhaustive()
     }
 }
@@ -72,18 +60,12 @@ impl Store {
         backend: impl redb::StorageBackend,
         label: impl Into<PathBuf>,
     ) -> Result<Store> {
-        Store::with_db(
-            redb::Database::builder()
-                .create_with_backend(backend)
-                .map(Db::Write),
-            label.into(),
-            true,
-        )
+        Engine::on_backend(backend, label.into()).map(|engine| Store { engine })
     }
 
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.engine.path
     }
 
     // Acting for a person: each takes the `AccessContext` of who acts.
@@ -96,7 +78,7 @@ impl Store {
     /// `NotFound` for a record or trash batch the viewer may not see (it does
     /// not exist for them); storage errors.
     pub fn can(&self, ctx: &AccessContext, action: Action<'_>) -> Result<Decision> {
-        crate::access::ask::can(self, ctx, action)
+        crate::ask::can(&self.engine, ctx, action)
     }
 
     /// Creates a record owned by the viewer (or by `new.owner` when the viewer
@@ -107,7 +89,7 @@ impl Store {
     /// stages, or for a hidden or read-only field; `Invalid` for an unknown
     /// owner, team or parent.
     pub fn create(&self, ctx: &AccessContext, new: NewRecord) -> Result<Record> {
-        crate::records::create(self, ctx, new)
+        crate::records::create(&self.engine, ctx, new)
     }
 
     /// Creates many records in one transaction: all or none (an import).
@@ -116,7 +98,7 @@ impl Store {
     /// # Errors
     /// As [`Store::create`], for the first record refused; nothing is created.
     pub fn create_many(&self, ctx: &AccessContext, news: Vec<NewRecord>) -> Result<Vec<Record>> {
-        crate::records::create_many(self, ctx, news)
+        crate::records::create_many(&self.engine, ctx, news)
     }
 
     /// The record `id` as the viewer sees it.
@@ -125,7 +107,7 @@ impl Store {
     /// `NotFound` when it does not exist or the viewer may not see it (the two
     /// are the same answer).
     pub fn get(&self, ctx: &AccessContext, id: u64) -> Result<Record> {
-        crate::records::get(self, ctx, id)
+        crate::records::get(&self.engine, ctx, id)
     }
 
     /// Applies `up` to record `id`: version +1.
@@ -134,7 +116,7 @@ impl Store {
     /// `NotFound` if invisible; `Denied` without the edit right or for a hidden
     /// or read-only field; `Conflict` for a stale `expect_version`.
     pub fn update(&self, ctx: &AccessContext, id: u64, up: Update) -> Result<Record> {
-        crate::records::update(self, ctx, id, up)
+        crate::records::update(&self.engine, ctx, id, up)
     }
 
     /// One page of the records the viewer may see, in ascending id order.
@@ -143,7 +125,7 @@ impl Store {
     /// `Denied` for a filter on a hidden field; `Invalid` for a filter whose
     /// built-ins have the wrong type or an unknown module.
     pub fn query(&self, ctx: &AccessContext, q: &Query) -> Result<Page> {
-        crate::records::query(self, ctx, q)
+        crate::records::query(&self.engine, ctx, q)
     }
 
     /// [`Store::query`], answered as [`Rows`]: the same records, read in
@@ -153,7 +135,7 @@ impl Store {
     /// # Errors
     /// As [`Store::query`].
     pub fn query_rows(&self, ctx: &AccessContext, q: &Query) -> Result<Rows> {
-        crate::records::query_rows(self, ctx, q)
+        crate::records::query_rows(&self.engine, ctx, q)
     }
 
     /// How many records of the query the viewer may see (`after`/`limit` ignored).
@@ -161,7 +143,7 @@ impl Store {
     /// # Errors
     /// As [`Store::query`].
     pub fn count(&self, ctx: &AccessContext, q: &Query) -> Result<u64> {
-        crate::records::count(self, ctx, q)
+        crate::records::count(&self.engine, ctx, q)
     }
 
     /// Shares each record with `to` at `access` (replacing its level if it
@@ -179,7 +161,7 @@ impl Store {
         to: Principal,
         access: Access,
     ) -> Result<u64> {
-        crate::records::share(self, ctx, ids, to, access)
+        crate::records::share(&self.engine, ctx, ids, to, access)
     }
 
     /// Removes `from`'s share of each record. As [`Store::share`].
@@ -187,7 +169,7 @@ impl Store {
     /// # Errors
     /// As [`Store::share`].
     pub fn unshare(&self, ctx: &AccessContext, ids: &[u64], from: Principal) -> Result<u64> {
-        crate::records::unshare(self, ctx, ids, from)
+        crate::records::unshare(&self.engine, ctx, ids, from)
     }
 
     /// Gives each record to `owner` (and `team`, when given). As [`Store::share`].
@@ -201,7 +183,7 @@ impl Store {
         owner: u64,
         team: Option<u64>,
     ) -> Result<u64> {
-        crate::records::assign(self, ctx, ids, owner, team)
+        crate::records::assign(&self.engine, ctx, ids, owner, team)
     }
 
     /// Writes every record of `q.module` (matching `q`'s filter) the viewer
@@ -219,7 +201,7 @@ impl Store {
         format: ExportFormat,
         out: impl std::io::Write,
     ) -> Result<u64> {
-        crate::export::export(self, ctx, q, format, out)
+        crate::export::export(&self.engine, ctx, q, format, out)
     }
 
     /// Moves records (and with [`Cascade::Yes`] everything below them by
@@ -230,7 +212,7 @@ impl Store {
     /// on every record (nothing changes); `Conflict` for live children
     /// without [`Cascade::Yes`]; `Denied` when the activity monitor blocks the user.
     pub fn delete(&self, ctx: &AccessContext, ids: &[u64], cascade: Cascade) -> Result<Deleted> {
-        crate::trash::delete(self, ctx, ids, cascade)
+        crate::trash::delete(&self.engine, ctx, ids, cascade)
     }
 
     /// The trash batches the viewer may see, ascending by id.
@@ -238,7 +220,7 @@ impl Store {
     /// # Errors
     /// Storage errors only.
     pub fn trash_list(&self, ctx: &AccessContext) -> Result<Vec<Batch>> {
-        crate::trash::trash_list(self, ctx)
+        crate::trash::trash_list(&self.engine, ctx)
     }
 
     /// Puts back a batch, or only `only` (with their ancestors from the same
@@ -254,7 +236,7 @@ impl Store {
         batch: u64,
         only: Option<&[u64]>,
     ) -> Result<u64> {
-        crate::trash::restore(self, ctx, batch, only)
+        crate::trash::restore(&self.engine, ctx, batch, only)
     }
 
     /// Removes a batch for good. Admins only: the trash is their safety net.
@@ -262,7 +244,7 @@ impl Store {
     /// # Errors
     /// `NotFound` for a batch the viewer may not see; `Denied` for a non-admin.
     pub fn purge(&self, ctx: &AccessContext, batch: u64) -> Result<u64> {
-        crate::trash::purge(self, ctx, batch)
+        crate::trash::purge(&self.engine, ctx, batch)
     }
 
     /// Blocks or unblocks `user`. Admins only; audited as `user.block` /
@@ -271,6 +253,6 @@ impl Store {
     /// # Errors
     /// `Denied` for a non-admin; `NotFound` for an unknown user.
     pub fn set_blocked(&self, ctx: &crate::AccessContext, user: u64, blocked: bool) -> Result<()> {
-        crate::audit::set_blocked(self, ctx, user, blocked)
+        crate::account::set_blocked(&self.engine, ctx, user, blocked)
     }
 }

@@ -38,7 +38,7 @@ impl Operator<'_> {
     /// `NotFound` for an unknown account or user; `Denied` for a blocked or
     /// inactive user.
     pub fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
-        self.0.context(account, user)
+        self.0.engine.context(account, user)
     }
 
     /// Creates or replaces one account from an account document.
@@ -46,7 +46,7 @@ impl Operator<'_> {
     /// # Errors
     /// As `Store`'s load: `Invalid` naming the first problem.
     pub fn load_json(&self, text: &str) -> Result<Loaded> {
-        crate::account::load_json(self.0, text)
+        crate::account::load_json(&self.0.engine, text)
     }
 
     /// The directory of `account`.
@@ -54,7 +54,7 @@ impl Operator<'_> {
     /// # Errors
     /// `NotFound` for an unknown account.
     pub fn directory(&self, account: u64) -> Result<Directory> {
-        crate::account::directory(self.0, account)
+        crate::account::directory(&self.0.engine, account)
     }
 
     /// Changes the directory of `account` with `edit`, checked like a loaded
@@ -64,7 +64,7 @@ impl Operator<'_> {
     /// `NotFound` for an unknown account; `Invalid` for a bad reference, a
     /// removed user or a changed account id.
     pub fn update_directory(&self, account: u64, edit: impl FnOnce(&mut Directory)) -> Result<()> {
-        crate::account::update_directory(self.0, account, edit)
+        crate::account::update_directory(&self.0.engine, account, edit)
     }
 
     /// The audit events of `account` in ascending seq, at or after `since`,
@@ -78,7 +78,9 @@ impl Operator<'_> {
         since: Option<Timestamp>,
         action: Option<&str>,
     ) -> Result<Vec<Event>> {
-        crate::audit::audit_list(self.0, account, since, action)
+        self.0
+            .engine
+            .read(|r| crate::audit::audit_list(r, account, since, action))
     }
 
     /// Walks `account`'s audit chain.
@@ -86,7 +88,9 @@ impl Operator<'_> {
     /// # Errors
     /// `NotFound` for an unknown account.
     pub fn audit_verify(&self, account: u64) -> Result<ChainReport> {
-        crate::audit::audit_verify(self.0, account)
+        self.0
+            .engine
+            .read(|r| crate::audit::audit_verify(r, account))
     }
 
     /// Verifies every index against the records, both ways.
@@ -94,7 +98,7 @@ impl Operator<'_> {
     /// # Errors
     /// Storage errors; what is inconsistent is in the report.
     pub fn check(&self) -> Result<CheckReport> {
-        crate::check::check(self.0)
+        crate::check::check(&self.0.engine)
     }
 
     /// Writes an archive of the store or one account.
@@ -102,7 +106,7 @@ impl Operator<'_> {
     /// # Errors
     /// As the backup: `NotFound`, `Io`, `Corrupt` for a damaged store.
     pub fn backup(&self, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
-        crate::backup::write::backup(self.0, opts, progress)
+        crate::backup::write::backup(&self.0.engine, opts, progress)
     }
 
     #[cfg(any(test, feature = "synth"))]
@@ -112,7 +116,7 @@ impl Operator<'_> {
     /// # Errors
     /// `Invalid` for a bad spec.
     pub fn generate(&self, spec: &GenSpec, progress: &dyn Progress) -> Result<()> {
-        crate::synth::generate(self.0, spec, progress)
+        crate::synth::generate(&self.0.engine, spec, progress)
     }
 
     /// The account as a document `load_json` reads back.
@@ -120,7 +124,7 @@ impl Operator<'_> {
     /// # Errors
     /// [`Error::NotFound`] for an unknown account.
     pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
-        crate::account::dump_json(self.0, account)
+        crate::account::dump_json(&self.0.engine, account)
     }
 
     /// Writes the account as a document `load_json` reads back, streaming its
@@ -129,7 +133,7 @@ impl Operator<'_> {
     /// # Errors
     /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
     pub fn dump(&self, account: u64, out: impl std::io::Write) -> Result<()> {
-        crate::account::dump(self.0, account, out)
+        crate::account::dump(&self.0.engine, account, out)
     }
 
     /// The ids of every account in the store, ascending.
@@ -137,7 +141,7 @@ impl Operator<'_> {
     /// # Errors
     /// Storage errors only.
     pub fn account_list(&self) -> Result<Vec<u64>> {
-        crate::account::accounts(self.0)
+        crate::account::accounts(&self.0.engine)
     }
 
     /// Restores account `account` from a full or account archive, seeking
@@ -158,7 +162,7 @@ impl Operator<'_> {
         account: u64,
         as_new: Option<u64>,
     ) -> Result<Counts> {
-        crate::backup::restore::restore_account(self.0, file, key, account, as_new)
+        crate::backup::restore::restore_account(&self.0.engine, file, key, account, as_new)
     }
 
     /// Purges, in every account, the batches whose retention ended by `now`.
@@ -167,6 +171,6 @@ impl Operator<'_> {
     /// # Errors
     /// Storage errors only.
     pub fn purge_expired(&self, now: Timestamp) -> Result<u64> {
-        crate::trash::purge_expired(self.0, now)
+        crate::trash::purge_expired(&self.0.engine, now)
     }
 }

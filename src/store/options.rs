@@ -2,17 +2,14 @@
 
 use std::path::Path;
 
-use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, WriteTransaction};
-
-use crate::error::{Error, Result};
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::store::Store;
 
 /// redb's page cache unless told otherwise: 1 GiB (redb's own default).
 pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
-/// Where a store reads the time: every action reads it once and acts, stamps
-/// and audits at that one time.
-pub type Clock = std::sync::Arc<dyn Fn() -> crate::Timestamp + Send + Sync>;
+pub use crate::engine::Clock;
 
 /// How to open a store: `Store::options().cache_bytes(64 << 20).shared().open(path)`.
 #[derive(Clone)]
@@ -108,119 +105,11 @@ impl OpenOptions {
     /// [`crate::Error::NotFound`] when opening read-only and there is no
     /// file; [`crate::Error::Storage`] when redb cannot open it.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Store> {
-        let mode = if self.shared {
-            ConcurrencyMode::MultiWriter
-        } else {
-            ConcurrencyMode::ExclusiveWriter
-        };
-        let mut builder = Database::builder();
-        builder
-            .set_cache_size(self.cache_bytes)
-            .set_concurrency_mode(mode);
-        let path = path.as_ref();
-        let exists = path.symlink_metadata().is_ok();
-        if exists && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-            return Err(crate::Error::Incompatible(format!(
-                "`{}` is empty (0 bytes), not a crmstore store: restore it from a backup, or \
-                 remove it to start a new store",
-                path.display()
-            )));
-        }
-        if self.read_only {
-            // What a writable open would refuse, a read-only one refuses too.
-            // The length is read before and after the header: a writer grows
-            // the file before it writes a longer layout, and writes a shorter
-            // layout before it shrinks the file, so the longer of the two is
-            // never short of a layout it could have written.
-            let len = || std::fs::metadata(path).map_or(0, |m| m.len());
-            let before = len();
-            let stored = crate::store::layout::stored_len(path);
-            let len = before.max(len());
-            if let Some(stored) = stored.filter(|&s| len < s) {
-                return Err(crate::Error::Corrupt(format!(
-                    "`{}` is truncated ({len} bytes of {stored}): restore it from a backup \
-                     (docs/operations.md)",
-                    path.display()
-                )));
-            }
-        }
-        // redb panics on some damaged pages while opening (a writable open
-        // repairs): answered as the store's other calls answer it.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if self.read_only {
-                builder.open_read_only(path).map(Db::Read)
-            } else if exists {
-                builder.open(path).map(Db::Write)
-            } else {
-                builder.create(path).map(Db::Write)
-            }
-        }));
-        let mut db = opened.map_err(|p| crate::store::engine::damaged(path, p.as_ref()))?;
-        if self.read_only && matches!(db, Err(redb::DatabaseError::RepairAborted)) {
-            // The file is marked for recovery: a writer was killed, or (with
-            // several processes sharing it) one is between its commits. A
-            // read-only handle may not repair, so this one command reads
-            // through a writable handle, which repairs a crashed writer's
-            // file and joins a live one; it writes nothing itself.
-            db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                builder.open(path).map(Db::Write)
-            }))
-            .map_err(|p| crate::store::engine::damaged(path, p.as_ref()))?
-            .map_err(|e| match e {
-                redb::DatabaseError::Storage(redb::StorageError::Io(io))
-                    if matches!(
-                        io.kind(),
-                        std::io::ErrorKind::PermissionDenied
-                            | std::io::ErrorKind::ReadOnlyFilesystem
-                    ) =>
-                {
-                    redb::DatabaseError::Storage(redb::StorageError::Io(std::io::Error::new(
-                        io.kind(),
-                        format!(
-                            "`{}` needs the repair a killed writer left, and cannot be opened \
-                             writable here ({io}): run any writing command where it is writable \
-                             (docs/operations.md)",
-                            path.display()
-                        ),
-                    )))
-                }
-                other => other,
-            });
-        }
-        let sole_writer = !self.shared && !self.read_only;
-        let mut store = Store::with_db(db, path.to_path_buf(), sole_writer)?;
+        let mut engine =
+            Engine::open(path.as_ref(), self.cache_bytes, self.shared, self.read_only)?;
         if let Some(clock) = self.clock {
-            store.clock = clock;
+            engine.clock = clock;
         }
-        Ok(store)
-    }
-}
-
-/// An open redb file, writable or not.
-pub(crate) enum Db {
-    Write(Database),
-    Read(ReadOnlyDatabase),
-}
-
-impl Db {
-    pub(crate) fn begin_read(&self) -> Result<ReadTransaction> {
-        use redb::ReadableDatabase;
-        Ok(match self {
-            Db::Write(d) => d.begin_read()?,
-            Db::Read(d) => d.begin_read()?,
-        })
-    }
-
-    pub(crate) fn begin_write(&self) -> Result<WriteTransaction> {
-        match self {
-            Db::Write(d) => Ok(d.begin_write()?),
-            Db::Read(_) => Err(Error::Denied(
-                "the store was opened read-only; this would change it".into(),
-            )),
-        }
-    }
-
-    pub(crate) fn is_read_only(&self) -> bool {
-        matches!(self, Db::Read(_))
+        Ok(Store { engine })
     }
 }

@@ -18,10 +18,10 @@ use crate::access::{AccessContext, Action, Viewer};
 use crate::audit::monitor;
 use crate::audit::{self, AuditAction, Entry};
 use crate::codec;
+use crate::engine::{Acting, Engine};
 use crate::error::{Error, Result};
 use crate::model::{Record, Timestamp};
 use crate::records::visible;
-use crate::store::{Acting, Store};
 use crate::txn::{Tx, Writer};
 use crate::{index, util};
 
@@ -256,7 +256,7 @@ pub struct Deleted {
 
 /// [`Store::delete`].
 pub(crate) fn delete(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     ids: &[u64],
     cascade: Cascade,
@@ -268,7 +268,7 @@ pub(crate) fn delete(
 }
 
 /// [`Store::trash_list`].
-pub(crate) fn trash_list(store: &Store, ctx: &AccessContext) -> Result<Vec<Batch>> {
+pub(crate) fn trash_list(store: &Engine, ctx: &AccessContext) -> Result<Vec<Batch>> {
     store.read(|r| {
         let v = store.viewer_in(r, ctx)?;
         list(r, &v, ctx.account)
@@ -277,7 +277,7 @@ pub(crate) fn trash_list(store: &Store, ctx: &AccessContext) -> Result<Vec<Batch
 
 /// [`Store::restore_batch`].
 pub(crate) fn restore(
-    store: &Store,
+    store: &Engine,
     ctx: &AccessContext,
     batch: u64,
     only: Option<&[u64]>,
@@ -289,7 +289,7 @@ pub(crate) fn restore(
 }
 
 /// [`Store::purge`].
-pub(crate) fn purge(store: &Store, ctx: &AccessContext, batch: u64) -> Result<u64> {
+pub(crate) fn purge(store: &Engine, ctx: &AccessContext, batch: u64) -> Result<u64> {
     let now = store.now();
     store.act(ctx, AuditAction::RecordPurge.name(), now, |w, act| {
         let v = act.v;
@@ -309,7 +309,7 @@ pub(crate) fn purge(store: &Store, ctx: &AccessContext, batch: u64) -> Result<u6
 }
 
 /// [`Store::purge_expired`].
-pub(crate) fn purge_expired(store: &Store, now: Timestamp) -> Result<u64> {
+pub(crate) fn purge_expired(store: &Engine, now: Timestamp) -> Result<u64> {
     store.write(|w| {
         let mut expired: BTreeMap<u64, Vec<Batch>> = BTreeMap::new();
         for e in w.trash.range::<(u64, u64)>(..)? {

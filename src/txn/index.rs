@@ -312,7 +312,7 @@ mod tests {
     fn empty_account(dir: &tempfile::TempDir, name: &str) -> Store {
         let store = Store::open(dir.path().join(name)).unwrap();
         let d = synth::directory(&SPEC).unwrap();
-        store.write(|w| w.put_directory(&d)).unwrap();
+        store.engine.write(|w| w.put_directory(&d)).unwrap();
         store
     }
 
@@ -332,6 +332,7 @@ mod tests {
 
     fn fields_table(store: &Store) -> Vec<(u64, u32, String)> {
         store
+            .engine
             .read(|r| {
                 let mut out = Vec::new();
                 for e in r.fields()?.range::<(u64, u32, &str)>(..)? {
@@ -357,6 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let one_by_one = empty_account(&dir, "a.redb");
         one_by_one
+            .engine
             .write(|w| all.iter().try_for_each(|r| save(w, 1, None, r)))
             .unwrap();
         let mut shuffled = stored(&all);
@@ -365,8 +367,8 @@ mod tests {
             let bulk = empty_account(&dir, name);
             // In two calls: the second lands between entries of the first.
             let (first, second) = input.split_at(input.len() / 2);
-            bulk.write(|w| save_all(w, 1, first)).unwrap();
-            bulk.write(|w| save_all(w, 1, second)).unwrap();
+            bulk.engine.write(|w| save_all(w, 1, first)).unwrap();
+            bulk.engine.write(|w| save_all(w, 1, second)).unwrap();
             let report = bulk.operator().check().unwrap();
             assert!(report.is_consistent(), "{:?}", report.problems);
             assert_eq!(report.records, SPEC.records);
@@ -388,6 +390,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = empty_account(&dir, "s.redb");
         store
+            .engine
             .write(|w| save_all(w, 1, &stored(&all[..10])))
             .unwrap();
         let mut shared_twice = all[20].clone();
@@ -427,7 +430,7 @@ mod tests {
             ),
         ];
         for (input, says) in cases {
-            let e = store.write(|w| save_all(w, 1, &input)).unwrap_err();
+            let e = store.engine.write(|w| save_all(w, 1, &input)).unwrap_err();
             assert!(matches!(&e, Error::Corrupt(m) if m.contains(says)), "{e}");
             let report = store.operator().check().unwrap();
             assert_eq!((report.records, report.problems.len()), (10, 0), "{says}");
@@ -447,6 +450,7 @@ mod tests {
         };
         let r = synth::record(&spec, &synth::directory(&spec).unwrap(), 1);
         let e = store
+            .engine
             .write(|w| {
                 save(w, 1, None, &r)?;
                 save(w, 1, None, &r)

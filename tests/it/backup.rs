@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crmstore::backup::{
-    self, BackupOptions, BackupScheduler, Decryption, Encryption, Keep, Kind, ScheduleConfig,
-};
+use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Keep, Kind};
+use crmstore::schedule::{BackupScheduler, ScheduleConfig};
 use crmstore::{Cascade, Deleted, Error, NewRecord, NoProgress, Query, Store, Timestamp};
 use serde::Serialize;
 

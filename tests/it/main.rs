@@ -20,6 +20,7 @@ mod decisions;
 mod faults;
 mod hardening;
 mod load;
+mod modules;
 mod records;
 mod trash;
 mod trash_model;

@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::config::{cron, missed, ScheduleConfig};
-use super::crypto::{Decryption, Encryption};
-use super::format::Kind;
-use super::retention::Keep;
-use super::write::{Archive, BackupOptions};
+use crate::backup::{self, Archive, BackupOptions, Decryption, Encryption, Keep, Kind};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 use crate::progress::NoProgress;
 use crate::store::Store;
+use config::{cron, missed};
+
+mod config;
+pub use config::ScheduleConfig;
 
 struct Shared {
     store: Arc<Store>,
@@ -71,7 +71,10 @@ impl Shared {
             account: None,
             kind,
         };
-        let made = super::write::backup(&self.store, &opts, &NoProgress)
+        let made = self
+            .store
+            .operator()
+            .backup(&opts, &NoProgress)
             .and_then(|archive| self.check(archive));
         let archive = match made {
             Ok(a) => a,
@@ -85,7 +88,7 @@ impl Shared {
             weekly: self.cfg.backup.keep_weekly,
             monthly: self.cfg.backup.keep_monthly,
         };
-        super::prune(&self.cfg.backup.dir, self.store.now(), keep)?;
+        backup::prune(&self.cfg.backup.dir, self.store.engine.now(), keep)?;
         Ok(Some(archive))
     }
 
@@ -97,14 +100,14 @@ impl Shared {
         let Some(key) = &self.decryption else {
             return Ok(archive);
         };
-        let rep = super::verify(&archive.file, key, &NoProgress)?;
+        let rep = backup::verify(&archive.file, key, &NoProgress)?;
         if let Some(p) = rep.problems.first() {
             return Err(Error::Corrupt(format!(
                 "the new archive `{}` failed its check: {p}",
                 archive.file.display()
             )));
         }
-        super::record_verified(&archive.file, self.store.now())?;
+        backup::record_verified(&archive.file, self.store.engine.now())?;
         Ok(archive)
     }
 
@@ -112,7 +115,7 @@ impl Shared {
     /// store lets it (a damaged store may refuse this too: the run's error
     /// is still returned and logged).
     fn alert(&self, kind: Kind, e: &Error) {
-        let _ = super::write::audit_backup_failed(&self.store, kind.name(), &e.to_string());
+        let _ = backup::write::audit_backup_failed(&self.store.engine, kind.name(), &e.to_string());
     }
 
     fn encryption_clone(&self) -> Result<Encryption> {
@@ -130,7 +133,7 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(0);
         }
-        self.store.operator().purge_expired(self.store.now())
+        self.store.operator().purge_expired(self.store.engine.now())
     }
 }
 
@@ -205,9 +208,9 @@ impl BackupScheduler {
     /// As [`crate::Operator::backup`].
     pub fn catch_up(&self, now: Timestamp) -> Result<Vec<Kind>> {
         let dir = &self.shared.cfg.backup.dir;
-        super::clean_temporary(dir)?;
+        backup::clean_temporary(dir)?;
         let listed = if dir.exists() {
-            super::list(dir)?
+            backup::list(dir)?
         } else {
             Vec::new()
         };

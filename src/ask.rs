@@ -1,13 +1,13 @@
 //! [`Store::can`]: any [`Action`] answered before it runs (for showing a
 //! Share, Restore or Export button).
 
-use super::action::{decide_action, Action, Decision, Target};
-use super::AccessContext;
+use crate::access::action::{decide_action, Action, Decision, Target};
+use crate::access::AccessContext;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::store::Store;
 
 /// [`Store::can`].
-pub(crate) fn can(store: &Store, ctx: &AccessContext, action: Action<'_>) -> Result<Decision> {
+pub(crate) fn can(store: &Engine, ctx: &AccessContext, action: Action<'_>) -> Result<Decision> {
     store.read(|r| {
         let v = store.viewer_in(r, ctx)?;
         match action {

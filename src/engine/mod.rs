@@ -1,7 +1,8 @@
-//! The store's plumbing: opening the database, one read or write
+//! [`Engine`], the store's plumbing: opening the database, one read or write
 //! transaction per action, a person's action with its refusal audited, and
-//! resolving viewers (cached by directory version). Everything here is the
-//! crate's; the public face is `store/mod.rs`.
+//! resolving viewers (cached by directory version). The modules that own a
+//! concept (`records`, `trash`, ...) work on it; `Store` (`store/mod.rs`) is
+//! the public face that hands off to them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use redb::Database;
 
-use super::options::Db;
-use super::Store;
 use crate::access::{AccessContext, Viewer};
 use crate::audit::monitor::{self, BlockRequest};
 use crate::audit::{self, Entry};
@@ -18,6 +17,30 @@ use crate::error::{Error, Result};
 use crate::model::{Directory, Timestamp};
 use crate::snapshot::Snapshots;
 use crate::txn::{Reader, Tx, Writer};
+use open::Db;
+
+mod format;
+pub(crate) mod layout;
+mod open;
+
+pub use format::FORMAT_VERSION;
+
+/// Where a store reads the time: every action reads it once and acts, stamps
+/// and audits at that one time.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// An open store file and what every action shares: the database, the kept
+/// read snapshot, the viewer cache and the clock. `Store` is its public face.
+pub(crate) struct Engine {
+    /// Present when this process is the file's only writer (see `snapshot`).
+    /// Declared first so a kept snapshot is dropped before the database.
+    snapshots: Option<Snapshots>,
+    db: open::Db,
+    pub(crate) path: PathBuf,
+    cache: Mutex<Cache>,
+    /// What every action reads its one time from (`OpenOptions::clock`).
+    pub(crate) clock: Clock,
+}
 
 /// What a write action on behalf of a user works with.
 pub(crate) struct Acting<'a> {
@@ -31,12 +54,12 @@ pub(crate) struct Acting<'a> {
 /// Resolved directories and viewers, each tagged with the directory version
 /// it was made from; an entry for an older version is never used.
 #[derive(Default)]
-pub(super) struct Cache {
+struct Cache {
     dirs: HashMap<u64, (u64, Arc<Directory>)>,
     viewers: HashMap<(u64, u64), (u64, Arc<Viewer>)>,
 }
 
-impl Store {
+impl Engine {
     /// A new store in `file`, an empty file the caller just created (a
     /// restore building a new store under a temporary name, `path`): no
     /// other process opens it, so commits may skip fsync until the last.
@@ -45,14 +68,14 @@ impl Store {
         file: std::fs::File,
         path: &Path,
         cache_bytes: usize,
-    ) -> Result<Store> {
+    ) -> Result<Engine> {
         let db = redb::backends::FileBackend::new(file).and_then(|backend| {
             Database::builder()
                 .set_cache_size(cache_bytes)
                 .create_with_backend(backend)
                 .map(Db::Write)
         });
-        Store::with_db(db, path.to_path_buf(), true)
+        Engine::with_db(db, path.to_path_buf(), true)
     }
 
     /// `sole_writer`: no other process can write the file while it is open.
@@ -60,7 +83,7 @@ impl Store {
         db: std::result::Result<Db, redb::DatabaseError>,
         path: PathBuf,
         sole_writer: bool,
-    ) -> Result<Store> {
+    ) -> Result<Engine> {
         let db = db.map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Conflict(format!(
                 "`{}` is open in another process (only stores opened shared, as the \
@@ -90,7 +113,7 @@ impl Store {
             }
             other => Error::from(other),
         })?;
-        let store = Store {
+        let store = Engine {
             db,
             path,
             cache: Mutex::new(Cache::default()),

@@ -3,7 +3,7 @@
 
 use redb::{ReadableTable, TableHandle, WriteTransaction};
 
-use super::Store;
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::tables::{record_key, META, RECORDS, RECORDS_V1};
 use crate::txn::{Reader, Writer};
@@ -15,7 +15,7 @@ use crate::txn::{Reader, Writer};
 /// open of an older store moves them there, in one transaction.
 pub const FORMAT_VERSION: u32 = 3;
 
-impl Store {
+impl Engine {
     /// Makes the file a ready store: format version, store id, every table.
     /// Most opens find it ready and only read, so opening never writes (nor
     /// waits for a disk flush) unless it must: to finish a new store, or once

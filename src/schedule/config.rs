@@ -9,7 +9,7 @@ use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use serde::Deserialize;
 
-use super::crypto::{Decryption, Encryption};
+use crate::backup::{Decryption, Encryption};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 
