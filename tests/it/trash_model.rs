@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crmstore::{Cascade, Deleted, Error, NewRecord, Query, Store, Update};
+use crmstore::{Action, Cascade, Deleted, Error, NewRecord, Query, Store, Update};
 use proptest::prelude::*;
 
 /// Admin 1; reps 2 and 3 (own scope) under manager 4.
@@ -201,6 +201,14 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
                     .is_some_and(|p| !chosen.contains(&p) && !m.live.contains_key(&p))
             });
             let allowed = chosen.iter().all(|c| m.sees(user, items[c].0));
+            // Asked first, for the whole part they see: the same answer.
+            let whole = items.values().all(|(owner, _)| m.sees(user, *owner));
+            let asked = store.can(&ctx(user), Action::RestoreBatch(b));
+            if !matches!(&asked, Ok(d) if d.allowed == whole) {
+                return Err(format!(
+                    "can restore batch {b} by {user}: {asked:?}, model {whole}"
+                ));
+            }
             let got = store.restore_batch(&ctx(user), b, only.map(|o| vec![o]).as_deref());
             match got {
                 Ok(n) if !orphan && allowed => {
@@ -224,6 +232,10 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
             let Some(b) = m.pick_batch(user, pick) else {
                 return Ok(());
             };
+            let asked = store.can(&ctx(user), Action::PurgeBatch(b));
+            if !matches!(&asked, Ok(d) if d.allowed == (user == 1)) {
+                return Err(format!("can purge batch {b} by {user}: {asked:?}"));
+            }
             match store.purge(&ctx(user), b) {
                 Ok(_) if user == 1 => {
                     m.batches.remove(&b);
