@@ -33,6 +33,14 @@ pub enum Error {
     /// the deleter can see: delete with `Cascade::Yes`, or those first.
     #[error("record `{record}` has live records below it (delete with cascade)")]
     LiveChildren { record: u64 },
+    /// `check` found the indexes disagreeing with the records (each
+    /// disagreement is in the report): restore the store from a backup.
+    #[error("{problems} problem(s) found: the store's indexes disagree with its records; restore it from a backup (docs/operations.md)")]
+    Inconsistent { problems: u64 },
+    /// A trash restore of a record whose parent is neither live nor restored
+    /// with it: restore the parent's batch first (or restore without `only`).
+    #[error("cannot restore record `{record}`: its parent `{parent}` is gone")]
+    ParentGone { record: u64, parent: u64 },
     /// Stored or archived bytes could not be decoded.
     #[error("{0}")]
     Corrupt(String),
@@ -58,8 +66,11 @@ impl Error {
             Error::NotFound(_) => 3,
             Error::Denied(_) => 4,
             Error::Invalid(_) | Error::Corrupt(_) | Error::Incompatible(_) | Error::Crypto(_) => 5,
-            Error::Conflict(_) | Error::StaleVersion { .. } | Error::LiveChildren { .. } => 6,
-            Error::Io(_) | Error::Storage(_) => 1,
+            Error::Conflict(_)
+            | Error::StaleVersion { .. }
+            | Error::LiveChildren { .. }
+            | Error::ParentGone { .. } => 6,
+            Error::Io(_) | Error::Storage(_) | Error::Inconsistent { .. } => 1,
         }
     }
 

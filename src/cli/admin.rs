@@ -8,7 +8,7 @@ use crmstore::synth::GenSpec;
 use crmstore::{Error, Loaded, Timestamp};
 
 use crate::records::Actor;
-use crate::{output, progress, Global, Outcome, DONE, FAILED, INVALID};
+use crate::{output, progress, Global, Outcome};
 
 #[derive(Subcommand)]
 pub enum TrashCommand {
@@ -97,14 +97,14 @@ pub fn load(g: &Global, file: &Path) -> Outcome {
     } else {
         output::line(format!("loaded account {account} with {count} records"))?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn dump(g: &Global, account: u64) -> Outcome {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     g.reader()?.operator().dump(account, &mut out)?;
     std::io::Write::flush(&mut out)?;
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
@@ -172,7 +172,7 @@ pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
             }
         }
     }
-    Ok(DONE)
+    Ok(())
 }
 
 fn report(g: &Global, what: &str, batch: u64, n: u64) -> crmstore::Result<()> {
@@ -196,7 +196,7 @@ pub fn user(g: &Global, c: UserCommand) -> Outcome {
     } else {
         output::line(format!("user {user} {word}"))?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
@@ -235,7 +235,7 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
                     &rows,
                 )?;
             }
-            Ok(DONE)
+            Ok(())
         }
         AuditCommand::Verify { account } => {
             let rep = g.reader()?.operator().audit_verify(account)?;
@@ -249,14 +249,11 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
                             rep.events
                         ))?;
                     }
-                    Ok(DONE)
+                    Ok(())
                 }
-                Some((seq, why)) => {
-                    eprintln!(
-                        "error: audit chain of account `{account}` is broken at seq `{seq}`: {why}"
-                    );
-                    Ok(INVALID)
-                }
+                Some((seq, why)) => Err(Error::Corrupt(format!(
+                    "audit chain of account `{account}` is broken at seq `{seq}`: {why}"
+                ))),
             }
         }
     }
@@ -276,13 +273,16 @@ pub fn check(g: &Global) -> Outcome {
         ))?;
     }
     if rep.is_consistent() {
-        return Ok(DONE);
+        return Ok(());
     }
-    for p in &rep.problems {
-        eprintln!("error: {p}");
+    if !g.json {
+        for p in &rep.problems {
+            eprintln!("problem: {p}");
+        }
     }
-    eprintln!("error: {} problem(s) found", rep.problem_count);
-    Ok(FAILED)
+    Err(Error::Inconsistent {
+        problems: rep.problem_count,
+    })
 }
 
 pub fn gen(g: &Global, a: &GenArgs) -> Outcome {
@@ -304,5 +304,5 @@ pub fn gen(g: &Global, a: &GenArgs) -> Outcome {
             a.account, a.records
         ))?;
     }
-    Ok(DONE)
+    Ok(())
 }

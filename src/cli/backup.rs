@@ -9,7 +9,7 @@ use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Keep, Kind};
 use crmstore::schedule::{BackupScheduler, ScheduleConfig};
 use crmstore::{Error, Timestamp};
 
-use crate::{output, progress, Global, Outcome, DONE, INVALID};
+use crate::{output, progress, Global, Outcome};
 
 /// How to open an archive: an identity file or a passphrase file.
 #[derive(Args)]
@@ -193,9 +193,13 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
             let rep = backup::verify(&file, &key.open()?, &bar)?;
             if !rep.is_intact() {
                 for p in &rep.problems {
-                    eprintln!("error: {}: {p}", name(&file));
+                    eprintln!("problem: {p}");
                 }
-                return Ok(INVALID);
+                return Err(Error::Corrupt(format!(
+                    "`{}` is damaged: {} problem(s) found",
+                    name(&file),
+                    rep.problems.len()
+                )));
             }
             // An archive whose sidecar was lost gets it back (derived data),
             // then the verification is recorded: what lets prune remove
@@ -279,7 +283,7 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
             }
         }
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
@@ -345,7 +349,7 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
         }
         eprintln!("crmstore serve: stopping; waiting for the run in progress");
         sched.stop().await?;
-        Ok(DONE)
+        Ok(())
     })
 }
 

@@ -11,7 +11,7 @@ use crmstore::{
     Query, Store,
 };
 
-use crate::{output, Outcome, DONE};
+use crate::{output, Outcome};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -227,7 +227,7 @@ pub fn run(a: &Args) -> Outcome {
         }
     ))?;
     backup_and_restore(&store, &dir)?;
-    Ok(DONE)
+    Ok(())
 }
 
 /// A backup of the account, a damaging delete and purge, a restore from the archive.

@@ -112,6 +112,9 @@ fn hint(e: &Error) -> Option<&'static str> {
     match e {
         Error::LiveChildren { .. } => Some("pass --cascade to delete the records below too"),
         Error::StaleVersion { .. } => Some("get the record again and retry with its version"),
+        Error::ParentGone { .. } => {
+            Some("restore the trash batch that holds the parent first, or the whole batch")
+        }
         _ => None,
     }
 }
@@ -176,7 +179,7 @@ fn main() -> ExitCode {
             )))
         });
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(()) => ExitCode::SUCCESS,
         // `crmstore export ... | head`: the reader left; that is not a failure.
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
@@ -213,14 +216,9 @@ fn run(g: &Global, command: Command) -> Outcome {
     }
 }
 
-/// What a command returns: an exit code (0 or, for `check`/`verify`, 1/5).
-pub(crate) type Outcome = crmstore::Result<u8>;
-
-pub(crate) const DONE: u8 = 0;
-/// `check` finding an inconsistency (CLI.md: "anything else").
-pub(crate) const FAILED: u8 = 1;
-/// `verify` finding a problem: as an invalid archive would be.
-pub(crate) const INVALID: u8 = 5;
+/// What a command returns: done, or the error whose `exit_code` the process
+/// exits with (the one mapping).
+pub(crate) type Outcome = crmstore::Result<()>;
 
 #[cfg(test)]
 mod tests {

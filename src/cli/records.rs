@@ -8,7 +8,7 @@ use crmstore::{
     Query, Store, Update,
 };
 
-use crate::{output, Global, Outcome, DONE};
+use crate::{output, Global, Outcome};
 
 /// Who acts: `--account A --as U`.
 #[derive(Args, Clone, Debug)]
@@ -156,7 +156,7 @@ pub fn get(g: &Global, a: &GetArgs) -> Outcome {
     let (store, ctx) = a.actor.open_read(g)?;
     let r = store.get(&ctx, a.id)?;
     output::records(g.json, &[r])?;
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn query(g: &Global, a: &QueryArgs) -> Outcome {
@@ -169,7 +169,7 @@ pub fn query(g: &Global, a: &QueryArgs) -> Outcome {
         } else {
             output::line(n)?;
         }
-        return Ok(DONE);
+        return Ok(());
     }
     if let Some(after) = a.after {
         q = q.after(after);
@@ -179,7 +179,7 @@ pub fn query(g: &Global, a: &QueryArgs) -> Outcome {
     }
     let page = store.query(&ctx, &q)?;
     output::records(g.json, &page.records)?;
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn create(g: &Global, a: &CreateArgs) -> Outcome {
@@ -190,7 +190,7 @@ pub fn create(g: &Global, a: &CreateArgs) -> Outcome {
     } else {
         output::line(format!("created record {} (version {})", r.id, r.version))?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn update(g: &Global, a: &UpdateArgs) -> Outcome {
@@ -206,7 +206,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Outcome {
             r.id, r.version
         ))?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 fn access_of(text: &str) -> crmstore::Result<Access> {
@@ -223,7 +223,7 @@ fn changed(g: &Global, what: &str, n: u64) -> Outcome {
     } else {
         output::line(format!("{what} {n} record(s)"))?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn share(g: &Global, a: &ShareArgs) -> Outcome {
@@ -261,7 +261,7 @@ pub fn delete(g: &Global, a: &DeleteArgs) -> Outcome {
     } else {
         output::line(batch)?;
     }
-    Ok(DONE)
+    Ok(())
 }
 
 pub fn export(g: &Global, a: &ExportArgs) -> Outcome {
@@ -273,5 +273,5 @@ pub fn export(g: &Global, a: &ExportArgs) -> Outcome {
         ExportFormat::Jsonl
     };
     store.export(&ctx, &q, format, std::io::stdout().lock())?;
-    Ok(DONE)
+    Ok(())
 }

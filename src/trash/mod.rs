@@ -193,9 +193,10 @@ fn restore_in(
         }
         if let Some(p) = r.parent {
             if !chosen.contains(&p) && w.record(a, p)?.is_none() {
-                return Err(Error::Conflict(format!(
-                    "cannot restore record `{id}`: its parent `{p}` is gone"
-                )));
+                return Err(Error::ParentGone {
+                    record: id,
+                    parent: p,
+                });
             }
         }
     }

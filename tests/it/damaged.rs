@@ -110,7 +110,19 @@ fn a_backup_of_a_damaged_record_fails_naming_it_and_leaves_no_archive() {
     crate::common::damage_record(&db, 1, |b| {
         b.pop();
     });
-    assert_eq!(code(&crmstore(&db, &["check"])), 1);
+    // Each disagreement on a `problem:` line, then the one `error:` line.
+    let o = crmstore(&db, &["check"]);
+    assert_eq!(code(&o), 1);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l.starts_with("problem: ")),
+        "{err}"
+    );
+    assert!(lines[lines.len() - 1].starts_with("error: "), "{err}");
     let folder = d.path().join("archives");
     let o = crmstore(
         &db,

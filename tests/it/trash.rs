@@ -93,7 +93,10 @@ fn partial_restore_brings_ancestors_and_conflicts_without_parent() {
     } = f.store.delete(&raj, &[1], Cascade::No).unwrap();
     assert!(matches!(
         f.store.restore_batch(&raj, b1, None),
-        Err(Error::Conflict(_))
+        Err(Error::ParentGone {
+            record: 5,
+            parent: 1
+        })
     ));
     f.store.restore_batch(&raj, b2, None).unwrap();
     f.store.restore_batch(&raj, b1, None).unwrap();

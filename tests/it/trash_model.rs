@@ -223,7 +223,7 @@ fn step(store: &Store, m: &mut Model, op: &Op) -> Result<(), String> {
                         m.batches.remove(&b);
                     }
                 }
-                Err(Error::Conflict(_)) if orphan => {}
+                Err(Error::ParentGone { .. }) if orphan => {}
                 Err(Error::Denied(_)) if !allowed => {}
                 other => return Err(format!("restore batch {b} only {only:?}: {other:?}")),
             }
