@@ -37,6 +37,7 @@ mod ask;
 mod audit;
 pub mod backup;
 mod bulk;
+mod chain;
 mod check;
 mod codec;
 mod engine;

@@ -9,8 +9,9 @@
 
 pub(crate) mod monitor;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::chain::{self, Link};
+pub use crate::chain::ChainReport;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -36,9 +37,18 @@ pub struct Event {
 
 impl codec::Stored for Event {}
 
-impl Event {
+impl Link for Event {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn prev(&self) -> [u8; 32] {
+        self.prev
+    }
+    fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
     fn digest(&self) -> [u8; 32] {
-        let body = (
+        chain::digest(&(
             self.seq,
             self.at,
             self.actor,
@@ -47,12 +57,11 @@ impl Event {
             self.count,
             &self.detail,
             self.prev,
-        );
-        let mut h = Sha256::new();
-        // postcard of plain tuples cannot fail; an empty body would still chain.
-        h.update(postcard::to_allocvec(&body).unwrap_or_default());
-        h.finalize().into()
+        ))
     }
+}
+
+impl Event {
 
     /// The JSON line `audit list --json` prints.
     pub fn to_json(&self) -> serde_json::Value {
@@ -172,9 +181,7 @@ pub(crate) fn append(w: &mut Writer<'_>, account: u64, at: Timestamp, e: Entry) 
     ev.hash = ev.digest();
     w.audit
         .insert((account, seq), codec::encode(&ev)?.as_slice())?;
-    state.next_seq = seq
-        .checked_add(1)
-        .ok_or_else(|| Error::Conflict(format!("the audit log of account `{account}` is full")))?;
+    state.next_seq = chain::next_seq(seq, &format!("the audit log of account `{account}`"))?;
     state.head = ev.hash;
     w.put_state(account, &state)
 }
@@ -206,61 +213,16 @@ pub(crate) fn list_in(
     Ok(out)
 }
 
-/// What `audit verify` found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChainReport {
-    /// Events checked.
-    pub events: u64,
-    /// The first seq where the chain breaks, and why; `None` when whole.
-    pub broken: Option<(u64, String)>,
-}
-
 /// Walks `account`'s chain from the first event to the head.
 pub(crate) fn verify_in(r: &Reader, account: u64) -> Result<ChainReport> {
-    let mut prev = [0u8; 32];
-    let mut expect = 1u64;
-    let broken = |seq: u64, why: &str, n: u64| ChainReport {
-        events: n,
-        broken: Some((seq, why.to_string())),
-    };
-    for ev in events(r, account)? {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(Error::Corrupt(m)) => return Ok(broken(expect, &m, expect - 1)),
-            Err(e) => return Err(e),
-        };
-        if ev.seq != expect {
-            return Ok(broken(expect, "event missing or out of order", expect - 1));
-        }
-        if ev.prev != prev {
-            return Ok(broken(
-                ev.seq,
-                "does not chain to the event before it",
-                expect - 1,
-            ));
-        }
-        if ev.digest() != ev.hash {
-            return Ok(broken(
-                ev.seq,
-                "content does not match its hash",
-                expect - 1,
-            ));
-        }
-        prev = ev.hash;
-        expect += 1;
-    }
     let state = r.state(account)?;
-    if state.next_seq.max(1) != expect || state.head != prev {
-        return Ok(broken(
-            expect,
-            "events after this one were removed",
-            expect - 1,
-        ));
-    }
-    Ok(ChainReport {
-        events: expect - 1,
-        broken: None,
-    })
+    let ends = chain::Ends {
+        first_seq: 1,
+        prev: [0; 32],
+        next_seq: state.next_seq,
+        head: state.head,
+    };
+    chain::verify(events(r, account)?, ends)
 }
 
 /// The events of `account` in ascending seq, at or after `since`, of
