@@ -84,11 +84,7 @@ pub(crate) fn verify<L: Link>(
         expect += 1;
     }
     if ends.next_seq.max(1) != expect || ends.head != prev {
-        return Ok(broken(
-            expect,
-            "events after this one were removed",
-            expect,
-        ));
+        return Ok(broken(expect, "events after this one were removed", expect));
     }
     Ok(ChainReport {
         events: expect - first,

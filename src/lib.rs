@@ -68,9 +68,9 @@ pub use check::CheckReport;
 pub use error::{Error, Result};
 pub use export::{ExportFormat, CSV_BUILT_INS};
 pub use model::{
-    Access, AccountSettings, Directory, FieldRule, Group, ModulePerms, MonitorAction, MonitorRule,
-    NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Share, Shares,
-    SharingRule, Team, Timestamp, User, Value, ValueRef,
+    Access, AccountSettings, Directory, FieldRule, Group, Lockout, ModulePerms, MonitorAction,
+    MonitorRule, NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Security,
+    Share, Shares, SharingRule, Team, Timestamp, User, Value, ValueRef,
 };
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};

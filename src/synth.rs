@@ -165,6 +165,7 @@ pub fn directory(spec: &GenSpec) -> Result<Directory> {
                 admin,
                 active: true,
                 blocked: false,
+                login: None,
             }
         })
         .collect();
@@ -210,6 +211,7 @@ pub fn directory(spec: &GenSpec) -> Result<Directory> {
             trash_retention_days: 30,
             privacy: Privacy::default(),
             monitor: vec![],
+            security: Default::default(),
         },
         roles,
         teams,

@@ -10,8 +10,8 @@
 pub(crate) mod monitor;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{self, Link};
 pub use crate::chain::ChainReport;
+use crate::chain::{self, Link};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -62,7 +62,6 @@ impl Link for Event {
 }
 
 impl Event {
-
     /// The JSON line `audit list --json` prints.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({

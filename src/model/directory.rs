@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::security::Security;
+
 /// How far a profile lets a user act in a module: `none < own < team < all`.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -161,6 +163,12 @@ pub struct User {
     pub active: bool,
     #[serde(default)]
     pub blocked: bool,
+    /// The store-wide login this user signs in with (lowercase; the access
+    /// gate). `None`: no sign-in, only trusted code's contexts.
+    // No `skip_serializing_if`: the directory is stored with postcard, which
+    // needs every field in place.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 /// A node of the role tree.
@@ -250,6 +258,8 @@ pub struct AccountSettings {
     pub privacy: Privacy,
     #[serde(default)]
     pub monitor: Vec<MonitorRule>,
+    #[serde(default)]
+    pub security: Security,
 }
 
 fn yes() -> bool {
@@ -365,4 +375,10 @@ impl Directory {
     }
 }
 
-impl crate::codec::Stored for Directory {}
+impl crate::codec::Stored for Directory {
+    const VERSION: u8 = 2;
+
+    fn read_older(version: u8, body: &[u8]) -> Option<postcard::Result<Self>> {
+        (version == 1).then(|| super::directory_v1::read(body))
+    }
+}

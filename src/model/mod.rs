@@ -1,10 +1,12 @@
 //! The data model: ids, values, records and the directory of an account.
 
 pub(crate) mod directory;
+mod directory_v1;
 pub(crate) mod json;
 pub(crate) mod limits;
 mod mask;
 pub(crate) mod record;
+mod security;
 pub(crate) mod value;
 pub(crate) mod view;
 
@@ -14,5 +16,6 @@ pub use directory::{
 };
 pub(crate) use mask::FieldMask;
 pub use record::{NewRecord, Record, Share};
+pub use security::{Lockout, Security};
 pub use value::{Timestamp, Value, ValueRef};
 pub use view::{RecordView, Shares};

@@ -583,6 +583,7 @@ fn a_viewer_who_sees_50_of_100000_examines_about_50() {
                 admin: false,
                 active: true,
                 blocked: false,
+                login: None,
             });
         })
         .unwrap();
