@@ -221,6 +221,7 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
             )),
         }
     }
+    crate::sessions::check(r, &mut |p| rep.problem(p))?;
     Ok(rep)
 }
 

@@ -43,11 +43,13 @@ mod codec;
 mod engine;
 mod error;
 mod export;
+mod gate;
 mod model;
 mod progress;
 mod query;
 mod records;
 pub mod schedule;
+mod sessions;
 mod snapshot;
 mod store;
 #[cfg(any(test, feature = "synth"))]
@@ -67,6 +69,7 @@ pub use audit::{AuditAction, ChainReport, Event};
 pub use check::CheckReport;
 pub use error::{Error, Result};
 pub use export::{ExportFormat, CSV_BUILT_INS};
+pub use gate::{Opened, Revoke, SignIn};
 pub use model::{
     Access, AccountSettings, Directory, FieldRule, Group, Lockout, ModulePerms, MonitorAction,
     MonitorRule, NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Security,
@@ -75,6 +78,7 @@ pub use model::{
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};
 pub use records::Update;
+pub use sessions::{AuthEvent, AuthMethod, AuthOutcome, AuthQuery, EndReason, SessionInfo};
 pub use store::options::{Clock, OpenOptions, DEFAULT_CACHE_BYTES};
 pub use store::{Operator, Store, FORMAT_VERSION};
 pub use trash::{Batch, Cascade, Deleted, TrashedItem};

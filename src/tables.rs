@@ -101,3 +101,39 @@ pub(crate) const TRASHED: TableDefinition<(u64, u64, u64), &[u8]> =
 /// (account, seq) → `Event` (codec-encoded). INVARIANT (audit chain): seqs are
 /// dense from 1 and each event's `prev` is the hash of the event before it.
 pub(crate) const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit_v1");
+
+// The access gate (`crate::gate`). Logins are store-wide; everything else
+// is per account, keyed by the account first as all account data is.
+
+/// login (lowercase email) → `Login` (codec-encoded): the password's PHC
+/// string. Store-wide: one login may be linked to users of several accounts.
+pub(crate) const LOGINS: TableDefinition<&str, &[u8]> = TableDefinition::new("logins_v1");
+
+/// account → `GateState` (codec-encoded): the next session id and the head
+/// of the authorization log (and where a purge cut it).
+pub(crate) const GATE: TableDefinition<u64, &[u8]> = TableDefinition::new("gate_v1");
+
+/// (account, session id) → `Session` (codec-encoded): live and ended.
+pub(crate) const SESSIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("sessions_v1");
+
+/// SHA-256 of a session token → (account, session id). The token itself is
+/// never stored.
+pub(crate) const TOKENS: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("tokens_v1");
+
+/// (account, user, session id) → (): the user's sessions not ended.
+pub(crate) const USER_SESSIONS: TableDefinition<(u64, u64, u64), ()> =
+    TableDefinition::new("user_sessions_v1");
+
+/// (login, account, session id) → (): the login's sessions not ended, in
+/// every account (a password change ends them all).
+pub(crate) const LOGIN_SESSIONS: TableDefinition<(&str, u64, u64), ()> =
+    TableDefinition::new("login_sessions_v1");
+
+/// (account, login) → `Lock` (codec-encoded): recent wrong passwords and
+/// when a lockout ends.
+pub(crate) const LOCKOUTS: TableDefinition<(u64, &str), &[u8]> =
+    TableDefinition::new("lockouts_v1");
+
+/// (account, seq) → `AuthEvent` (codec-encoded). INVARIANT (auth chain): as
+/// the audit chain, from the seq and hash the last purge cut at (`GATE`).
+pub(crate) const AUTH_LOG: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("auth_log_v1");

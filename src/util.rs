@@ -21,3 +21,12 @@ pub(crate) fn dedup(ids: &[u64]) -> Vec<u64> {
     v.dedup();
     v
 }
+
+/// `N` bytes from the OS random source: what tokens and salts are made of,
+/// so there is no fallback.
+pub(crate) fn random_bytes<const N: usize>() -> crate::Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf)
+        .map_err(|e| crate::Error::Storage(format!("no random source: {e}")))?;
+    Ok(buf)
+}

@@ -22,6 +22,9 @@ pub struct AccessContext {
     pub(crate) account: u64,
     pub(crate) version: u64,
     pub(crate) viewer: Arc<Viewer>,
+    /// The access gate's session this context came from (`authenticate`);
+    /// `None` for trusted code's (`Operator::context`).
+    pub(crate) session: Option<u64>,
 }
 
 impl AccessContext {
@@ -33,6 +36,11 @@ impl AccessContext {
     /// The user acted for.
     pub fn user(&self) -> u64 {
         self.viewer.user
+    }
+
+    /// The session this context was authenticated through, if any.
+    pub fn session(&self) -> Option<u64> {
+        self.session
     }
 
     /// Whether the user was an admin when resolved.

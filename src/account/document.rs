@@ -1,7 +1,7 @@
 //! The account document of CLI.md: its JSON types, the checks a document
 //! passes before anything is stored, and rendering an account back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,21 @@ pub(crate) fn validate_directory(d: &mut Directory) -> Result<()> {
     unique(&mut d.profiles, "profile", |p| p.id)?;
     unique(&mut d.users, "user", |u| u.id)?;
     unique(&mut d.groups, "group", |g| g.id)?;
+    // Logins compare lowercase; one account links each to one user.
+    let mut logins = BTreeMap::new();
+    for u in &mut d.users {
+        if let Some(l) = &u.login {
+            let l = crate::sessions::login::normalize(l)
+                .map_err(|e| invalid(format_args!("user `{}`: {e}", u.id)))?;
+            if let Some(other) = logins.insert(l.clone(), u.id) {
+                return Err(invalid(format_args!(
+                    "users `{other}` and `{}` share the login `{l}`",
+                    u.id
+                )));
+            }
+            u.login = Some(l);
+        }
+    }
     for r in &d.roles {
         if let Some(p) = r.parent {
             d.role(p).ok_or_else(|| {

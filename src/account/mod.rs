@@ -41,6 +41,9 @@ fn load_in(
     let replaced = w.directory.get(a)?.is_some();
     let dropped = w.clear_account(a)?;
     w.put_directory(dir)?;
+    // A load over a live account ends its sessions: who they were may
+    // have changed.
+    crate::sessions::on_directory(w, None, dir, now, now)?;
     // Encoded a slice at a time: the document is in memory already, its
     // stored bytes need not be too.
     for part in records.chunks(BATCH) {
@@ -163,6 +166,7 @@ pub(crate) fn update_directory(
     store.write(|w| {
         let mut dir = crate::txn::Tx::directory_of(w, account)?
             .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+        let old = dir.clone();
         let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
         edit(&mut dir);
 
@@ -181,6 +185,7 @@ pub(crate) fn update_directory(
             )));
         }
         w.put_directory(&dir)?;
+        crate::sessions::on_directory(w, Some(&old), &dir, now, now)?;
         let e = Entry {
             actor: None,
             action: crate::audit::AuditAction::DirectoryChange,

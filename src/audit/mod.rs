@@ -91,11 +91,15 @@ pub enum AuditAction {
     BackupRestore,
     BackupFailed,
     AccessDenied,
+    /// An admin ended another user's sessions (the gate).
+    SessionRevoke,
+    /// An admin cleared a login's lockout.
+    LoginUnlock,
 }
 
 impl AuditAction {
     /// Every action, in the order CLI.md lists them.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::RecordDelete,
         AuditAction::RecordRestore,
         AuditAction::RecordPurge,
@@ -111,6 +115,8 @@ impl AuditAction {
         AuditAction::BackupRestore,
         AuditAction::BackupFailed,
         AuditAction::AccessDenied,
+        AuditAction::SessionRevoke,
+        AuditAction::LoginUnlock,
     ];
 
     /// The name events carry (`record.delete`, ...).
@@ -131,6 +137,8 @@ impl AuditAction {
             AuditAction::BackupRestore => "backup.restore",
             AuditAction::BackupFailed => "backup.failed",
             AuditAction::AccessDenied => "access.denied",
+            AuditAction::SessionRevoke => "session.revoke",
+            AuditAction::LoginUnlock => "login.unlock",
         }
     }
 

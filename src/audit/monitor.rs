@@ -115,6 +115,10 @@ pub(crate) fn set_blocked(
         .ok_or_else(|| Error::NotFound(format!("no user `{user}` in account `{account}`")))?;
     u.blocked = blocked;
     w.put_directory(&dir)?;
+    if blocked {
+        use crate::sessions::{end_user, EndReason};
+        end_user(w, account, user, EndReason::UserBlocked, now, now)?;
+    }
     let action = if blocked {
         AuditAction::UserBlock
     } else {

@@ -13,7 +13,10 @@ use crate::txn::{Reader, Writer};
 /// 2: records may be stored in layout 2 (`codec::Stored for Record`).
 /// 3: records are keyed by one `u128` (`tables::RECORDS`); the first writable
 /// open of an older store moves them there, in one transaction.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: the access gate's tables (`tables::LOGINS` ... `AUTH_LOG`), and
+/// directories at layout 2 (with `user.login` and `account.security`); the
+/// first writable open of an older store creates the tables.
+pub const FORMAT_VERSION: u32 = 4;
 
 impl Engine {
     /// Makes the file a ready store: format version, store id, every table.
@@ -30,6 +33,8 @@ impl Engine {
                 migrate_records(&txn)?;
                 txn.open_table(META)?
                     .insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                // The tables later formats added.
+                drop(Writer::open(&txn)?);
                 txn.commit()?;
                 return Ok(());
             }
@@ -84,7 +89,7 @@ impl Engine {
             return Ok(None);
         };
         let format = self.check_format(&bytes)?;
-        Ok(Reader::new(txn).all_tables_exist()?.then_some(format))
+        Ok(Reader::new(txn).all_tables_exist(format)?.then_some(format))
     }
 
     /// The format version in `bytes`; refuses one this build cannot read.

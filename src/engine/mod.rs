@@ -264,16 +264,27 @@ impl Engine {
     /// [`Error::NotFound`] for an unknown account or user; [`Error::Denied`]
     /// when the user is inactive or blocked.
     pub(crate) fn context(&self, account: u64, user: u64) -> Result<AccessContext> {
-        self.read(|r| {
-            let version = r
-                .version_of(account)?
-                .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
-            let viewer = self.viewer(r, account, user, version)?;
-            Ok(AccessContext {
-                account,
-                version,
-                viewer,
-            })
+        self.read(|r| self.context_in(r, account, user, None))
+    }
+
+    /// [`Engine::context`] in the transaction `t`, for the session `session`
+    /// (the access gate's) or none (trusted code's).
+    pub(crate) fn context_in(
+        &self,
+        t: &impl Tx,
+        account: u64,
+        user: u64,
+        session: Option<u64>,
+    ) -> Result<AccessContext> {
+        let version = t
+            .version_of(account)?
+            .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+        let viewer = self.viewer(t, account, user, version)?;
+        Ok(AccessContext {
+            account,
+            version,
+            viewer,
+            session,
         })
     }
 

@@ -7,13 +7,18 @@
 
 use std::path::{Path, PathBuf};
 
+use std::net::IpAddr;
+
 use crate::access::{AccessContext, Action, Decision};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::export::ExportFormat;
+use crate::gate::{Opened, Revoke, SignIn};
+use crate::model::Timestamp;
 use crate::model::{Access, NewRecord, Principal, Record};
 use crate::query::{Page, Query, Rows};
 use crate::records::Update;
+use crate::sessions::SessionInfo;
 use crate::trash::{Batch, Cascade, Deleted};
 use options::OpenOptions;
 
@@ -254,5 +259,99 @@ impl Store {
     /// `Denied` for a non-admin; `NotFound` for an unknown user.
     pub fn set_blocked(&self, ctx: &crate::AccessContext, user: u64, blocked: bool) -> Result<()> {
         crate::account::set_blocked(&self.engine, ctx, user, blocked)
+    }
+
+    // The access gate: signing in and out, sessions per device.
+
+    /// Signs in with a password: a new session for `sign_in.login`'s user
+    /// in `sign_in.account`, its token shown once (DESIGN.md "The access
+    /// gate"). Decided at `now`; refused or not, it is in the account's
+    /// authorization log.
+    ///
+    /// # Errors
+    /// `Denied("login failed")` for an unknown login, one not linked in the
+    /// account, or a wrong password (the same answer, the same time); then,
+    /// only after the password was right, `Denied` naming a lockout, a
+    /// blocked or an inactive user.
+    pub fn session_open(
+        &self,
+        sign_in: &SignIn<'_>,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<Opened> {
+        crate::gate::open_password(&self.engine, sign_in, password, now)
+    }
+
+    /// The context of the session `token` names, re-checked at `now`: not
+    /// ended, within its lifetime and idle limit, its user neither blocked
+    /// nor inactive. Call it on every request: an ending bites on the next.
+    ///
+    /// # Errors
+    /// `Denied` naming why the session does not work.
+    pub fn authenticate(&self, token: &str, ip: IpAddr, now: Timestamp) -> Result<AccessContext> {
+        crate::gate::authenticate(&self.engine, token, ip, now)
+    }
+
+    /// Ends the session `token` names ("log out this device").
+    ///
+    /// # Errors
+    /// `Denied` for a token that names no live session.
+    pub fn session_close(&self, token: &str, now: Timestamp) -> Result<()> {
+        crate::gate::close(&self.engine, token, now)
+    }
+
+    /// Opens a session in `account` for the same login, without the
+    /// password, when that account's own policy lets the user in.
+    ///
+    /// # Errors
+    /// As [`Store::authenticate`] for the token; `NotFound` when the login
+    /// has no user in `account`; `Denied` as [`Store::session_open`].
+    pub fn session_switch(
+        &self,
+        token: &str,
+        account: u64,
+        ip: IpAddr,
+        now: Timestamp,
+    ) -> Result<Opened> {
+        crate::gate::switch(&self.engine, token, account, ip, now)
+    }
+
+    /// The viewer's sessions (an admin: `user`'s), current ones only, or
+    /// with `all` the ended and lapsed ones too, with why they ended.
+    ///
+    /// # Errors
+    /// `Denied` for a non-admin asking about another user.
+    pub fn session_list(
+        &self,
+        ctx: &AccessContext,
+        user: Option<u64>,
+        all: bool,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>> {
+        crate::gate::list(&self.engine, ctx, user, all, now)
+    }
+
+    /// Ends sessions: some by id, or all of a user's but one ("log out all
+    /// other devices"). A user ends their own; an admin anyone's in the
+    /// account (also in the audit log). How many were live.
+    ///
+    /// # Errors
+    /// `NotFound` for a session id the viewer may not end; `Denied` for a
+    /// non-admin naming another user.
+    pub fn session_revoke(
+        &self,
+        ctx: &AccessContext,
+        which: Revoke<'_>,
+        now: Timestamp,
+    ) -> Result<u64> {
+        crate::gate::revoke(&self.engine, ctx, which, now)
+    }
+
+    /// Clears `login`'s lockout in the viewer's account (admins only).
+    ///
+    /// # Errors
+    /// `Denied` for a non-admin; `NotFound` when the login is not locked.
+    pub fn login_unlock(&self, ctx: &AccessContext, login: &str, now: Timestamp) -> Result<()> {
+        crate::gate::unlock(&self.engine, ctx, login, now)
     }
 }

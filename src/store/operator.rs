@@ -6,6 +6,8 @@
 use crate::access::AccessContext;
 use crate::account::Loaded;
 use crate::audit::{ChainReport, Event};
+use crate::gate::{Opened, SignIn};
+use crate::sessions::{AuthEvent, AuthQuery};
 use std::path::Path;
 
 use crate::backup::{Archive, BackupOptions, Counts, Decryption};
@@ -172,5 +174,65 @@ impl Operator<'_> {
     /// Storage errors only.
     pub fn purge_expired(&self, now: Timestamp) -> Result<u64> {
         crate::trash::purge_expired(&self.0.engine, now)
+    }
+
+    /// Creates a store-wide login with a password.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad login or a password outside 8..=1024 bytes;
+    /// `Conflict` when the login exists.
+    pub fn login_add(&self, login: &str, password: &str) -> Result<()> {
+        crate::gate::login_add(&self.0.engine, login, password)
+    }
+
+    /// Sets a login's password and ends every session of it, in every
+    /// account. How many sessions ended.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown login; `Invalid` for a bad password.
+    pub fn login_passwd(&self, login: &str, password: &str, now: Timestamp) -> Result<u64> {
+        crate::gate::login_passwd(&self.0.engine, login, password, now)
+    }
+
+    /// Opens a session for a person a CRM's own identity provider signed in
+    /// (`method` names it; `mfa`: it checked a second factor). No password:
+    /// this is trusted code vouching, as [`Operator::context`] is.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown account or a login with no user there;
+    /// `Denied` for a blocked or inactive user.
+    pub fn session_open_external(
+        &self,
+        sign_in: &SignIn<'_>,
+        method: &str,
+        mfa: bool,
+        now: Timestamp,
+    ) -> Result<Opened> {
+        crate::gate::open_external(&self.0.engine, sign_in, method, mfa, now)
+    }
+
+    /// `account`'s authorization log, as `q` filters it.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown account.
+    pub fn auth_log(&self, account: u64, q: AuthQuery) -> Result<Vec<AuthEvent>> {
+        crate::gate::auth_log(&self.0.engine, account, q)
+    }
+
+    /// Verifies `account`'s authorization log from where the last purge cut it.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown account.
+    pub fn auth_verify(&self, account: u64) -> Result<ChainReport> {
+        crate::gate::auth_verify(&self.0.engine, account)
+    }
+
+    /// Drops, in every account, authorization-log events past the account's
+    /// `auth_log_retention_days` at `now` (what `serve` runs daily). How many.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn purge_auth_logs(&self, now: Timestamp) -> Result<u64> {
+        crate::gate::purge_logs(&self.0.engine, now)
     }
 }

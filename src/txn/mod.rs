@@ -171,7 +171,7 @@ impl Iterator for RecordRange {
 /// only through `crate::index`, which alone can make the [`Sealed`] token
 /// its write access asks for: INVARIANT (indexes) has one writer.
 macro_rules! tables {
-    ($($vis:vis $name:ident: $def:ident => $k:ty, $v:ty, $access:ident $(, clear $lo:expr)?;)*) => {
+    ($($vis:vis $name:ident: $def:ident => $k:ty, $v:ty, $access:ident $(, clear $lo:expr)? $(, since $since:literal)?;)*) => {
         pub(crate) struct WriteTables<'t> {
             records: Table<'t, u128, &'static [u8]>,
             $($vis $name: Table<'t, $k, $v>,)*
@@ -218,9 +218,11 @@ macro_rules! tables {
                 Reader { txn, records: OnceLock::new(), $($name: OnceLock::new(),)* }
             }
 
-            /// Whether every table exists (the store was made ready by
-            /// `Store::init`); the records may be in their format-2 table.
-            pub(crate) fn all_tables_exist(&self) -> Result<bool> {
+            /// Whether every table a store of `format` has exists (the store
+            /// was made ready by `Engine::init`); the records may be in their
+            /// format-2 table. A table marked `since N` came with format N: an
+            /// older store opened read-only lacks it, and only what uses it fails.
+            pub(crate) fn all_tables_exist(&self, format: u32) -> Result<bool> {
                 let names: HashSet<String> = self
                     .txn
                     .list_tables()?
@@ -229,7 +231,8 @@ macro_rules! tables {
                 let records = [RECORDS.name(), RECORDS_V1.name()]
                     .iter()
                     .any(|n| names.contains(*n));
-                Ok(records && [$($def.name()),*].iter().all(|n| names.contains(*n)))
+                let since: &[(&str, u32)] = &[$(($def.name(), 1 $(.max($since))?)),*];
+                Ok(records && since.iter().all(|(n, v)| *v > format || names.contains(*n)))
             }
 
             pub(crate) fn records(&self) -> Result<&Records> {
@@ -295,6 +298,14 @@ tables! {
     pub(crate) trash: TRASH => (u64, u64), &'static [u8], open, clear |a| (a, 0);
     pub(crate) trashed: TRASHED => (u64, u64, u64), &'static [u8], open, clear |a| (a, 0, 0);
     pub(crate) audit: AUDIT => (u64, u64), &'static [u8], open;
+    pub(crate) logins: LOGINS => &'static str, &'static [u8], open, since 4;
+    pub(crate) gate: GATE => u64, &'static [u8], open, since 4;
+    pub(crate) sessions: SESSIONS => (u64, u64), &'static [u8], open, since 4;
+    pub(crate) tokens: TOKENS => &'static [u8], (u64, u64), open, since 4;
+    pub(crate) user_sessions: USER_SESSIONS => (u64, u64, u64), (), open, since 4;
+    pub(crate) login_sessions: LOGIN_SESSIONS => (&'static str, u64, u64), (), open, since 4;
+    pub(crate) lockouts: LOCKOUTS => (u64, &'static str), &'static [u8], open, since 4;
+    pub(crate) auth_log: AUTH_LOG => (u64, u64), &'static [u8], open, since 4;
 }
 
 impl Reader {

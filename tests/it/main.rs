@@ -18,6 +18,7 @@ mod crash;
 mod damaged;
 mod decisions;
 mod faults;
+mod gate;
 mod hardening;
 mod load;
 mod modules;

@@ -1,0 +1,339 @@
+//! The access gate (issue 20): signing in, sessions per device, re-checked
+//! on every call, ended at once; lockout; the authorization log. Time is
+//! passed in (`now`), as a CRM's request handler would.
+
+use std::net::IpAddr;
+
+use crmstore::{AuthOutcome, AuthQuery, EndReason, Error, Revoke, SignIn, Store, Timestamp};
+
+use crate::common::DOC;
+
+const PW: &str = "correct horse battery";
+const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp(1_800_000_000_000_000 + secs * 1_000_000)
+}
+
+/// The fixture account with logins linked: raj (3) `raj@acme.test`, ada (1,
+/// admin) `ada@acme.test`, sue (4) `sue@acme.test`; passwords set for raj and ada.
+fn gated() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("g.redb")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    for (i, login) in [
+        (0, "Ada@Acme.test"),
+        (2, "raj@acme.test"),
+        (3, "sue@acme.test"),
+    ] {
+        doc["users"][i]["login"] = serde_json::json!(login);
+    }
+    let op = store.operator();
+    op.load_json(&doc.to_string()).unwrap();
+    op.login_passwd("ada@acme.test", PW, t(0)).unwrap();
+    op.login_passwd("raj@acme.test", PW, t(0)).unwrap();
+    (dir, store)
+}
+
+fn sign_in(login: &str) -> SignIn<'_> {
+    SignIn {
+        account: 1,
+        login,
+        ip: IP,
+        device: "laptop",
+    }
+}
+
+fn denied(r: crmstore::Result<impl std::fmt::Debug>) -> String {
+    match r {
+        Err(Error::Denied(m)) => m,
+        other => panic!("expected Denied, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_session_signs_in_reads_and_logs_out() {
+    let (_d, store) = gated();
+    let s = store
+        .session_open(&sign_in("RAJ@acme.test"), PW, t(0))
+        .unwrap();
+    assert_eq!((s.account, s.user), (1, 3));
+    assert_eq!(s.token.len(), 64);
+    assert_eq!(s.expires_at, t(12 * 3600));
+    let ctx = store.authenticate(&s.token, IP, t(10)).unwrap();
+    assert_eq!((ctx.user(), ctx.session()), (3, Some(s.session)));
+    let seen = crate::common::ids(&store, &ctx, "deals");
+    assert_eq!(seen, [1, 2]);
+    store.session_close(&s.token, t(20)).unwrap();
+    assert_eq!(
+        denied(store.authenticate(&s.token, IP, t(21))),
+        "not signed in: the session ended (logout)"
+    );
+    let log = store.operator().auth_log(1, AuthQuery::default()).unwrap();
+    let events: Vec<&str> = log.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events, ["session.open", "session.close"]);
+    assert!(store.operator().auth_verify(1).unwrap().broken.is_none());
+}
+
+#[test]
+fn an_unknown_login_and_a_wrong_password_read_the_same() {
+    let (_d, store) = gated();
+    let unknown = denied(store.session_open(&sign_in("nobody@acme.test"), PW, t(0)));
+    let wrong = denied(store.session_open(&sign_in("raj@acme.test"), "not the password", t(0)));
+    // A login with no password yet, and one not linked in this account.
+    let unset = denied(store.session_open(&sign_in("sue@acme.test"), PW, t(0)));
+    store.operator().login_add("out@side.test", PW).unwrap();
+    let unlinked = denied(store.session_open(&sign_in("out@side.test"), PW, t(0)));
+    for m in [&unknown, &wrong, &unset, &unlinked] {
+        assert_eq!(m, "login failed");
+    }
+    // The log says which it was, for the admin; never the password.
+    let log = store
+        .operator()
+        .auth_log(
+            1,
+            AuthQuery {
+                outcome: Some(AuthOutcome::Refused),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let reasons: Vec<&str> = log.iter().filter_map(|e| e.reason.as_deref()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "unknown login",
+            "wrong password",
+            "no password set",
+            "unknown login"
+        ]
+    );
+    let text = format!("{log:?}");
+    assert!(!text.contains(PW) && !text.contains("not the password"));
+}
+
+#[test]
+fn blocking_revoking_and_deactivating_bite_on_the_next_call() {
+    let (_d, store) = gated();
+    let ada = store.operator().context(1, 1).unwrap();
+    let a = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    let b = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(1))
+        .unwrap();
+    // A context from a session is checked again when used after a block.
+    let held = store.authenticate(&a.token, IP, t(2)).unwrap();
+    store.set_blocked(&ada, 3, true).unwrap();
+    assert!(matches!(
+        store.query(&held, &crmstore::Query::module("deals")),
+        Err(Error::Denied(_))
+    ));
+    assert_eq!(
+        denied(store.authenticate(&a.token, IP, t(3))),
+        "not signed in: the session ended (user.blocked)"
+    );
+    assert!(store.authenticate(&b.token, IP, t(3)).is_err());
+    // Blocked users are told so only after the right password.
+    assert_eq!(
+        denied(store.session_open(&sign_in("raj@acme.test"), "wrong password!", t(4))),
+        "login failed"
+    );
+    assert_eq!(
+        denied(store.session_open(&sign_in("raj@acme.test"), PW, t(4))),
+        "user blocked"
+    );
+    store.set_blocked(&ada, 3, false).unwrap();
+    let c = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(5))
+        .unwrap();
+    let d = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(6))
+        .unwrap();
+    // "Log out all other devices".
+    let raj = store.authenticate(&c.token, IP, t(7)).unwrap();
+    let n = store
+        .session_revoke(
+            &raj,
+            Revoke::User {
+                user: 3,
+                except: Some(c.session),
+            },
+            t(7),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(store.authenticate(&d.token, IP, t(8)).is_err());
+    assert!(store.authenticate(&c.token, IP, t(8)).is_ok());
+    // Deactivated in a directory change.
+    store
+        .operator()
+        .update_directory(1, |dir| {
+            dir.users.iter_mut().find(|u| u.id == 3).unwrap().active = false;
+        })
+        .unwrap();
+    assert_eq!(
+        denied(store.authenticate(&c.token, IP, t(9))),
+        "not signed in: the session ended (user.inactive)"
+    );
+    let all = store.session_list(&ada, Some(3), true, t(10)).unwrap();
+    let reasons: Vec<Option<EndReason>> = all.iter().map(|s| s.end_reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some(EndReason::UserBlocked),
+            Some(EndReason::UserBlocked),
+            Some(EndReason::UserInactive),
+            Some(EndReason::Revoked),
+        ]
+    );
+    assert!(store
+        .session_list(&ada, Some(3), false, t(10))
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn sessions_lapse_at_their_lifetime_and_when_idle() {
+    let (_d, store) = gated();
+    let s = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    // Used every hour: never idle, but 12 hours is the end.
+    for h in 1..12 {
+        store.authenticate(&s.token, IP, t(h * 3600)).unwrap();
+    }
+    assert_eq!(
+        denied(store.authenticate(&s.token, IP, t(12 * 3600))),
+        "not signed in: the session ended (expired)"
+    );
+    let idle = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    store.authenticate(&idle.token, IP, t(119 * 60)).unwrap();
+    assert!(store
+        .authenticate(&idle.token, IP, t(119 * 60 + 120 * 60 - 1))
+        .is_ok());
+    assert_eq!(
+        denied(store.authenticate(&idle.token, IP, t(119 * 60 + 2 * 120 * 60))),
+        "not signed in: the session ended (idle)"
+    );
+}
+
+#[test]
+fn the_fifth_wrong_password_in_the_window_locks_the_login() {
+    let (_d, store) = gated();
+    let login = sign_in("raj@acme.test");
+    for i in 0..4 {
+        denied(store.session_open(&login, "wrong password!", t(i * 100)));
+    }
+    // The first failure left the 900 s window: four in it again, no lock.
+    denied(store.session_open(&login, "wrong password!", t(901)));
+    store.session_open(&login, PW, t(902)).unwrap();
+    denied(store.session_open(&login, "wrong password!", t(903)));
+    // Five within 900 s: locked for 900 s from the fifth, right password or not.
+    assert!(denied(store.session_open(&login, PW, t(904))).starts_with("login locked until"));
+    // Wrong ones while locked say nothing more and do not extend it.
+    assert_eq!(
+        denied(store.session_open(&login, "wrong password!", t(1500))),
+        "login failed"
+    );
+    assert!(store.session_open(&login, PW, t(903 + 900)).is_ok());
+    let locked = store
+        .operator()
+        .auth_log(1, AuthQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "login.locked")
+        .count();
+    assert_eq!(locked, 1);
+    // An admin unlocks.
+    for i in 0..5 {
+        denied(store.session_open(&login, "wrong password!", t(2000 + i)));
+    }
+    let ada = store.operator().context(1, 1).unwrap();
+    let raj = store.operator().context(1, 3).unwrap();
+    assert!(matches!(
+        store.login_unlock(&raj, "raj@acme.test", t(2010)),
+        Err(Error::Denied(_))
+    ));
+    store.login_unlock(&ada, "raj@acme.test", t(2010)).unwrap();
+    store.session_open(&login, PW, t(2011)).unwrap();
+}
+
+#[test]
+fn a_password_change_ends_every_session_of_the_login_in_every_account() {
+    let (_d, store) = gated();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    doc["account"]["id"] = serde_json::json!(2);
+    doc["users"][2]["login"] = serde_json::json!("raj@acme.test");
+    store.operator().load_json(&doc.to_string()).unwrap();
+    let one = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    // One sign-in, several accounts: switch without the password.
+    let two = store.session_switch(&one.token, 2, IP, t(1)).unwrap();
+    assert_eq!((two.account, two.user), (2, 3));
+    let ctx = store.authenticate(&two.token, IP, t(2)).unwrap();
+    assert_eq!(ctx.account(), 2);
+    assert!(matches!(
+        store.session_switch(&one.token, 9, IP, t(1)),
+        Err(Error::NotFound(_))
+    ));
+    let n = store
+        .operator()
+        .login_passwd("raj@acme.test", "a new passphrase", t(3))
+        .unwrap();
+    assert_eq!(n, 2);
+    for tok in [&one.token, &two.token] {
+        assert_eq!(
+            denied(store.authenticate(tok, IP, t(4))),
+            "not signed in: the session ended (password.changed)"
+        );
+    }
+    assert_eq!(
+        denied(store.session_open(&sign_in("raj@acme.test"), PW, t(5))),
+        "login failed"
+    );
+    store
+        .session_open(&sign_in("raj@acme.test"), "a new passphrase", t(5))
+        .unwrap();
+}
+
+#[test]
+fn tokens_are_stored_only_as_their_hash() {
+    let (d, store) = gated();
+    let s = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    drop(store);
+    let bytes = std::fs::read(d.path().join("g.redb")).unwrap();
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(s.token.as_bytes()), "the token is in the file");
+    assert!(!has(PW.as_bytes()), "the password is in the file");
+    let raw = (0..32)
+        .map(|i| u8::from_str_radix(&s.token[2 * i..2 * i + 2], 16).unwrap())
+        .collect::<Vec<u8>>();
+    assert!(!has(&raw), "the token's bytes are in the file");
+    assert!(
+        !format!("{s:?}").contains(&s.token),
+        "Debug shows the token"
+    );
+}
+
+#[test]
+fn a_load_over_the_account_ends_its_sessions() {
+    let (_d, store) = gated();
+    let s = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    let doc = store.operator().dump_json(1).unwrap();
+    store.operator().load_json(&doc.to_string()).unwrap();
+    assert_eq!(
+        denied(store.authenticate(&s.token, IP, t(1))),
+        "not signed in: the session ended (account.load)"
+    );
+    // The dump names the logins, never a credential.
+    let text = doc.to_string();
+    assert!(text.contains("raj@acme.test") && !text.contains("argon2"));
+}
