@@ -23,6 +23,11 @@ fn as_ref(item: &Item) -> ItemRef<'_> {
         Item::Trashed(batch, id, b) => ItemRef::Trashed(*batch, *id, b),
         Item::Audit(seq, b) => ItemRef::Audit(*seq, b),
         Item::Trailer(t) => ItemRef::Trailer(t),
+        Item::Gate(b) => ItemRef::Gate(b),
+        Item::Session(id, b) => ItemRef::Session(*id, b),
+        Item::AuthEvent(seq, b) => ItemRef::AuthEvent(*seq, b),
+        Item::Lockout(l, b) => ItemRef::Lockout(l, b),
+        Item::Login(l, b) => ItemRef::Login(l, b),
     }
 }
 

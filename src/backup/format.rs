@@ -23,7 +23,10 @@ use crate::model::Timestamp;
 pub(crate) const MAGIC: [u8; 8] = *b"CRMSARCH";
 /// The archive format this build writes; newer ones are refused, older ones
 /// read. 2: records may be in layout 2 (`codec::Stored for Record`).
-pub const ARCHIVE_FORMAT: u32 = 2;
+/// 3: each account carries the access gate's state, sessions (as history),
+/// authorization log, lockouts and its users' logins (`Item::Gate` ...
+/// `Item::Login`, after the audit log).
+pub const ARCHIVE_FORMAT: u32 = 3;
 pub(crate) const SKIP_CHUNK: u32 = 0x184D_2A50;
 pub(crate) const SKIP_FOOTER: u32 = 0x184D_2A51;
 pub(crate) const FOOTER_LEN: u64 = 24;
@@ -143,6 +146,13 @@ pub(crate) enum Item {
     Trashed(u64, u64, Vec<u8>),
     Audit(u64, Vec<u8>),
     Trailer(Trailer),
+    // Format 3 (the access gate), after every older variant so their
+    // encodings stay what they were.
+    Gate(Vec<u8>),
+    Session(u64, Vec<u8>),
+    AuthEvent(u64, Vec<u8>),
+    Lockout(String, Vec<u8>),
+    Login(String, Vec<u8>),
 }
 
 /// [`Item`] borrowing its bytes, for writing without copies. INVARIANT:
@@ -158,6 +168,11 @@ pub(crate) enum ItemRef<'a> {
     Trashed(u64, u64, &'a [u8]),
     Audit(u64, &'a [u8]),
     Trailer(&'a Trailer),
+    Gate(&'a [u8]),
+    Session(u64, &'a [u8]),
+    AuthEvent(u64, &'a [u8]),
+    Lockout(&'a str, &'a [u8]),
+    Login(&'a str, &'a [u8]),
 }
 
 /// A damaged or foreign archive.

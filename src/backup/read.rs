@@ -74,6 +74,14 @@ pub(super) fn check_item(a: u64, item: &Item) -> Result<()> {
         Item::Batch(_, b) => valid::<Batch>(b),
         Item::Trashed(_, _, b) => valid::<Record>(b),
         Item::Audit(_, b) => valid::<audit::Event>(b),
+        Item::Gate(b) => valid::<crate::sessions::log::GateState>(b),
+        Item::Session(_, b) => valid::<crate::sessions::session::Session>(b),
+        Item::AuthEvent(_, b) => valid::<crate::sessions::AuthEvent>(b),
+        Item::Lockout(_, b) => valid::<crate::sessions::lockout::Lock>(b),
+        Item::Login(name, b) => {
+            crate::sessions::login::normalize(name)?;
+            valid::<crate::sessions::login::Login>(b)
+        }
         Item::Account(_) => Ok(()),
         Item::Header(_) | Item::Trailer(_) => Err(bad("header or trailer in the middle")),
     }
@@ -98,6 +106,8 @@ struct KeyOrder {
     batch: Option<u64>,
     trashed: Option<(u64, u64)>,
     audit: Option<u64>,
+    session: Option<u64>,
+    auth: Option<u64>,
     broken: bool,
 }
 
@@ -119,6 +129,8 @@ impl KeyOrder {
                     ("trashed record", ascends(&mut self.trashed, (*b, *id)))
                 }
                 Item::Audit(seq, _) => ("audit event", ascends(&mut self.audit, *seq)),
+                Item::Session(id, _) => ("session", ascends(&mut self.session, *id)),
+                Item::AuthEvent(seq, _) => ("auth event", ascends(&mut self.auth, *seq)),
                 _ => continue,
             };
             if !ok {

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::mpsc::Receiver;
 
+use redb::ReadableTable;
 use sha2::Digest;
 
 use super::atomic::{create_temp, publish, tmp_name};
@@ -19,6 +20,10 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{Directory, Record, Timestamp};
 use crate::progress::{NoProgress, Progress};
+use crate::sessions::lockout::Lock;
+use crate::sessions::login::Login;
+use crate::sessions::session::{EndReason, Session};
+use crate::sessions::AuthEvent;
 use crate::trash::Batch;
 use crate::txn::{AccountState, Tx, Writer};
 use crate::{bulk, index};
@@ -45,8 +50,11 @@ const RESTORE_CACHE_BYTES: usize = 64 << 20;
 struct Landing {
     target: u64,
     /// Take the archived audit log and counters (new account or new store);
-    /// otherwise keep the live log and merge counters upward.
+    /// otherwise keep the live log and merge counters upward. The same for
+    /// the access gate's log, sessions and lockouts.
     take_log: bool,
+    /// When the restore runs (archived sessions end then).
+    now: crate::model::Timestamp,
 }
 
 /// Lands a batch of one account's archive items. Records (with their index
@@ -58,6 +66,7 @@ fn land(w: &mut Writer<'_>, l: &Landing, items: &[Item], counts: &mut Counts) ->
     let a = l.target;
     let mut records = Vec::new();
     let (mut batches, mut trashed, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sessions, mut auth) = (Vec::new(), Vec::new());
     for item in items {
         match item {
             Item::Directory(b) => {
@@ -100,8 +109,39 @@ fn land(w: &mut Writer<'_>, l: &Landing, items: &[Item], counts: &mut Counts) ->
             Item::Header(_) | Item::Trailer(_) => {
                 return Err(bad("header or trailer in the middle"))
             }
+            Item::Gate(b) => land_gate(w, l, b)?,
+            Item::Session(id, b) if l.take_log => {
+                // History only: a session live at the backup is ended now.
+                let mut s: Session = codec::decode(b, place)?;
+                if s.end_reason.is_none() {
+                    s.ended_at = Some(l.now);
+                    s.end_reason = Some(EndReason::Restored);
+                }
+                sessions.push(((a, *id), codec::encode(&s)?));
+            }
+            Item::AuthEvent(seq, b) if l.take_log => {
+                valid::<AuthEvent>(b)?;
+                auth.push(((a, *seq), b.as_slice()));
+            }
+            Item::Lockout(login, b) if l.take_log => {
+                valid::<Lock>(b)?;
+                w.lockouts.insert((a, login.as_str()), b.as_slice())?;
+            }
+            // The login's credentials as they are in this store win: the
+            // person's password today, not the one at the backup.
+            Item::Login(name, b) => {
+                valid::<Login>(b)?;
+                let name = crate::sessions::login::normalize(name)?;
+                if w.logins.get(name.as_str())?.is_none() {
+                    w.logins.insert(name.as_str(), b.as_slice())?;
+                }
+            }
+            Item::Session(..) | Item::AuthEvent(..) | Item::Lockout(..) => {}
         }
     }
+    let sessions: Vec<_> = sessions.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    land_new(&mut w.sessions, &sessions, "session")?;
+    land_new(&mut w.auth_log, &auth, "auth event")?;
     index::save_all(w, a, &records)?;
     land_new(&mut w.trash, &batches, "trash batch")?;
     land_new(&mut w.trashed, &trashed, "trashed record")?;
@@ -110,6 +150,23 @@ fn land(w: &mut Writer<'_>, l: &Landing, items: &[Item], counts: &mut Counts) ->
     counts.batches += batches.len() as u64;
     counts.trashed += trashed.len() as u64;
     Ok(())
+}
+
+/// The gate's counters: the archive's with its log, else the live ones with
+/// session ids past both.
+fn land_gate(w: &mut Writer<'_>, l: &Landing, b: &[u8]) -> Result<()> {
+    use crate::sessions::log::{put_state, state, GateState};
+    let archived: GateState = codec::decode(b, || "archive".to_string())?;
+    let st = if l.take_log {
+        archived
+    } else {
+        let live = state(w, l.target)?;
+        GateState {
+            next_session: live.next_session.max(archived.next_session),
+            ..live
+        }
+    };
+    put_state(w, l.target, &st)
 }
 
 /// Lands stored values no two of which may share a key.
@@ -172,12 +229,14 @@ pub fn restore_store(
     };
     // Not durable batch by batch: made durable by the commit of the audit
     // events below.
+    let now = store.now();
     let land_all = |a: u64, items: Vec<Item>| {
         let before = counts.records;
         store.write_with(redb::Durability::None, |w| {
             let landing = Landing {
                 target: a,
                 take_log: true,
+                now,
             };
             land(w, &landing, &items, &mut counts)
         })?;
@@ -323,6 +382,7 @@ pub(crate) fn restore_account(
         let landing = Landing {
             target,
             take_log: as_new.is_some() || !exists,
+            now,
         };
         let mut chunks = ChunkReader::new(&mut rd, idx.start);
         let mut counts = Counts::default();
@@ -347,6 +407,11 @@ pub(crate) fn restore_account(
             return Err(bad(format_args!(
                 "account `{account}` does not match its counts"
             )));
+        }
+        // The account's people may have changed: its live sessions end,
+        // and every login its users name exists.
+        if let Some(dir) = w.directory_of(target)? {
+            crate::sessions::on_directory(w, None, &dir, now, now)?;
         }
         let detail = match as_new {
             Some(n) => format!("account {account} restored as new account {n}"),

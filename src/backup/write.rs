@@ -120,6 +120,7 @@ fn write_account<W: Write + Send + 'static>(
         w.push(&ItemRef::Audit(k.value().1, v.value()))?;
         counts.audit += 1;
     }
+    write_gate(r, a, &dir_logins(dir.value())?, w).map_err(damaged)?;
     let end = w.mark()?;
     let (end, sha256) = (end.pos, end.region);
     Ok(AccountIndex {
@@ -129,6 +130,59 @@ fn write_account<W: Write + Send + 'static>(
         counts,
         sha256,
     })
+}
+
+/// The logins the users of a directory (stored bytes) link to.
+fn dir_logins(dir: &[u8]) -> Result<Vec<String>> {
+    let dir: Directory = crate::codec::decode(dir, || "directory".into())?;
+    let mut logins: Vec<String> = dir.users.into_iter().filter_map(|u| u.login).collect();
+    logins.sort_unstable();
+    logins.dedup();
+    Ok(logins)
+}
+
+/// The access gate's part of account `a`: its state, sessions, log and
+/// lockouts, and the credentials of the logins its users link to.
+fn write_gate<W: Write + Send + 'static>(
+    r: &Reader,
+    a: u64,
+    logins: &[String],
+    w: &mut ChunkWriter<W>,
+) -> Result<()> {
+    use crate::sessions::{lockout::Lock, log::GateState, login::Login, session::Session};
+    if !r.has_gate()? {
+        return Ok(());
+    }
+    if let Some(g) = r.gate()?.get(a)? {
+        valid::<GateState>(g.value())?;
+        w.push(&ItemRef::Gate(g.value()))?;
+    }
+    for e in r.sessions()?.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        valid::<Session>(v.value())?;
+        w.push(&ItemRef::Session(k.value().1, v.value()))?;
+    }
+    for e in r.auth_log()?.range((a, 0)..=(a, u64::MAX))? {
+        let (k, v) = e?;
+        valid::<crate::sessions::AuthEvent>(v.value())?;
+        w.push(&ItemRef::AuthEvent(k.value().1, v.value()))?;
+    }
+    for e in r.lockouts()?.range((a, "")..)? {
+        let (k, v) = e?;
+        let (acc, login) = k.value();
+        if acc != a {
+            break;
+        }
+        valid::<Lock>(v.value())?;
+        w.push(&ItemRef::Lockout(login, v.value()))?;
+    }
+    for name in logins {
+        if let Some(l) = r.logins()?.get(name.as_str())? {
+            valid::<Login>(l.value())?;
+            w.push(&ItemRef::Login(name, l.value()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes an encrypted archive of the whole store (or one account) from

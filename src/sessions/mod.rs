@@ -114,30 +114,41 @@ pub(crate) fn on_directory(
 }
 
 /// INVARIANT (sessions): a session not ended has its entries in
-/// `USER_SESSIONS` and `LOGIN_SESSIONS`, an ended one none, and no entry
-/// names anything else; every session's token hash names it in `TOKENS`.
+/// `USER_SESSIONS` and `LOGIN_SESSIONS` and its token hash in `TOKENS`; an
+/// ended one has none of the first two (a restored one no token entry
+/// either: its token never works again), and no entry names anything else.
 /// Each disagreement goes to `problem`.
 pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> Result<()> {
+    if !r.has_gate()? {
+        return Ok(());
+    }
     let (mut by_user_live, mut by_login_live) = (BTreeSet::new(), BTreeSet::new());
     for e in r.sessions()?.range::<(u64, u64)>(..)? {
         let (k, v) = e?;
         let (a, id) = k.value();
-        let s: session::Session = match crate::codec::decode(v.value(), || {
-            format!("sessions key ({a}, {id})")
-        }) {
-            Ok(s) => s,
-            Err(e) => {
-                problem(e.to_string());
-                continue;
-            }
-        };
-        let named = r.tokens()?.get(s.token_sha256.as_slice())?.map(|g| g.value());
-        if named != Some((a, id)) {
-            problem(format!("session `{id}` of account `{a}` has no token entry"));
+        let s: session::Session =
+            match crate::codec::decode(v.value(), || format!("sessions key ({a}, {id})")) {
+                Ok(s) => s,
+                Err(e) => {
+                    problem(e.to_string());
+                    continue;
+                }
+            };
+        let named = r
+            .tokens()?
+            .get(s.token_sha256.as_slice())?
+            .map(|g| g.value());
+        let ended = s.end_reason.is_some();
+        if named.is_some_and(|n| n != (a, id)) || (named.is_none() && !ended) {
+            problem(format!(
+                "session `{id}` of account `{a}` has no token entry"
+            ));
         }
         let by_user = r.user_sessions()?.get((a, s.user, id))?.is_some();
-        let by_login = r.login_sessions()?.get((s.login.as_str(), a, id))?.is_some();
-        let ended = s.end_reason.is_some();
+        let by_login = r
+            .login_sessions()?
+            .get((s.login.as_str(), a, id))?
+            .is_some();
         if by_user == ended || by_login == ended {
             problem(format!(
                 "session `{id}` of account `{a}` is {} but its index entries say otherwise",
@@ -149,17 +160,35 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
             by_login_live.insert((s.login.clone(), a, id));
         }
     }
+    for e in r.tokens()?.range::<&[u8]>(..)? {
+        let (k, v) = e?;
+        let (a, id) = v.value();
+        let names = r.sessions()?.get((a, id))?.and_then(|g| {
+            crate::codec::decode::<session::Session>(g.value(), String::new)
+                .ok()
+                .map(|s| s.token_sha256.as_slice() == k.value())
+        });
+        if names != Some(true) {
+            problem(format!(
+                "a token entry names session `{id}` of account `{a}`, not its"
+            ));
+        }
+    }
     for e in r.user_sessions()?.range::<(u64, u64, u64)>(..)? {
         let (a, user, id) = e?.0.value();
         if !by_user_live.contains(&(a, user, id)) {
-            problem(format!("user_sessions names session `{id}` of account `{a}`, not live"));
+            problem(format!(
+                "user_sessions names session `{id}` of account `{a}`, not live"
+            ));
         }
     }
     for e in r.login_sessions()?.range::<(&str, u64, u64)>(..)? {
         let k = e?.0;
         let (login, a, id) = k.value();
         if !by_login_live.contains(&(login.to_string(), a, id)) {
-            problem(format!("login_sessions names session `{id}` of account `{a}`, not live"));
+            problem(format!(
+                "login_sessions names session `{id}` of account `{a}`, not live"
+            ));
         }
     }
     Ok(())

@@ -46,6 +46,9 @@ pub enum EndReason {
     PasswordChanged,
     /// The account was replaced by `load` (or a restore).
     AccountLoad,
+    /// Restored from an archive: sessions come back as history only, so a
+    /// token ended after the backup never works again.
+    Restored,
 }
 
 impl EndReason {
@@ -59,6 +62,7 @@ impl EndReason {
             EndReason::UserInactive => "user.inactive",
             EndReason::PasswordChanged => "password.changed",
             EndReason::AccountLoad => "account.load",
+            EndReason::Restored => "restore",
         }
     }
 }

@@ -235,6 +235,12 @@ macro_rules! tables {
                 Ok(records && since.iter().all(|(n, v)| *v > format || names.contains(*n)))
             }
 
+            /// Whether the store has the access gate's tables (format 4): a
+            /// store of an older format opened read-only has not.
+            pub(crate) fn has_gate(&self) -> Result<bool> {
+                Ok(self.txn.list_tables()?.any(|t| t.name() == GATE.name()))
+            }
+
             pub(crate) fn records(&self) -> Result<&Records> {
                 if let Some(t) = self.records.get() {
                     return Ok(t);

@@ -337,3 +337,77 @@ fn a_load_over_the_account_ends_its_sessions() {
     let text = doc.to_string();
     assert!(text.contains("raj@acme.test") && !text.contains("argon2"));
 }
+
+#[test]
+fn archives_carry_logins_sessions_and_the_log_and_a_restore_keeps_todays_password() {
+    use crmstore::backup::{self, BackupOptions, Decryption, Encryption, Kind};
+    use crmstore::NoProgress;
+    let (d, store) = gated();
+    let s = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(0))
+        .unwrap();
+    denied(store.session_open(&sign_in("raj@acme.test"), "wrong password!", t(1)));
+    let keyfile = d.path().join("key.txt");
+    let public = backup::keygen(&keyfile).unwrap();
+    let key = Decryption::identity_file(&keyfile).unwrap();
+    let backup = |account| {
+        let opts = BackupOptions {
+            dir: d.path().join("archives"),
+            encryption: Encryption::recipients(&[&public]).unwrap(),
+            account,
+            kind: Kind::Manual,
+        };
+        store.operator().backup(&opts, &NoProgress).unwrap().file
+    };
+    let full = backup(None);
+    let one = backup(Some(1));
+    assert!(backup::verify(&full, &key, &NoProgress)
+        .unwrap()
+        .is_intact());
+    // A full restore: the same people sign in with the same passwords; the
+    // sessions are history (a token ended after the backup stays dead).
+    let to = d.path().join("restored.redb");
+    backup::restore_store(&full, &key, &to, &NoProgress).unwrap();
+    let back = Store::open(&to).unwrap();
+    let rep = back.operator().check().unwrap();
+    assert!(rep.is_consistent(), "{:?}", rep.problems);
+    assert_eq!(
+        denied(back.authenticate(&s.token, IP, t(2))),
+        "not signed in: unknown session"
+    );
+    back.session_open(&sign_in("raj@acme.test"), PW, t(3))
+        .unwrap();
+    let log = back.operator().auth_log(1, AuthQuery::default()).unwrap();
+    assert_eq!(log[0].event, "session.open");
+    assert!(back.operator().auth_verify(1).unwrap().broken.is_none());
+    let ada = back.operator().context(1, 1).unwrap();
+    let history = back.session_list(&ada, Some(3), true, t(4)).unwrap();
+    assert_eq!(history[0].end_reason, Some(EndReason::Restored));
+    drop(back);
+    // One account into the live store, after raj changed his password: his
+    // password today stays; his live sessions end (the account was replaced).
+    store
+        .operator()
+        .login_passwd("raj@acme.test", "changed since then", t(5))
+        .unwrap();
+    let live = store
+        .session_open(&sign_in("raj@acme.test"), "changed since then", t(6))
+        .unwrap();
+    store
+        .operator()
+        .restore_account(&one, &key, 1, None)
+        .unwrap();
+    assert_eq!(
+        denied(store.authenticate(&live.token, IP, t(7))),
+        "not signed in: the session ended (account.load)"
+    );
+    assert_eq!(
+        denied(store.session_open(&sign_in("raj@acme.test"), PW, t(8))),
+        "login failed"
+    );
+    store
+        .session_open(&sign_in("raj@acme.test"), "changed since then", t(8))
+        .unwrap();
+    assert!(store.operator().check().unwrap().is_consistent());
+    assert!(store.operator().auth_verify(1).unwrap().broken.is_none());
+}
