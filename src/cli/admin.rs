@@ -164,11 +164,17 @@ pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
                 .map(Timestamp::parse)
                 .transpose()?
                 .unwrap_or_else(Timestamp::now);
-            let n = g.store()?.operator().purge_expired(now)?;
+            // What `serve` runs daily: the trash, and the authorization log
+            // past its retention.
+            let store = g.store()?;
+            let n = store.operator().purge_expired(now)?;
+            let events = store.operator().purge_auth_logs(now)?;
             if g.json {
-                output::line(serde_json::json!({ "purged": n }))?;
+                output::line(serde_json::json!({ "purged": n, "auth_events_purged": events }))?;
             } else {
-                output::line(format!("purged {n} expired record(s)"))?;
+                output::line(format!(
+                    "purged {n} expired record(s), {events} old authorization event(s)"
+                ))?;
             }
         }
     }

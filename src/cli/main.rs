@@ -4,6 +4,7 @@
 mod admin;
 mod backup;
 mod demo;
+mod gate;
 mod output;
 mod progress;
 mod records;
@@ -77,6 +78,15 @@ enum Command {
     Backup(backup::BackupCommand),
     /// Run scheduled backups and trash purges until stopped.
     Serve(backup::ServeArgs),
+    /// Store-wide logins: add, set a password, unlock.
+    #[command(subcommand)]
+    Login(gate::LoginCommand),
+    /// Sign in and out, sessions per device.
+    #[command(subcommand)]
+    Session(gate::SessionCommand),
+    /// The authorization log.
+    #[command(subcommand)]
+    Auth(gate::AuthCommand),
 }
 
 /// Global options every command sees.
@@ -213,6 +223,9 @@ fn run(g: &Global, command: Command) -> Outcome {
         Command::Gen(a) => admin::gen(g, &a),
         Command::Backup(c) => backup::run(g, c),
         Command::Serve(a) => backup::serve(g, &a),
+        Command::Login(c) => gate::login(g, c),
+        Command::Session(c) => gate::session(g, c),
+        Command::Auth(c) => gate::auth(g, c),
     }
 }
 

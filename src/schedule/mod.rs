@@ -133,7 +133,14 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(0);
         }
-        self.store.operator().purge_expired(self.store.engine.now())
+        // The daily purge: the trash past its retention, and the
+        // authorization log past its own (with a checkpoint, so it still
+        // verifies). How many trashed records went.
+        let now = self.store.engine.now();
+        let op = self.store.operator();
+        let purged = op.purge_expired(now)?;
+        op.purge_auth_logs(now)?;
+        Ok(purged)
     }
 }
 
@@ -141,7 +148,8 @@ impl Shared {
 /// library never prints).
 #[derive(Debug)]
 pub struct RunEvent {
-    /// `weekly backup`, `monthly backup` or `trash purge-expired`.
+    /// `weekly backup`, `monthly backup` or `trash purge-expired` (which
+    /// also purges the authorization log past its retention).
     pub what: String,
     /// What it did (`Debug` of its result), or why it failed.
     pub outcome: std::result::Result<String, Error>,

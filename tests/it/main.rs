@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod cli;
 mod cli_contract;
+mod cli_gate;
 mod clock;
 mod common;
 mod compat;
