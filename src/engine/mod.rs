@@ -289,11 +289,19 @@ impl Engine {
     }
 
     /// The viewer of `ctx` as of the transaction `t`: the context's own when
-    /// the directory has not changed since, else resolved anew.
+    /// the directory has not changed since, else resolved anew; refused
+    /// when `ctx` came from a session that has ended.
     pub(crate) fn viewer_in(&self, t: &impl Tx, ctx: &AccessContext) -> Result<Arc<Viewer>> {
         let version = t
             .version_of(ctx.account)?
             .ok_or_else(|| Error::NotFound(format!("no account `{}`", ctx.account)))?;
+        // A context from the gate works only while its session does: an
+        // ending bites even on a context a caller kept.
+        if let Some(s) = ctx.session {
+            if !t.session_live(ctx.account, ctx.viewer.user, s)? {
+                return Err(Error::Denied("not signed in: the session ended".into()));
+            }
+        }
         if version == ctx.version {
             return Ok(ctx.viewer.clone());
         }

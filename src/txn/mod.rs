@@ -67,6 +67,8 @@ pub(crate) trait Tx {
     fn directory_of(&self, account: u64) -> Result<Option<Directory>>;
     fn record(&self, account: u64, id: u64) -> Result<Option<Record>>;
     fn module_id(&self, account: u64, module: &str) -> Result<Option<u32>>;
+    /// Whether session `session` of `user` is not ended (one key lookup).
+    fn session_live(&self, account: u64, user: u64, session: u64) -> Result<bool>;
 }
 
 pub(crate) fn read_directory(
@@ -339,6 +341,13 @@ pub(crate) fn view_of(bytes: &[u8], account: u64, id: u64) -> Result<RecordView<
 }
 
 impl Tx for Reader {
+    fn session_live(&self, account: u64, user: u64, session: u64) -> Result<bool> {
+        // Only a store with the gate's tables ever made a session context.
+        Ok(self
+            .user_sessions()?
+            .get((account, user, session))?
+            .is_some())
+    }
     fn version_of(&self, account: u64) -> Result<Option<u64>> {
         Ok(self.dir_version()?.get(account)?.map(|g| g.value()))
     }
@@ -376,6 +385,9 @@ impl std::ops::DerefMut for Writer<'_> {
 }
 
 impl Tx for Writer<'_> {
+    fn session_live(&self, account: u64, user: u64, session: u64) -> Result<bool> {
+        Ok(self.user_sessions.get((account, user, session))?.is_some())
+    }
     fn version_of(&self, account: u64) -> Result<Option<u64>> {
         Ok(self.dir_version.get(account)?.map(|g| g.value()))
     }

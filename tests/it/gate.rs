@@ -165,6 +165,20 @@ fn blocking_revoking_and_deactivating_bite_on_the_next_call() {
     assert_eq!(n, 1);
     assert!(store.authenticate(&d.token, IP, t(8)).is_err());
     assert!(store.authenticate(&c.token, IP, t(8)).is_ok());
+    // A context kept from a session stops working when the session ends.
+    let kept = store.authenticate(&c.token, IP, t(8)).unwrap();
+    let e = store
+        .session_open(&sign_in("raj@acme.test"), PW, t(8))
+        .unwrap();
+    let mine = store.authenticate(&e.token, IP, t(8)).unwrap();
+    store
+        .session_revoke(&mine, Revoke::Sessions(&[c.session]), t(8))
+        .unwrap();
+    assert_eq!(
+        denied(store.get(&kept, 1)),
+        "not signed in: the session ended"
+    );
+    store.get(&mine, 1).unwrap();
     // Deactivated in a directory change.
     store
         .operator()
@@ -173,7 +187,7 @@ fn blocking_revoking_and_deactivating_bite_on_the_next_call() {
         })
         .unwrap();
     assert_eq!(
-        denied(store.authenticate(&c.token, IP, t(9))),
+        denied(store.authenticate(&e.token, IP, t(9))),
         "not signed in: the session ended (user.inactive)"
     );
     let all = store.session_list(&ada, Some(3), true, t(10)).unwrap();
@@ -183,8 +197,9 @@ fn blocking_revoking_and_deactivating_bite_on_the_next_call() {
         [
             Some(EndReason::UserBlocked),
             Some(EndReason::UserBlocked),
-            Some(EndReason::UserInactive),
             Some(EndReason::Revoked),
+            Some(EndReason::Revoked),
+            Some(EndReason::UserInactive),
         ]
     );
     assert!(store
