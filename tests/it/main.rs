@@ -20,6 +20,7 @@ mod damaged;
 mod decisions;
 mod faults;
 mod gate;
+mod gate_model;
 mod hardening;
 mod load;
 mod modules;
