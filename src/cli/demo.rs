@@ -39,7 +39,7 @@ pub const DOCUMENT: &str = r#"{
   "users": [
     {"id": 1, "name": "alice", "role": 1, "teams": [1, 2], "profile": 1, "admin": true},
     {"id": 2, "name": "mia", "role": 2, "teams": [1, 2], "profile": 2},
-    {"id": 3, "name": "raj", "role": 3, "teams": [1], "profile": 2},
+    {"id": 3, "name": "raj", "role": 3, "teams": [1], "profile": 2, "login": "raj@acme.test"},
     {"id": 4, "name": "sue", "role": 3, "teams": [2], "profile": 2},
     {"id": 5, "name": "vic", "role": 4, "teams": [], "profile": 3}],
   "groups": [{"id": 1, "name": "Partners", "users": [5]}],
@@ -164,6 +164,8 @@ pub fn run(a: &Args) -> Outcome {
         )
     ))?;
 
+    access_gate(&store)?;
+
     output::line("\n== trash")?;
     let Deleted { batch, count } = store.delete(&raj, &[1], Cascade::Yes)?;
     output::line(format!(
@@ -227,6 +229,62 @@ pub fn run(a: &Args) -> Outcome {
         }
     ))?;
     backup_and_restore(&store, &dir)?;
+    Ok(())
+}
+
+/// Raj signs in on two devices, a wrong password is refused, he logs out
+/// every other device, and the authorization log shows all of it.
+fn access_gate(store: &Store) -> crmstore::Result<()> {
+    use crmstore::{AuthQuery, Revoke, SignIn, Timestamp};
+    output::line("\n== the access gate (sign-in, sessions per device, the authorization log)")?;
+    let now = Timestamp::now();
+    let pw = "a demo passphrase";
+    store.operator().login_passwd("raj@acme.test", pw, now)?;
+    let ip = std::net::IpAddr::from([203, 0, 113, 7]);
+    let on = |device| SignIn {
+        account: 1,
+        login: "raj@acme.test",
+        ip,
+        device,
+    };
+    let laptop = store.session_open(&on("laptop"), pw, now)?;
+    output::line(format!(
+        "raj signs in on his laptop: session {} (token {}…, shown once, stored only hashed)",
+        laptop.session,
+        &laptop.token[..8]
+    ))?;
+    if let Err(e) = store.session_open(&on("laptop"), "a guess", now) {
+        output::line(format!("a wrong password: refused ({e}); an unknown login reads the same"))?;
+    }
+    let phone = store.session_open(&on("phone"), pw, now)?;
+    output::line(format!("raj signs in on his phone: session {}", phone.session))?;
+    let ctx = store.authenticate(&laptop.token, ip, now)?;
+    output::line(format!(
+        "each request authenticates its token: the laptop's sees {}",
+        names(&store.query(&ctx, &Query::module("deals"))?.records)
+    ))?;
+    let others = Revoke::User {
+        user: 3,
+        except: Some(laptop.session),
+    };
+    let n = store.session_revoke(&ctx, others, now)?;
+    output::line(format!("raj logs out all other devices: {n} session ended"))?;
+    if let Err(e) = store.authenticate(&phone.token, ip, now) {
+        output::line(format!("the phone's next request: refused ({e})"))?;
+    }
+    output::line("authorization log of account 1:")?;
+    for e in store.operator().auth_log(1, AuthQuery::default())? {
+        output::line(format!(
+            "  #{:<2} {:<15} {:<7} {} {} {} {}",
+            e.seq,
+            e.event,
+            e.outcome.name(),
+            e.login,
+            e.ip,
+            e.device,
+            e.reason.unwrap_or_default()
+        ))?;
+    }
     Ok(())
 }
 
