@@ -72,8 +72,14 @@ fn gate(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let login = format!("user{}@acme.test", 8 + n % 40);
+            let who = SignIn {
+                account: 1,
+                login: &login,
+                ip: IP,
+                device: "bench",
+            };
             store
-                .session_open(&sign_in(&login), "wrong password", Timestamp::now())
+                .session_open(&who, "wrong password", Timestamp::now())
                 .unwrap_err()
         })
     });
