@@ -5,20 +5,27 @@
 //! teams, groups, sharing rules, pipeline stages, field-level security).
 //!
 //! ```
-//! use crmstore::{Filter, NewRecord, Query, Store};
+//! use crmstore::{Filter, NewRecord, Query, SignIn, Store, Timestamp};
 //! # fn main() -> crmstore::Result<()> {
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path().join("crm.redb"))?;
-//! store.operator().load_json(r#"{
+//! let op = store.operator(); // trusted code: setup and admin tooling
+//! op.load_json(r#"{
 //!   "account": {"id": 1, "name": "Acme"},
 //!   "roles": [{"id": 1, "name": "Rep", "parent": null}],
 //!   "teams": [{"id": 1, "name": "East"}],
 //!   "profiles": [{"id": 1, "name": "Sales", "modules": {
 //!       "deals": {"view": "own", "create": "own", "edit": "own"}}}],
-//!   "users": [{"id": 1, "name": "ana", "role": 1, "teams": [1], "profile": 1},
+//!   "users": [{"id": 1, "name": "ana", "role": 1, "teams": [1], "profile": 1,
+//!              "login": "ana@acme.test"},
 //!             {"id": 2, "name": "bob", "role": 1, "teams": [1], "profile": 1}]
 //! }"#)?;
-//! let ana = store.operator().context(1, 1)?; // trusted code's handle: who is acting
+//! op.login_passwd("ana@acme.test", "her passphrase", Timestamp::now())?;
+//! // Ana signs in; each request then proves who is asking with the token.
+//! let ip = std::net::IpAddr::from([203, 0, 113, 7]);
+//! let who = SignIn { account: 1, login: "ana@acme.test", ip, device: "laptop" };
+//! let session = store.session_open(&who, "her passphrase", Timestamp::now())?;
+//! let ana = store.authenticate(&session.token, ip, Timestamp::now())?;
 //! let deal = store.create(&ana, NewRecord::new("deals").field("amount", 1200).stage("new"))?;
 //! let page = store.query(&ana, &Query::module("deals").filter(Filter::field("amount").ge(1000)))?;
 //! assert_eq!(page.records[0].id, deal.id);
@@ -26,8 +33,11 @@
 //! let rows = store.query_rows(&ana, &Query::module("deals").limit(50))?;
 //! assert_eq!(rows.get(0).and_then(|r| r.field("amount")), Some(crmstore::ValueRef::Int(1200)));
 //! // bob owns nothing and sees nothing: not even that the deal exists.
-//! let bob = store.operator().context(1, 2)?;
+//! let bob = op.context(1, 2)?; // trusted code's handle for a user, no sign-in
 //! assert!(matches!(store.get(&bob, deal.id), Err(crmstore::Error::NotFound(_))));
+//! // Logged out, the token no longer works.
+//! store.session_close(&session.token, Timestamp::now())?;
+//! assert!(store.authenticate(&session.token, ip, Timestamp::now()).is_err());
 //! # Ok(()) }
 //! ```
 

@@ -254,10 +254,15 @@ fn access_gate(store: &Store) -> crmstore::Result<()> {
         &laptop.token[..8]
     ))?;
     if let Err(e) = store.session_open(&on("laptop"), "a guess", now) {
-        output::line(format!("a wrong password: refused ({e}); an unknown login reads the same"))?;
+        output::line(format!(
+            "a wrong password: refused ({e}); an unknown login reads the same"
+        ))?;
     }
     let phone = store.session_open(&on("phone"), pw, now)?;
-    output::line(format!("raj signs in on his phone: session {}", phone.session))?;
+    output::line(format!(
+        "raj signs in on his phone: session {}",
+        phone.session
+    ))?;
     let ctx = store.authenticate(&laptop.token, ip, now)?;
     output::line(format!(
         "each request authenticates its token: the laptop's sees {}",
