@@ -57,6 +57,11 @@ fn gate(c: &mut Criterion) {
     g.bench_function("authenticate (user 7's session)", |b| {
         b.iter(|| store.authenticate(&opened.token, IP, now).unwrap())
     });
+    // The floor under authenticate: decode and hash a token, one lookup.
+    let unknown = "00".repeat(32);
+    g.bench_function("authenticate: unknown token (hash + one lookup)", |b| {
+        b.iter(|| store.authenticate(&unknown, IP, now).unwrap_err())
+    });
     g.sample_size(20);
     g.bench_function("session_open (argon2id)", |b| {
         b.iter(|| {

@@ -116,9 +116,12 @@ pub(crate) const GATE: TableDefinition<u64, &[u8]> = TableDefinition::new("gate_
 /// (account, session id) → `Session` (codec-encoded): live and ended.
 pub(crate) const SESSIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("sessions_v1");
 
-/// SHA-256 of a session token → (account, session id). The token itself is
-/// never stored.
-pub(crate) const TOKENS: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("tokens_v1");
+/// SHA-256 of a session token's 32 bytes → (account, session id, user,
+/// created_at, last_seen, end reason code; 0 while live): everything
+/// `authenticate` needs, in one fixed-width value read without decoding. The
+/// token itself is never stored.
+pub(crate) const TOKENS: TableDefinition<&[u8], (u64, u64, u64, i64, i64, u8)> =
+    TableDefinition::new("tokens_v1");
 
 /// (account, user, session id) → (): the user's sessions not ended.
 pub(crate) const USER_SESSIONS: TableDefinition<(u64, u64, u64), ()> =

@@ -77,7 +77,10 @@ pub(super) fn check_item(a: u64, item: &Item) -> Result<()> {
         Item::Gate(b) => valid::<crate::sessions::log::GateState>(b),
         Item::Session(_, b) => valid::<crate::sessions::session::Session>(b),
         Item::AuthEvent(_, b) => valid::<crate::sessions::AuthEvent>(b),
-        Item::Lockout(_, b) => valid::<crate::sessions::lockout::Lock>(b),
+        Item::Lockout(name, b) => {
+            crate::sessions::login::normalize(name)?;
+            valid::<crate::sessions::lockout::Lock>(b)
+        }
         Item::Login(name, b) => {
             crate::sessions::login::normalize(name)?;
             valid::<crate::sessions::login::Login>(b)

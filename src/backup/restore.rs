@@ -125,6 +125,7 @@ fn land(w: &mut Writer<'_>, l: &Landing, items: &[Item], counts: &mut Counts) ->
             }
             Item::Lockout(login, b) if l.take_log => {
                 valid::<Lock>(b)?;
+                let login = crate::sessions::login::normalize(login)?;
                 w.lockouts.insert((a, login.as_str()), b.as_slice())?;
             }
             // The login's credentials as they are in this store win: the

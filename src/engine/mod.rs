@@ -279,6 +279,18 @@ impl Engine {
         let version = t
             .version_of(account)?
             .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+        self.context_at(t, account, version, user, session)
+    }
+
+    /// [`Engine::context_in`] when the caller read the directory version.
+    pub(crate) fn context_at(
+        &self,
+        t: &impl Tx,
+        account: u64,
+        version: u64,
+        user: u64,
+        session: Option<u64>,
+    ) -> Result<AccessContext> {
         let viewer = self.viewer(t, account, user, version)?;
         Ok(AccessContext {
             account,

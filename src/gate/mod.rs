@@ -327,17 +327,17 @@ pub(crate) fn authenticate(
 ) -> Result<AccessContext> {
     let _ = canonical(ip);
     let (ctx, stale) = e.read(|r| {
-        let Some((account, s)) = session::by_token(r, token)? else {
+        let Some(s) = session::by_token(r, token)? else {
             return Err(session::unusable(None));
         };
         let version = r
-            .version_of(account)?
+            .version_of(s.account)?
             .ok_or_else(|| session::unusable(Some(EndReason::AccountLoad)))?;
-        let dir = e.directory_in(r, account, version)?;
+        let dir = e.directory_in(r, s.account, version)?;
         if let Some(why) = s.stopped(&dir.account.security, now) {
             return Err(session::unusable(Some(why)));
         }
-        let ctx = e.context_in(r, account, s.user, Some(s.id))?;
+        let ctx = e.context_at(r, s.account, version, s.user, Some(s.session))?;
         Ok((ctx, now >= s.last_seen.plus_secs(60)))
     })?;
     if stale {
@@ -359,7 +359,7 @@ pub(crate) fn authenticate(
 /// the policy says now (hours, addresses): leaving is always allowed.
 pub(crate) fn close(e: &Engine, token: &str, now: Timestamp) -> Result<()> {
     let (account, s) = e
-        .read(|r| session::by_token(r, token))?
+        .read(|r| session::session_of_token(r, token))?
         .ok_or_else(|| session::unusable(None))?;
     if let Some(why) = s.end_reason {
         return Err(session::unusable(Some(why)));

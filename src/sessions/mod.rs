@@ -139,9 +139,10 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
             .get(s.token_sha256.as_slice())?
             .map(|g| g.value());
         let ended = s.end_reason.is_some();
-        if named.is_some_and(|n| n != (a, id)) || (named.is_none() && !ended) {
+        let entry = session::TokenEntry::of(a, &s).value();
+        if named.is_some_and(|n| n != entry) || (named.is_none() && !ended) {
             problem(format!(
-                "session `{id}` of account `{a}` has no token entry"
+                "session `{id}` of account `{a}` has no token entry, or one that says otherwise"
             ));
         }
         let by_user = r.user_sessions()?.get((a, s.user, id))?.is_some();
@@ -162,7 +163,7 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
     }
     for e in r.tokens()?.range::<&[u8]>(..)? {
         let (k, v) = e?;
-        let (a, id) = v.value();
+        let (a, id, ..) = v.value();
         let names = r.sessions()?.get((a, id))?.and_then(|g| {
             crate::codec::decode::<session::Session>(g.value(), String::new)
                 .ok()

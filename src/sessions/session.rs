@@ -52,6 +52,30 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    const ALL: [EndReason; 9] = [
+        EndReason::Logout,
+        EndReason::Revoked,
+        EndReason::Expired,
+        EndReason::Idle,
+        EndReason::UserBlocked,
+        EndReason::UserInactive,
+        EndReason::PasswordChanged,
+        EndReason::AccountLoad,
+        EndReason::Restored,
+    ];
+
+    /// The code `tokens_v1` keeps (0 is "live").
+    fn code(self) -> u8 {
+        EndReason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .map_or(u8::MAX, |i| i as u8 + 1)
+    }
+
+    fn of_code(code: u8) -> Option<EndReason> {
+        EndReason::ALL.get(usize::from(code.checked_sub(1)?)).copied()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EndReason::Logout => "logout",
@@ -85,22 +109,77 @@ pub(crate) struct Session {
 
 impl codec::Stored for Session {}
 
-impl Session {
-    /// Why the session does not work at `now`, if it does not: ended (a
-    /// state, never a comparison of times), or past a limit of `sec`.
+/// Why a session does not work at `now`, if it does not: ended (a state,
+/// never a comparison of times), or past a limit of `sec`.
+fn stopped(
+    end: Option<EndReason>,
+    created_at: Timestamp,
+    last_seen: Timestamp,
+    sec: &Security,
+    now: Timestamp,
+) -> Option<EndReason> {
+    if end.is_some() {
+        return end;
+    }
+    if now >= created_at.plus_secs(i64::from(sec.session_hours) * 3600) {
+        return Some(EndReason::Expired);
+    }
+    if now >= last_seen.plus_secs(i64::from(sec.idle_minutes) * 60) {
+        return Some(EndReason::Idle);
+    }
+    None
+}
+
+/// What `tokens_v1` keeps of a session: what `authenticate` decides with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TokenEntry {
+    pub account: u64,
+    pub session: u64,
+    pub user: u64,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
+    pub end: Option<EndReason>,
+}
+
+type TokenValue = (u64, u64, u64, i64, i64, u8);
+
+impl TokenEntry {
+    pub(crate) fn of(account: u64, s: &Session) -> TokenEntry {
+        TokenEntry {
+            account,
+            session: s.id,
+            user: s.user,
+            created_at: s.created_at,
+            last_seen: s.last_seen,
+            end: s.end_reason,
+        }
+    }
+
+    pub(crate) fn value(&self) -> TokenValue {
+        let end = self.end.map_or(0, EndReason::code);
+        (self.account, self.session, self.user, self.created_at.0, self.last_seen.0, end)
+    }
+
+    fn from_value(v: TokenValue) -> TokenEntry {
+        TokenEntry {
+            account: v.0,
+            session: v.1,
+            user: v.2,
+            created_at: Timestamp(v.3),
+            last_seen: Timestamp(v.4),
+            // An unknown code reads as revoked: when unsure, deny.
+            end: (v.5 != 0).then(|| EndReason::of_code(v.5).unwrap_or(EndReason::Revoked)),
+        }
+    }
+
     pub(crate) fn stopped(&self, sec: &Security, now: Timestamp) -> Option<EndReason> {
-        if let Some(r) = self.end_reason {
-            return Some(r);
-        }
-        let hours = i64::from(sec.session_hours) * 3600;
-        if now >= self.created_at.plus_secs(hours) {
-            return Some(EndReason::Expired);
-        }
-        let idle = i64::from(sec.idle_minutes) * 60;
-        if now >= self.last_seen.plus_secs(idle) {
-            return Some(EndReason::Idle);
-        }
-        None
+        stopped(self.end, self.created_at, self.last_seen, sec, now)
+    }
+}
+
+impl Session {
+    pub(crate) fn stopped(&self, sec: &Security, now: Timestamp) -> Option<EndReason> {
+        stopped(self.end_reason, self.created_at, self.last_seen, sec, now)
     }
 
     pub(crate) fn expires_at(&self, sec: &Security) -> Timestamp {
@@ -156,37 +235,45 @@ impl SessionInfo {
     }
 }
 
-/// A new token: 256 random bits as 64 hex digits, and its SHA-256.
+/// A new token: 256 random bits as 64 hex digits, and the SHA-256 of the
+/// 32 bytes.
 pub(crate) fn new_token() -> Result<(String, [u8; 32])> {
     let raw = crate::util::random_bytes::<32>()?;
-    let text = hex::encode(raw);
-    let hash = token_hash(&text);
-    Ok((text, hash))
+    Ok((hex::encode(raw), Sha256::digest(raw).into()))
 }
 
-pub(crate) fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.trim().as_bytes()).into()
+/// The SHA-256 a token's entry is keyed by; `None` for text that is not a
+/// token (64 hex digits).
+fn token_hash(token: &str) -> Option<[u8; 32]> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(token.trim(), &mut raw).ok()?;
+    Some(Sha256::digest(raw).into())
 }
 
-/// The session a token names, if any: looked up by its hash, and the
-/// stored hash compared in constant time before it is believed.
-pub(crate) fn by_token(r: &Reader, token: &str) -> Result<Option<(u64, Session)>> {
-    let hash = token_hash(token);
-    let Some((account, id)) = r.tokens()?.get(hash.as_slice())?.map(|g| g.value()) else {
+/// What the token's entry says of its session, if it names one. The entry
+/// is found by the SHA-256 of the token: a lookup's key comparisons can
+/// only ever reveal bits of a hash of 256 random bits, never of the token.
+pub(crate) fn by_token(r: &Reader, token: &str) -> Result<Option<TokenEntry>> {
+    let Some(hash) = token_hash(token) else {
         return Ok(None);
     };
-    let Some(s) = read(
-        r.sessions()?
-            .get((account, id))?
-            .map(|g| g.value().to_vec()),
-        account,
-        id,
-    )?
-    else {
+    Ok(r
+        .tokens()?
+        .get(hash.as_slice())?
+        .map(|g| TokenEntry::from_value(g.value())))
+}
+
+/// The session itself behind a token, its stored hash compared with the
+/// token's in constant time before it is believed.
+pub(crate) fn session_of_token(r: &Reader, token: &str) -> Result<Option<(u64, Session)>> {
+    let (Some(hash), Some(e)) = (token_hash(token), by_token(r, token)?) else {
+        return Ok(None);
+    };
+    let Some(s) = get_in(r, e.account, e.session)? else {
         return Ok(None);
     };
     let same: bool = s.token_sha256.ct_eq(&hash).into();
-    Ok(same.then_some((account, s)))
+    Ok(same.then_some((e.account, s)))
 }
 
 fn read(bytes: Option<Vec<u8>>, account: u64, id: u64) -> Result<Option<Session>> {
@@ -218,17 +305,22 @@ pub(crate) fn insert(w: &mut Writer<'_>, account: u64, s: &Session) -> Result<()
     w.sessions
         .insert((account, s.id), codec::encode(s)?.as_slice())?;
     w.tokens
-        .insert(s.token_sha256.as_slice(), (account, s.id))?;
+        .insert(s.token_sha256.as_slice(), TokenEntry::of(account, s).value())?;
     w.user_sessions.insert((account, s.user, s.id), ())?;
     w.login_sessions
         .insert((s.login.as_str(), account, s.id), ())?;
     Ok(())
 }
 
-/// Writes back a session's `last_seen`.
+/// Writes back a session (its `last_seen`, or its end), and its token
+/// entry when it has one.
 pub(crate) fn put(w: &mut Writer<'_>, account: u64, s: &Session) -> Result<()> {
     w.sessions
         .insert((account, s.id), codec::encode(s)?.as_slice())?;
+    let hash = s.token_sha256.as_slice();
+    if w.tokens.get(hash)?.is_some() {
+        w.tokens.insert(hash, TokenEntry::of(account, s).value())?;
+    }
     Ok(())
 }
 
