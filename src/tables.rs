@@ -120,8 +120,10 @@ pub(crate) const SESSIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition:
 /// created_at, last_seen, end reason code; 0 while live): everything
 /// `authenticate` needs, in one fixed-width value read without decoding. The
 /// token itself is never stored.
-pub(crate) const TOKENS: TableDefinition<&[u8], (u64, u64, u64, i64, i64, u8)> =
-    TableDefinition::new("tokens_v1");
+pub(crate) const TOKENS: TableDefinition<&[u8], TokenValue> = TableDefinition::new("tokens_v1");
+
+/// A [`TOKENS`] value.
+pub(crate) type TokenValue = (u64, u64, u64, i64, i64, u8);
 
 /// (account, user, session id) → (): the user's sessions not ended.
 pub(crate) const USER_SESSIONS: TableDefinition<(u64, u64, u64), ()> =

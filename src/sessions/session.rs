@@ -73,7 +73,9 @@ impl EndReason {
     }
 
     fn of_code(code: u8) -> Option<EndReason> {
-        EndReason::ALL.get(usize::from(code.checked_sub(1)?)).copied()
+        EndReason::ALL
+            .get(usize::from(code.checked_sub(1)?))
+            .copied()
     }
 
     pub fn name(self) -> &'static str {
@@ -141,7 +143,7 @@ pub(crate) struct TokenEntry {
     pub end: Option<EndReason>,
 }
 
-type TokenValue = (u64, u64, u64, i64, i64, u8);
+use crate::tables::TokenValue;
 
 impl TokenEntry {
     pub(crate) fn of(account: u64, s: &Session) -> TokenEntry {
@@ -157,7 +159,14 @@ impl TokenEntry {
 
     pub(crate) fn value(&self) -> TokenValue {
         let end = self.end.map_or(0, EndReason::code);
-        (self.account, self.session, self.user, self.created_at.0, self.last_seen.0, end)
+        (
+            self.account,
+            self.session,
+            self.user,
+            self.created_at.0,
+            self.last_seen.0,
+            end,
+        )
     }
 
     fn from_value(v: TokenValue) -> TokenEntry {
@@ -257,8 +266,7 @@ pub(crate) fn by_token(r: &Reader, token: &str) -> Result<Option<TokenEntry>> {
     let Some(hash) = token_hash(token) else {
         return Ok(None);
     };
-    Ok(r
-        .tokens()?
+    Ok(r.tokens()?
         .get(hash.as_slice())?
         .map(|g| TokenEntry::from_value(g.value())))
 }
@@ -304,8 +312,10 @@ pub(crate) fn get_in(r: &Reader, account: u64, id: u64) -> Result<Option<Session
 pub(crate) fn insert(w: &mut Writer<'_>, account: u64, s: &Session) -> Result<()> {
     w.sessions
         .insert((account, s.id), codec::encode(s)?.as_slice())?;
-    w.tokens
-        .insert(s.token_sha256.as_slice(), TokenEntry::of(account, s).value())?;
+    w.tokens.insert(
+        s.token_sha256.as_slice(),
+        TokenEntry::of(account, s).value(),
+    )?;
     w.user_sessions.insert((account, s.user, s.id), ())?;
     w.login_sessions
         .insert((s.login.as_str(), account, s.id), ())?;

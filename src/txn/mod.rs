@@ -309,7 +309,7 @@ tables! {
     pub(crate) logins: LOGINS => &'static str, &'static [u8], open, since 4;
     pub(crate) gate: GATE => u64, &'static [u8], open, since 4;
     pub(crate) sessions: SESSIONS => (u64, u64), &'static [u8], open, since 4;
-    pub(crate) tokens: TOKENS => &'static [u8], (u64, u64, u64, i64, i64, u8), open, since 4;
+    pub(crate) tokens: TOKENS => &'static [u8], TokenValue, open, since 4;
     pub(crate) user_sessions: USER_SESSIONS => (u64, u64, u64), (), open, since 4;
     pub(crate) login_sessions: LOGIN_SESSIONS => (&'static str, u64, u64), (), open, since 4;
     pub(crate) lockouts: LOCKOUTS => (u64, &'static str), &'static [u8], open, since 4;

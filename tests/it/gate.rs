@@ -192,7 +192,10 @@ fn blocking_revoking_and_deactivating_bite_on_the_next_call() {
     );
     // An inactive user is told so only after the right password.
     let raj = sign_in("raj@acme.test");
-    assert_eq!(denied(store.session_open(&raj, "wrong password!", t(9))), "login failed");
+    assert_eq!(
+        denied(store.session_open(&raj, "wrong password!", t(9))),
+        "login failed"
+    );
     assert_eq!(denied(store.session_open(&raj, PW, t(9))), "user inactive");
     let all = store.session_list(&ada, Some(3), true, t(10)).unwrap();
     let reasons: Vec<Option<EndReason>> = all.iter().map(|s| s.end_reason).collect();
