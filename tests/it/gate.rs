@@ -433,3 +433,49 @@ fn archives_carry_logins_sessions_and_the_log_and_a_restore_keeps_todays_passwor
     assert!(store.operator().check().unwrap().is_consistent());
     assert!(store.operator().auth_verify(1).unwrap().broken.is_none());
 }
+
+#[test]
+fn the_authorization_log_is_purged_past_its_retention_and_still_verifies() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicI64::new(t(0).0));
+    let c = clock.clone();
+    let store = Store::options()
+        .clock(move || Timestamp(c.load(Ordering::SeqCst)))
+        .open(dir.path().join("p.redb"))
+        .unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    doc["users"][2]["login"] = "raj@acme.test".into();
+    doc["account"]["security"] = serde_json::json!({"auth_log_retention_days": 10});
+    store.operator().load_json(&doc.to_string()).unwrap();
+    store
+        .operator()
+        .login_passwd("raj@acme.test", PW, t(0))
+        .unwrap();
+    let day = 86_400;
+    for d in 0..20 {
+        clock.store(t(d * day).0, Ordering::SeqCst);
+        store
+            .session_open(&sign_in("raj@acme.test"), PW, t(d * day))
+            .unwrap();
+    }
+    let op = store.operator();
+    assert_eq!(
+        op.purge_auth_logs(t(20 * day)).unwrap(),
+        10,
+        "days 0..10 are past 10 days"
+    );
+    let kept = op.auth_log(1, AuthQuery::default()).unwrap();
+    assert_eq!(kept.len(), 10);
+    assert_eq!(kept[0].seq, 11);
+    let rep = op.auth_verify(1).unwrap();
+    assert!(rep.broken.is_none(), "{rep:?}");
+    assert_eq!(rep.events, 10);
+    // The chain goes on from where it was cut.
+    store
+        .session_open(&sign_in("raj@acme.test"), PW, t(20 * day))
+        .unwrap();
+    assert!(op.auth_verify(1).unwrap().broken.is_none());
+    assert_eq!(op.purge_auth_logs(t(20 * day)).unwrap(), 0);
+}
