@@ -96,6 +96,7 @@ fn profile(id: u64, name: &str, view: Scope, stages: Option<&[&str]>, hidden: &[
         id,
         name: name.into(),
         modules,
+        ip_allowlist: Vec::new(),
     }
 }
 

@@ -130,6 +130,11 @@ pub(crate) fn validate_directory(d: &mut Directory) -> Result<()> {
     unique(&mut d.profiles, "profile", |p| p.id)?;
     unique(&mut d.users, "user", |u| u.id)?;
     unique(&mut d.groups, "group", |g| g.id)?;
+    crate::model::network::normalize(&mut d.account.security.ip_allowlist, "account")?;
+    for p in &mut d.profiles {
+        let whose = format!("profile `{}`", p.id);
+        crate::model::network::normalize(&mut p.ip_allowlist, &whose)?;
+    }
     // Logins compare lowercase; one account links each to one user.
     let mut logins = BTreeMap::new();
     for u in &mut d.users {

@@ -8,6 +8,7 @@
 //! else (locked, blocked, inactive) is said only after the password was right.
 
 mod manage;
+mod policy;
 
 use std::net::IpAddr;
 
@@ -181,6 +182,7 @@ pub(crate) fn open_password(
             s.account,
             &dir,
             &user,
+            s.ip,
             AuthMethod::Password,
             entry,
             at,
@@ -227,7 +229,7 @@ pub(crate) fn open_external(
         } else {
             AuthMethod::External
         };
-        open_checked(w, s.account, &dir, &user, how, entry, at, now)
+        open_checked(w, s.account, &dir, &user, s.ip, how, entry, at, now)
     })?;
     decided
 }
@@ -266,16 +268,14 @@ fn open_checked(
     account: u64,
     dir: &Directory,
     user: &User,
+    ip: IpAddr,
     how: AuthMethod,
     mut entry: Entry<'_>,
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Result<Opened>> {
-    if !user.active {
-        return refuse(w, account, at, now, entry, "user inactive".into());
-    }
-    if user.blocked {
-        return refuse(w, account, at, now, entry, "user blocked".into());
+    if let Some(why) = policy::refusal(dir, user, ip) {
+        return refuse(w, account, at, now, entry, why);
     }
     let mut st = log::state(w, account)?;
     let id = st.next_session.max(1);
@@ -325,7 +325,6 @@ pub(crate) fn authenticate(
     ip: IpAddr,
     now: Timestamp,
 ) -> Result<AccessContext> {
-    let _ = canonical(ip);
     let (ctx, stale) = e.read(|r| {
         let Some(s) = session::by_token(r, token)? else {
             return Err(session::unusable(None));
@@ -336,6 +335,14 @@ pub(crate) fn authenticate(
         let dir = e.directory_in(r, s.account, version)?;
         if let Some(why) = s.stopped(&dir.account.security, now) {
             return Err(session::unusable(Some(why)));
+        }
+        // The user's state and address, live: a session whose requests
+        // move outside the allowlist stops working there.
+        let user = dir
+            .user(s.user)
+            .ok_or_else(|| session::unusable(Some(EndReason::AccountLoad)))?;
+        if let Some(why) = policy::refusal(&dir, user, ip) {
+            return Err(Error::Denied(format!("not signed in: {why}")));
         }
         let ctx = e.context_at(r, s.account, version, s.user, Some(s.session))?;
         Ok((ctx, now >= s.last_seen.plus_secs(60)))
@@ -394,19 +401,19 @@ pub(crate) fn switch(
                 "the login `{login}` has no user in account `{account}`"
             ))));
         };
-        let (at, ip) = (e.now(), canonical(ip));
+        let (at, ip_text) = (e.now(), canonical(ip));
         let device = format!("switched from account {}", from.account);
         let entry = Entry {
             login: &login,
             user: Some(user.id),
-            ip: &ip,
+            ip: &ip_text,
             device: &device,
             event: "session.switch",
             outcome: AuthOutcome::Refused,
             reason: None,
             session: None,
         };
-        open_checked(w, account, &dir, &user, how, entry, at, now)
+        open_checked(w, account, &dir, &user, ip, how, entry, at, now)
     })?;
     decided
 }

@@ -146,6 +146,10 @@ pub struct Profile {
     pub name: String,
     #[serde(default)]
     pub modules: BTreeMap<String, ModulePerms>,
+    /// Narrows the account's `ip_allowlist` for users of this profile
+    /// (empty: no narrowing).
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The directory as stored at layout 1 (before the access gate): read as
 //! layout 2 with no logins and the default security settings.
 
-use crate::model::{AccountSettings, Directory, Security, User};
+use crate::model::{AccountSettings, Directory, Profile, Security, User};
 
 /// Decodes a layout-1 directory body.
 pub(super) fn read(body: &[u8]) -> postcard::Result<Directory> {
@@ -12,7 +12,16 @@ pub(super) fn read(body: &[u8]) -> postcard::Result<Directory> {
 mod v1 {
     use serde::Deserialize;
 
-    use crate::model::{Group, MonitorRule, Privacy, Profile, Role, SharingRule, Team};
+    use std::collections::BTreeMap;
+
+    use crate::model::{Group, ModulePerms, MonitorRule, Privacy, Role, SharingRule, Team};
+
+    #[derive(Deserialize)]
+    pub(super) struct Profile {
+        pub id: u64,
+        pub name: String,
+        pub modules: BTreeMap<String, ModulePerms>,
+    }
 
     #[derive(Deserialize)]
     pub(super) struct Directory {
@@ -63,7 +72,16 @@ impl From<v1::Directory> for Directory {
             },
             roles: d.roles,
             teams: d.teams,
-            profiles: d.profiles,
+            profiles: d
+                .profiles
+                .into_iter()
+                .map(|p| Profile {
+                    id: p.id,
+                    name: p.name,
+                    modules: p.modules,
+                    ip_allowlist: Vec::new(),
+                })
+                .collect(),
             users: d
                 .users
                 .into_iter()

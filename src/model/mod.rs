@@ -5,6 +5,7 @@ mod directory_v1;
 pub(crate) mod json;
 pub(crate) mod limits;
 mod mask;
+pub(crate) mod network;
 pub(crate) mod record;
 mod security;
 pub(crate) mod value;

@@ -17,6 +17,10 @@ pub struct Security {
     /// How long the authorization log keeps an event (`serve` purges).
     #[serde(default = "hundred_eighty")]
     pub auth_log_retention_days: u32,
+    /// The networks sign-ins and requests may come from (CIDRs, IPv4 and
+    /// IPv6, canonical text); empty: any.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
 }
 
 impl Default for Security {
@@ -26,6 +30,7 @@ impl Default for Security {
             idle_minutes: hundred_twenty(),
             lockout: Lockout::default(),
             auth_log_retention_days: hundred_eighty(),
+            ip_allowlist: Vec::new(),
         }
     }
 }

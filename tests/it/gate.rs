@@ -479,3 +479,74 @@ fn the_authorization_log_is_purged_past_its_retention_and_still_verifies() {
     assert!(op.auth_verify(1).unwrap().broken.is_none());
     assert_eq!(op.purge_auth_logs(t(20 * day)).unwrap(), 0);
 }
+
+#[test]
+fn an_ip_allowlist_admits_only_its_networks_at_sign_in_and_on_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("ip.redb")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    doc["users"][2]["login"] = "raj@acme.test".into();
+    doc["users"][0]["login"] = "ada@acme.test".into();
+    doc["account"]["security"] =
+        serde_json::json!({"ip_allowlist": ["203.0.113.0/24", "2001:db8::/32"]});
+    // Profile 2 (raj's) narrows it to the first 16 addresses of the office.
+    doc["profiles"][1]["ip_allowlist"] = serde_json::json!(["::ffff:203.0.113.0/124"]);
+    store.operator().load_json(&doc.to_string()).unwrap();
+    let dumped = store.operator().dump_json(1).unwrap();
+    assert_eq!(dumped["profiles"][1]["ip_allowlist"][0], "203.0.113.0/28");
+    for l in ["raj@acme.test", "ada@acme.test"] {
+        store.operator().login_passwd(l, PW, t(0)).unwrap();
+    }
+    let from = |login, ip: &str| SignIn {
+        account: 1,
+        login,
+        ip: ip.parse().unwrap(),
+        device: "d",
+    };
+    let s = store
+        .session_open(&from("raj@acme.test", "203.0.113.7"), PW, t(0))
+        .unwrap();
+    store
+        .session_open(&from("raj@acme.test", "::ffff:203.0.113.9"), PW, t(0))
+        .unwrap();
+    assert_eq!(
+        denied(store.session_open(&from("raj@acme.test", "203.0.113.100"), PW, t(0))),
+        "address `203.0.113.100` is not allowed"
+    );
+    assert_eq!(
+        denied(store.session_open(&from("raj@acme.test", "198.51.100.1"), PW, t(0))),
+        "address `198.51.100.1` is not allowed"
+    );
+    // Said only after the right password.
+    assert_eq!(
+        denied(store.session_open(
+            &from("raj@acme.test", "198.51.100.1"),
+            "wrong password!",
+            t(0)
+        )),
+        "login failed"
+    );
+    // The admin's profile does not narrow: the account's networks, v6 too.
+    store
+        .session_open(&from("ada@acme.test", "2001:db8:5::1"), PW, t(0))
+        .unwrap();
+    store
+        .session_open(&from("ada@acme.test", "203.0.113.100"), PW, t(0))
+        .unwrap();
+    // A session's request from outside is refused there, and works again inside.
+    let home: IpAddr = "198.51.100.1".parse().unwrap();
+    assert_eq!(
+        denied(store.authenticate(&s.token, home, t(1))),
+        "not signed in: address `198.51.100.1` is not allowed"
+    );
+    store
+        .authenticate(&s.token, "203.0.113.7".parse().unwrap(), t(2))
+        .unwrap();
+    // A bad network is refused whole, naming it.
+    doc["account"]["security"]["ip_allowlist"] = serde_json::json!(["203.0.113.0/33"]);
+    let e = store.operator().load_json(&doc.to_string()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.contains("203.0.113.0/33")),
+        "{e}"
+    );
+}
