@@ -79,7 +79,7 @@ pub use audit::{AuditAction, ChainReport, Event};
 pub use check::CheckReport;
 pub use error::{Error, Result};
 pub use export::{ExportFormat, CSV_BUILT_INS};
-pub use gate::{Opened, Revoke, SignIn};
+pub use gate::{Enrolled, Opened, Revoke, SecondFactor, SignIn};
 pub use model::{
     Access, AccountSettings, Directory, FieldRule, Group, Lockout, ModulePerms, MonitorAction,
     MonitorRule, NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Security,

@@ -97,6 +97,7 @@ fn profile(id: u64, name: &str, view: Scope, stages: Option<&[&str]>, hidden: &[
         name: name.into(),
         modules,
         ip_allowlist: Vec::new(),
+        require_2fa: false,
     }
 }
 

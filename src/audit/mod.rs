@@ -95,11 +95,13 @@ pub enum AuditAction {
     SessionRevoke,
     /// An admin cleared a login's lockout.
     LoginUnlock,
+    /// An admin reset a user's two-factor sign-in.
+    TotpReset,
 }
 
 impl AuditAction {
     /// Every action, in the order CLI.md lists them.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::RecordDelete,
         AuditAction::RecordRestore,
         AuditAction::RecordPurge,
@@ -117,6 +119,7 @@ impl AuditAction {
         AuditAction::AccessDenied,
         AuditAction::SessionRevoke,
         AuditAction::LoginUnlock,
+        AuditAction::TotpReset,
     ];
 
     /// The name events carry (`record.delete`, ...).
@@ -139,6 +142,7 @@ impl AuditAction {
             AuditAction::AccessDenied => "access.denied",
             AuditAction::SessionRevoke => "session.revoke",
             AuditAction::LoginUnlock => "login.unlock",
+            AuditAction::TotpReset => "totp.reset",
         }
     }
 

@@ -172,6 +172,7 @@ pub(crate) fn login_add(e: &Engine, name: &str, password: &str) -> Result<()> {
             phc: Some(phc),
             created_at: now,
             changed_at: now,
+            totp: None,
         };
         login::put(w, &name, &l)
     })

@@ -150,6 +150,9 @@ pub struct Profile {
     /// (empty: no narrowing).
     #[serde(default)]
     pub ip_allowlist: Vec<String>,
+    /// Users of this profile need a confirmed second factor.
+    #[serde(default)]
+    pub require_2fa: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -80,6 +80,7 @@ impl From<v1::Directory> for Directory {
                     name: p.name,
                     modules: p.modules,
                     ip_allowlist: Vec::new(),
+                    require_2fa: false,
                 })
                 .collect(),
             users: d

@@ -21,6 +21,9 @@ pub struct Security {
     /// IPv6, canonical text); empty: any.
     #[serde(default)]
     pub ip_allowlist: Vec<String>,
+    /// Every user needs a confirmed second factor (TOTP) to sign in.
+    #[serde(default)]
+    pub require_2fa: bool,
 }
 
 impl Default for Security {
@@ -31,6 +34,7 @@ impl Default for Security {
             lockout: Lockout::default(),
             auth_log_retention_days: hundred_eighty(),
             ip_allowlist: Vec::new(),
+            require_2fa: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Login {
     pub phc: Option<String>,
     pub created_at: Timestamp,
     pub changed_at: Timestamp,
+    /// The second factor, once enrolled (`totp enroll`).
+    pub totp: Option<super::totp::TotpState>,
 }
 
 impl codec::Stored for Login {}

@@ -6,6 +6,7 @@ pub(crate) mod lockout;
 pub(crate) mod log;
 pub(crate) mod login;
 pub(crate) mod session;
+pub(crate) mod totp;
 
 use std::collections::BTreeSet;
 
@@ -85,6 +86,7 @@ pub(crate) fn on_directory(
                     phc: None,
                     created_at: at,
                     changed_at: at,
+                    totp: None,
                 };
                 login::put(w, name, &l)?;
             }

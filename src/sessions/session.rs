@@ -15,6 +15,8 @@ use crate::txn::{Reader, Writer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuthMethod {
     Password,
+    /// A password and a TOTP or recovery code.
+    PasswordTotp,
     /// A CRM's own identity provider vouched (`Operator::session_open_external`).
     External,
     /// ... and said the person passed a second factor.
@@ -25,6 +27,7 @@ impl AuthMethod {
     pub fn name(self) -> &'static str {
         match self {
             AuthMethod::Password => "password",
+            AuthMethod::PasswordTotp => "password+totp",
             AuthMethod::External => "external",
             AuthMethod::ExternalMfa => "external+mfa",
         }
@@ -49,10 +52,12 @@ pub enum EndReason {
     /// Restored from an archive: sessions come back as history only, so a
     /// token ended after the backup never works again.
     Restored,
+    /// An admin reset the login's second factor.
+    TwoFactorReset,
 }
 
 impl EndReason {
-    const ALL: [EndReason; 9] = [
+    const ALL: [EndReason; 10] = [
         EndReason::Logout,
         EndReason::Revoked,
         EndReason::Expired,
@@ -62,6 +67,7 @@ impl EndReason {
         EndReason::PasswordChanged,
         EndReason::AccountLoad,
         EndReason::Restored,
+        EndReason::TwoFactorReset,
     ];
 
     /// The code `tokens_v1` keeps (0 is "live").
@@ -89,6 +95,7 @@ impl EndReason {
             EndReason::PasswordChanged => "password.changed",
             EndReason::AccountLoad => "account.load",
             EndReason::Restored => "restore",
+            EndReason::TwoFactorReset => "2fa.reset",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::access::{AccessContext, Action, Decision};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::export::ExportFormat;
-use crate::gate::{Opened, Revoke, SignIn};
+use crate::gate::{Opened, Revoke, SecondFactor, SignIn};
 use crate::model::Timestamp;
 use crate::model::{Access, NewRecord, Principal, Record};
 use crate::query::{Page, Query, Rows};
@@ -279,7 +279,23 @@ impl Store {
         password: &str,
         now: Timestamp,
     ) -> Result<Opened> {
-        crate::gate::open_password(&self.engine, sign_in, password, now)
+        crate::gate::open_password(&self.engine, sign_in, password, None, now)
+    }
+
+    /// [`Store::session_open`] with a second factor: a TOTP code or a
+    /// recovery code, needed once the login has confirmed TOTP.
+    ///
+    /// # Errors
+    /// As [`Store::session_open`]; after the password was right, `Denied`
+    /// naming a missing, wrong or replayed code, or an enrolment required.
+    pub fn session_open_with(
+        &self,
+        sign_in: &SignIn<'_>,
+        password: &str,
+        second: Option<SecondFactor<'_>>,
+        now: Timestamp,
+    ) -> Result<Opened> {
+        crate::gate::open_password(&self.engine, sign_in, password, second, now)
     }
 
     /// The context of the session `token` names, re-checked at `now`: not
@@ -353,5 +369,16 @@ impl Store {
     /// `Denied` for a non-admin; `NotFound` when the login is not locked.
     pub fn login_unlock(&self, ctx: &AccessContext, login: &str, now: Timestamp) -> Result<()> {
         crate::gate::unlock(&self.engine, ctx, login, now)
+    }
+
+    /// Removes `user`'s second factor (admins only): their next sign-in
+    /// needs only the password, or an enrolment where 2FA is required. Every
+    /// session of their login ends, in every account. How many ended.
+    ///
+    /// # Errors
+    /// `Denied` for a non-admin; `NotFound` for an unknown user or one
+    /// without a login.
+    pub fn totp_reset(&self, ctx: &AccessContext, user: u64, now: Timestamp) -> Result<u64> {
+        crate::gate::totp_reset(&self.engine, ctx, user, now)
     }
 }

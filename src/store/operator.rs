@@ -6,7 +6,7 @@
 use crate::access::AccessContext;
 use crate::account::Loaded;
 use crate::audit::{ChainReport, Event};
-use crate::gate::{Opened, SignIn};
+use crate::gate::{Enrolled, Opened, SignIn};
 use crate::sessions::{AuthEvent, AuthQuery};
 use std::path::Path;
 
@@ -234,5 +234,23 @@ impl Operator<'_> {
     /// Storage errors.
     pub fn purge_auth_logs(&self, now: Timestamp) -> Result<u64> {
         crate::gate::purge_logs(&self.0.engine, now)
+    }
+
+    /// A new TOTP secret for `login` (replacing one not yet confirmed): its
+    /// text and `otpauth://` URI, shown once. It counts once confirmed.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown login; `Conflict` when it has a confirmed one.
+    pub fn totp_enroll(&self, login: &str, now: Timestamp) -> Result<Enrolled> {
+        crate::gate::totp_enroll(&self.0.engine, login, now)
+    }
+
+    /// Confirms `login`'s enrolment with a first code; returns the ten
+    /// recovery codes, shown once (only their hashes are kept).
+    ///
+    /// # Errors
+    /// `Denied` for a wrong code; `Conflict` with nothing to confirm.
+    pub fn totp_confirm(&self, login: &str, code: &str, now: Timestamp) -> Result<Vec<String>> {
+        crate::gate::totp_confirm(&self.0.engine, login, code, now)
     }
 }

@@ -21,6 +21,7 @@ mod decisions;
 mod faults;
 mod gate;
 mod gate_model;
+mod gate_totp;
 mod hardening;
 mod load;
 mod modules;
