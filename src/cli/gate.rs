@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crmstore::{AuthOutcome, AuthQuery, Error, Revoke, SignIn, Timestamp};
+use crmstore::{AuthOutcome, AuthQuery, Error, Revoke, SecondFactor, SignIn, Timestamp};
 
 use crate::records::Actor;
 use crate::{output, Global, Outcome};
@@ -22,7 +22,7 @@ pub struct Now {
 }
 
 impl Now {
-    fn get(&self) -> crmstore::Result<Timestamp> {
+    pub fn get(&self) -> crmstore::Result<Timestamp> {
         Ok(self
             .now
             .as_deref()
@@ -81,6 +81,12 @@ pub enum SessionCommand {
         ip: IpAddr,
         #[arg(long, default_value = "")]
         device: String,
+        /// The code the authenticator app shows (once TOTP is confirmed).
+        #[arg(long, conflicts_with = "recovery")]
+        totp: Option<String>,
+        /// A recovery code instead (each works once).
+        #[arg(long)]
+        recovery: Option<String>,
         #[command(flatten)]
         now: Now,
     },
@@ -216,7 +222,7 @@ pub fn login(g: &Global, c: LoginCommand) -> Outcome {
     }
 }
 
-fn done(g: &Global, json: serde_json::Value, text: &str) -> Outcome {
+pub(crate) fn done(g: &Global, json: serde_json::Value, text: &str) -> Outcome {
     if g.json {
         output::line(json)?;
     } else {
@@ -233,6 +239,8 @@ pub fn session(g: &Global, c: SessionCommand) -> Outcome {
             password_file,
             ip,
             device,
+            totp,
+            recovery,
             now,
         } => {
             let sign_in = SignIn {
@@ -242,7 +250,14 @@ pub fn session(g: &Global, c: SessionCommand) -> Outcome {
                 device: &device,
             };
             let pw = password(&password_file)?;
-            let opened = g.store()?.session_open(&sign_in, &pw, now.get()?)?;
+            let second = match (&totp, &recovery) {
+                (Some(c), _) => Some(SecondFactor::Totp(c)),
+                (None, Some(c)) => Some(SecondFactor::Recovery(c)),
+                (None, None) => None,
+            };
+            let opened = g
+                .store()?
+                .session_open_with(&sign_in, &pw, second, now.get()?)?;
             opened_out(g, &opened)
         }
         SessionCommand::Check { token, ip, now } => {

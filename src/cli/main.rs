@@ -8,6 +8,7 @@ mod gate;
 mod output;
 mod progress;
 mod records;
+mod totp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,9 @@ enum Command {
     /// Sign in and out, sessions per device.
     #[command(subcommand)]
     Session(gate::SessionCommand),
+    /// Two-factor sign-in: enrol, confirm, reset.
+    #[command(subcommand)]
+    Totp(totp::TotpCommand),
     /// The authorization log.
     #[command(subcommand)]
     Auth(gate::AuthCommand),
@@ -225,6 +229,7 @@ fn run(g: &Global, command: Command) -> Outcome {
         Command::Serve(a) => backup::serve(g, &a),
         Command::Login(c) => gate::login(g, c),
         Command::Session(c) => gate::session(g, c),
+        Command::Totp(c) => totp::run(g, c),
         Command::Auth(c) => gate::auth(g, c),
     }
 }

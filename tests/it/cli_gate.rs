@@ -477,3 +477,138 @@ fn every_gate_command_works_as_the_contract_shows() {
     ));
     assert_eq!(audit.lines().count(), 1, "{audit}");
 }
+
+#[test]
+fn totp_commands_enrol_confirm_sign_in_and_reset() {
+    let d = tempfile::tempdir().unwrap();
+    let (db, pw) = gated(d.path());
+    let p = pw.to_str().unwrap();
+    let enrolled = json(&crmstore(
+        &db,
+        &["--json", "totp", "enroll", "raj@acme.test", "--now", NOW],
+    ));
+    let secret = enrolled["secret"].as_str().unwrap();
+    assert!(enrolled["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
+    let at = |rfc: &str| {
+        let t = crmstore::Timestamp::parse(rfc).unwrap();
+        let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
+        let totp = totp_rs::Builder::new().with_secret(raw).build().unwrap();
+        totp.generate(u64::try_from(t.0 / 1_000_000).unwrap())
+            .to_string()
+    };
+    let confirmed = json(&crmstore(
+        &db,
+        &[
+            "--json",
+            "totp",
+            "confirm",
+            "raj@acme.test",
+            "--code",
+            &at(NOW),
+            "--now",
+            NOW,
+        ],
+    ));
+    let codes = confirmed["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    let later = "2027-01-04T09:01:00Z";
+    let needs = crmstore(
+        &db,
+        &[
+            "session",
+            "open",
+            "--account",
+            "1",
+            "--login",
+            "raj@acme.test",
+            "--password-file",
+            p,
+            "--ip",
+            "203.0.113.7",
+            "--now",
+            later,
+        ],
+    );
+    assert_eq!(code(&needs), 4);
+    assert_eq!(error_line(&needs), "error: 2FA code required");
+    let opened = json(&crmstore(
+        &db,
+        &[
+            "--json",
+            "session",
+            "open",
+            "--account",
+            "1",
+            "--login",
+            "raj@acme.test",
+            "--password-file",
+            p,
+            "--ip",
+            "203.0.113.7",
+            "--totp",
+            &at(later),
+            "--now",
+            later,
+        ],
+    ));
+    assert_eq!(opened["user"], 3);
+    let rec = codes[0].as_str().unwrap();
+    json(&crmstore(
+        &db,
+        &[
+            "--json",
+            "session",
+            "open",
+            "--account",
+            "1",
+            "--login",
+            "raj@acme.test",
+            "--password-file",
+            p,
+            "--ip",
+            "203.0.113.7",
+            "--recovery",
+            rec,
+            "--now",
+            later,
+        ],
+    ));
+    let listed = lines(&crmstore(
+        &db,
+        &[
+            "--json",
+            "session",
+            "list",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--now",
+            later,
+        ],
+    ));
+    assert!(
+        listed.iter().all(|s| s["auth"] == "password+totp"),
+        "{listed:?}"
+    );
+    let reset = json(&crmstore(
+        &db,
+        &[
+            "--json",
+            "totp",
+            "reset",
+            "--account",
+            "1",
+            "--as",
+            "1",
+            "3",
+            "--now",
+            later,
+        ],
+    ));
+    assert_eq!(reset["sessions_ended"], 2);
+    json(&open(&db, p, "1", later));
+}
