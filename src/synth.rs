@@ -168,6 +168,7 @@ pub fn directory(spec: &GenSpec) -> Result<Directory> {
                 active: true,
                 blocked: false,
                 login: None,
+                shift: None,
             }
         })
         .collect();
@@ -206,6 +207,7 @@ pub fn directory(spec: &GenSpec) -> Result<Directory> {
         })
         .collect();
     Ok(Directory {
+        shifts: Vec::new(),
         account: AccountSettings {
             id: spec.account,
             name: format!("Synthetic {}", spec.account),

@@ -62,6 +62,8 @@ struct Document {
     #[serde(default)]
     sharing_rules: Vec<SharingRule>,
     #[serde(default)]
+    shifts: Vec<crate::model::Shift>,
+    #[serde(default)]
     records: Vec<DocRecord>,
     /// The next record id to hand out; keeps purged ids from coming back when
     /// an account moves. Optional on load.
@@ -134,6 +136,27 @@ pub(crate) fn validate_directory(d: &mut Directory) -> Result<()> {
     for p in &mut d.profiles {
         let whose = format!("profile `{}`", p.id);
         crate::model::network::normalize(&mut p.ip_allowlist, &whose)?;
+    }
+    if d.shifts.len() > crate::model::shift::MAX_SHIFTS {
+        return Err(invalid(format_args!(
+            "{} shifts; an account has at most {}",
+            d.shifts.len(),
+            crate::model::shift::MAX_SHIFTS
+        )));
+    }
+    unique(&mut d.shifts, "shift", |s| s.id)?;
+    for s in &d.shifts {
+        s.check()?;
+    }
+    for u in &d.users {
+        if let Some(s) = u.shift {
+            if !d.shifts.iter().any(|x| x.id == s) {
+                return Err(invalid(format_args!(
+                    "user `{}` has unknown shift `{s}`",
+                    u.id
+                )));
+            }
+        }
     }
     // Logins compare lowercase; one account links each to one user.
     let mut logins = BTreeMap::new();
@@ -308,6 +331,7 @@ pub(super) fn parse(text: &str, now: Timestamp) -> Result<(Directory, Vec<Record
         users: doc.users,
         groups: doc.groups,
         sharing_rules: doc.sharing_rules,
+        shifts: doc.shifts,
     };
     validate_directory(&mut dir)?;
     let mut records = doc
@@ -384,7 +408,7 @@ pub(super) fn write_document(
     }
     write!(
         out,
-        "{{\"account\":{},\n\"roles\":{},\n\"teams\":{},\n\"profiles\":{},\n\"users\":{},\n\"groups\":{},\n\"sharing_rules\":{},\n\"records\":[",
+        "{{\"account\":{},\n\"roles\":{},\n\"teams\":{},\n\"profiles\":{},\n\"users\":{},\n\"groups\":{},\n\"sharing_rules\":{},\n\"shifts\":{},\n\"records\":[",
         json(&dir.account)?,
         json(&dir.roles)?,
         json(&dir.teams)?,
@@ -392,6 +416,7 @@ pub(super) fn write_document(
         json(&dir.users)?,
         json(&dir.groups)?,
         json(&dir.sharing_rules)?,
+        json(&dir.shifts)?,
     )?;
     for (i, rec) in records.enumerate() {
         let sep = if i == 0 { "" } else { "," };

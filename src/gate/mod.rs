@@ -124,7 +124,7 @@ pub(crate) fn authenticate(
         let user = dir
             .user(s.user)
             .ok_or_else(|| session::unusable(Some(EndReason::AccountLoad)))?;
-        if let Some(why) = policy::refusal(&dir, user, ip) {
+        if let Some(why) = policy::refusal(&dir, user, ip, now) {
             return Err(Error::Denied(format!("not signed in: {why}")));
         }
         let ctx = e.context_at(r, s.account, version, s.user, Some(s.session))?;

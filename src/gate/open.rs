@@ -201,7 +201,7 @@ fn open_checked(
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Result<Opened>> {
-    if let Some(why) = policy::refusal(dir, user, ip) {
+    if let Some(why) = policy::refusal(dir, user, ip, now) {
         return refuse(w, account, at, now, entry, why);
     }
     let how = match second::decide(w, dir, user, entry.login, proof, now)? {

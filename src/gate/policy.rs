@@ -1,14 +1,15 @@
 //! What an account's policy says of a user signing in or making a request,
 //! once who they are is settled: active, not blocked, from an allowed
-//! address. Each refusal is said only after the credential was right.
+//! address, within their shift (admins exempt unless
+//! `shifts_apply_to_admins`). Each refusal is said only after the credential was right.
 
 use std::net::IpAddr;
 
 use crate::model::network;
-use crate::model::{Directory, User};
+use crate::model::{Directory, Timestamp, User};
 
-/// Why `user` may not act from `ip` now, if they may not.
-pub(crate) fn refusal(dir: &Directory, user: &User, ip: IpAddr) -> Option<String> {
+/// Why `user` may not act from `ip` at `now`, if they may not.
+pub(crate) fn refusal(dir: &Directory, user: &User, ip: IpAddr, now: Timestamp) -> Option<String> {
     if !user.active {
         return Some("user inactive".into());
     }
@@ -20,6 +21,17 @@ pub(crate) fn refusal(dir: &Directory, user: &User, ip: IpAddr) -> Option<String
         && network::allows(profile.unwrap_or_default(), ip);
     if !allowed {
         return Some(format!("address `{}` is not allowed", ip.to_canonical()));
+    }
+    let sec = &dir.account.security;
+    let shift = user
+        .shift
+        .filter(|_| !user.admin || sec.shifts_apply_to_admins)
+        .and_then(|id| dir.shifts.iter().find(|s| s.id == id));
+    if let Some(Err(next)) = shift.map(|s| s.at(now)) {
+        return Some(match next {
+            Some(t) => format!("outside working hours (next from {})", t.to_rfc3339()),
+            None => "outside working hours (none ahead)".into(),
+        });
     }
     None
 }

@@ -176,6 +176,9 @@ pub struct User {
     // needs every field in place.
     #[serde(default)]
     pub login: Option<String>,
+    /// The shift whose hours the user may work in (none: any time).
+    #[serde(default)]
+    pub shift: Option<u64>,
 }
 
 /// A node of the role tree.
@@ -294,6 +297,8 @@ pub struct Directory {
     pub groups: Vec<Group>,
     #[serde(default)]
     pub sharing_rules: Vec<SharingRule>,
+    #[serde(default)]
+    pub shifts: Vec<super::Shift>,
 }
 
 fn find<T>(items: &[T], id: u64, key: impl Fn(&T) -> u64) -> Option<&T> {

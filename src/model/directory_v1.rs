@@ -96,10 +96,12 @@ impl From<v1::Directory> for Directory {
                     active: u.active,
                     blocked: u.blocked,
                     login: None,
+                    shift: None,
                 })
                 .collect(),
             groups: d.groups,
             sharing_rules: d.sharing_rules,
+            shifts: Vec::new(),
         }
     }
 }

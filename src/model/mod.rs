@@ -6,6 +6,7 @@ pub(crate) mod json;
 pub(crate) mod limits;
 mod mask;
 pub(crate) mod network;
+pub(crate) mod shift;
 pub(crate) mod record;
 mod security;
 pub(crate) mod value;
@@ -18,5 +19,6 @@ pub use directory::{
 pub(crate) use mask::FieldMask;
 pub use record::{NewRecord, Record, Share};
 pub use security::{Lockout, Security};
+pub use shift::Shift;
 pub use value::{Timestamp, Value, ValueRef};
 pub use view::{RecordView, Shares};

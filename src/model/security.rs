@@ -24,6 +24,9 @@ pub struct Security {
     /// Every user needs a confirmed second factor (TOTP) to sign in.
     #[serde(default)]
     pub require_2fa: bool,
+    /// Shifts limit admins too (by default they are exempt).
+    #[serde(default)]
+    pub shifts_apply_to_admins: bool,
 }
 
 impl Default for Security {
@@ -35,6 +38,7 @@ impl Default for Security {
             auth_log_retention_days: hundred_eighty(),
             ip_allowlist: Vec::new(),
             require_2fa: false,
+            shifts_apply_to_admins: false,
         }
     }
 }

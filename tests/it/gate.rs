@@ -550,3 +550,49 @@ fn an_ip_allowlist_admits_only_its_networks_at_sign_in_and_on_every_request() {
         "{e}"
     );
 }
+
+#[test]
+fn shifts_limit_when_users_sign_in_and_when_their_sessions_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.redb")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    doc["shifts"] = serde_json::json!([{"id": 1, "name": "Berlin office", "tz": "Europe/Berlin",
+        "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-07"]}]);
+    doc["users"][2]["login"] = "raj@acme.test".into();
+    doc["users"][2]["shift"] = 1.into();
+    doc["users"][0]["login"] = "ada@acme.test".into();
+    doc["users"][0]["shift"] = 1.into();
+    store.operator().load_json(&doc.to_string()).unwrap();
+    assert_eq!(store.operator().dump_json(1).unwrap()["shifts"][0]["tz"], "Europe/Berlin");
+    for l in ["raj@acme.test", "ada@acme.test"] {
+        store.operator().login_passwd(l, PW, t(0)).unwrap();
+    }
+    let at = |s: &str| Timestamp::parse(s).unwrap();
+    let raj = sign_in("raj@acme.test");
+    // Monday 2026-11-30, 07:00 local: refused after the password, naming the next start.
+    assert_eq!(denied(store.session_open(&raj, "wrong password!", at("2026-11-30T06:00:00Z"))), "login failed");
+    assert_eq!(
+        denied(store.session_open(&raj, PW, at("2026-11-30T06:00:00Z"))),
+        "outside working hours (next from 2026-11-30T08:00:00Z)"
+    );
+    // Within the shift it opens; past its end the session stops working.
+    let s = store.session_open(&raj, PW, at("2026-11-30T15:30:00Z")).unwrap();
+    store.authenticate(&s.token, IP, at("2026-11-30T15:59:59Z")).unwrap();
+    assert_eq!(
+        denied(store.authenticate(&s.token, IP, at("2026-11-30T16:00:00Z"))),
+        "not signed in: outside working hours (next from 2026-12-14T08:00:00Z)"
+    );
+    // Admins are exempt unless the account says otherwise.
+    let ada = sign_in("ada@acme.test");
+    store.session_open(&ada, PW, at("2026-11-30T22:00:00Z")).unwrap();
+    store.operator().update_directory(1, |d| d.account.security.shifts_apply_to_admins = true).unwrap();
+    assert!(denied(store.session_open(&ada, PW, at("2026-11-30T22:00:00Z"))).starts_with("outside working hours"));
+    // Bad shifts are refused whole, naming what is wrong.
+    doc["shifts"][0]["tz"] = "Europe/Atlantis".into();
+    let e = store.operator().load_json(&doc.to_string()).unwrap_err();
+    assert!(matches!(&e, Error::Invalid(m) if m.contains("Europe/Atlantis")), "{e}");
+    doc["shifts"][0]["tz"] = "Europe/Berlin".into();
+    doc["users"][2]["shift"] = 9.into();
+    let e = store.operator().load_json(&doc.to_string()).unwrap_err();
+    assert!(matches!(&e, Error::Invalid(m) if m.contains("unknown shift `9`")), "{e}");
+}

@@ -584,6 +584,7 @@ fn a_viewer_who_sees_50_of_100000_examines_about_50() {
                 active: true,
                 blocked: false,
                 login: None,
+                shift: None,
             });
         })
         .unwrap();
