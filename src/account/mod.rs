@@ -163,38 +163,51 @@ pub(crate) fn update_directory(
     edit: impl FnOnce(&mut Directory),
 ) -> Result<()> {
     let now = store.now();
-    store.write(|w| {
-        let mut dir = crate::txn::Tx::directory_of(w, account)?
-            .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
-        let old = dir.clone();
-        let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
-        edit(&mut dir);
+    store.write(|w| change_directory(w, account, None, edit, |_| Ok(()), now))
+}
 
-        if dir.account.id != account {
-            return Err(Error::Invalid(
-                "a directory change cannot change the account id".into(),
-            ));
-        }
-        validate_directory(&mut dir)?;
-        // Records name their owner and authors: a user who leaves is
-        // deactivated, never removed, so every record's users stay known
-        // and `dump` still loads.
-        if let Some(gone) = before.iter().find(|&&id| dir.user(id).is_none()) {
-            return Err(Error::Invalid(format!(
-                "user `{gone}` cannot be removed (set `active` to false instead)"
-            )));
-        }
-        w.put_directory(&dir)?;
-        crate::sessions::on_directory(w, Some(&old), &dir, now, now)?;
-        let e = Entry {
-            actor: None,
-            action: crate::audit::AuditAction::DirectoryChange,
-            target: format!("account {account}"),
-            count: 0,
-            detail: String::new(),
-        };
-        audit::append(w, account, now, e)
-    })
+/// Changes the directory of `account` in `w` with `edit`, checked like a
+/// loaded document and by `accept` (given the new directory), audited as
+/// `directory.change` by `actor` (`None`: the operator). Sessions of users
+/// now blocked or inactive end.
+pub(crate) fn change_directory(
+    w: &mut crate::txn::Writer<'_>,
+    account: u64,
+    actor: Option<u64>,
+    edit: impl FnOnce(&mut Directory),
+    accept: impl FnOnce(&Directory) -> Result<()>,
+    now: Timestamp,
+) -> Result<()> {
+    let mut dir = crate::txn::Tx::directory_of(w, account)?
+        .ok_or_else(|| Error::NotFound(format!("no account `{account}`")))?;
+    let old = dir.clone();
+    let before: Vec<u64> = dir.users.iter().map(|u| u.id).collect();
+    edit(&mut dir);
+    if dir.account.id != account {
+        return Err(Error::Invalid(
+            "a directory change cannot change the account id".into(),
+        ));
+    }
+    validate_directory(&mut dir)?;
+    // Records name their owner and authors: a user who leaves is
+    // deactivated, never removed, so every record's users stay known and
+    // `dump` still loads.
+    if let Some(gone) = before.iter().find(|&&id| dir.user(id).is_none()) {
+        return Err(Error::Invalid(format!(
+            "user `{gone}` cannot be removed (set `active` to false instead)"
+        )));
+    }
+    accept(&dir)?;
+    w.put_directory(&dir)?;
+    crate::sessions::on_directory(w, Some(&old), &dir, now, now)?;
+    let e = Entry {
+        actor,
+        action: crate::audit::AuditAction::DirectoryChange,
+        target: format!("account {account}"),
+        count: 0,
+        detail: String::new(),
+    };
+    audit::append(w, account, now, e)
 }
 
 /// [`Store::set_blocked`].

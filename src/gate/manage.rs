@@ -239,3 +239,43 @@ pub(crate) fn purge_logs(e: &Engine, now: Timestamp) -> Result<u64> {
         Ok(n)
     })
 }
+
+/// An admin's change to their account's directory (`Store::update_directory`),
+/// audited with them as the actor. Made through a session, it may not lock
+/// its own maker out: a change after which the admin's session address or
+/// shift would be refused is a `Conflict`.
+pub(crate) fn update_directory(
+    e: &Engine,
+    ctx: &AccessContext,
+    edit: impl FnOnce(&mut crate::model::Directory),
+) -> Result<()> {
+    let now = e.now();
+    e.act(ctx, AuditAction::DirectoryChange.name(), now, |w, act| {
+        if !act.v.admin {
+            return Err(Error::Denied(format!(
+                "only an admin may change the directory (user `{}` is not)",
+                act.v.user
+            )));
+        }
+        let me = act.v.user;
+        let own_session = match ctx.session {
+            Some(id) => session::get(w, ctx.account, id)?,
+            None => None,
+        };
+        let accept = |dir: &crate::model::Directory| -> Result<()> {
+            let (Some(s), Some(user)) = (&own_session, dir.user(me)) else {
+                return Ok(());
+            };
+            let Ok(ip) = s.ip.parse::<std::net::IpAddr>() else {
+                return Ok(());
+            };
+            match super::policy::refusal(dir, user, ip, now) {
+                Some(why) => Err(Error::Conflict(format!(
+                    "this change would lock you out: {why} for your own session"
+                ))),
+                None => Ok(()),
+            }
+        };
+        crate::account::change_directory(w, ctx.account, Some(me), edit, accept, now)
+    })
+}

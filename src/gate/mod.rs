@@ -27,6 +27,7 @@ use crate::txn::Tx;
 pub use manage::Revoke;
 pub(crate) use manage::{
     auth_log, auth_verify, list, login_add, login_passwd, purge_logs, revoke, unlock,
+    update_directory,
 };
 pub(crate) use open::{open_external, open_password, switch};
 pub use second::SecondFactor;

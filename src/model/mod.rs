@@ -6,9 +6,9 @@ pub(crate) mod json;
 pub(crate) mod limits;
 mod mask;
 pub(crate) mod network;
-pub(crate) mod shift;
 pub(crate) mod record;
 mod security;
+pub(crate) mod shift;
 pub(crate) mod value;
 pub(crate) mod view;
 

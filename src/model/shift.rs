@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -35,9 +37,8 @@ pub struct Shift {
 }
 
 fn time(text: &str, shift: u64) -> Result<NaiveTime> {
-    NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| {
-        Error::Invalid(format!("shift `{shift}`: `{text}` is not a time (HH:MM)"))
-    })
+    NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| Error::Invalid(format!("shift `{shift}`: `{text}` is not a time (HH:MM)")))
 }
 
 impl Shift {
@@ -65,7 +66,10 @@ impl Shift {
         }
         for h in &self.holidays {
             NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|_| {
-                Error::Invalid(format!("shift `{}`: `{h}` is not a date (YYYY-MM-DD)", self.id))
+                Error::Invalid(format!(
+                    "shift `{}`: `{h}` is not a date (YYYY-MM-DD)",
+                    self.id
+                ))
             })?;
         }
         Ok(())
@@ -82,7 +86,11 @@ impl Shift {
 
     /// The intervals, as instants, that start on local `day`.
     fn intervals_of(&self, tz: Tz, day: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        if self.holidays.iter().any(|h| h == &day.format("%Y-%m-%d").to_string()) {
+        if self
+            .holidays
+            .iter()
+            .any(|h| h == &day.format("%Y-%m-%d").to_string())
+        {
             return Vec::new();
         }
         let name = DAYS[day.weekday().num_days_from_monday() as usize];
@@ -159,7 +167,9 @@ mod tests {
     fn shift(tz: &str, weekly: &[(&str, &str, &str)], holidays: &[&str]) -> Shift {
         let mut w: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for (d, s, e) in weekly {
-            w.entry((*d).into()).or_default().push(((*s).into(), (*e).into()));
+            w.entry((*d).into())
+                .or_default()
+                .push(((*s).into(), (*e).into()));
         }
         Shift {
             id: 1,
@@ -178,20 +188,30 @@ mod tests {
     fn office_hours_with_a_break_a_night_interval_and_a_holiday() {
         let s = shift(
             "Europe/Berlin",
-            &[("mon", "09:00", "13:00"), ("mon", "14:00", "18:00"), ("sat", "22:00", "06:00")],
+            &[
+                ("mon", "09:00", "13:00"),
+                ("mon", "14:00", "18:00"),
+                ("sat", "22:00", "06:00"),
+            ],
             &["2026-12-07"],
         );
         s.check().unwrap();
         // Monday 2026-11-30, Berlin is UTC+1 in winter.
         assert!(s.at(utc("2026-11-30T08:00:00Z")).is_ok()); // 09:00 local
-        assert_eq!(s.at(utc("2026-11-30T12:30:00Z")), Err(Some(utc("2026-11-30T13:00:00Z")))); // the break
+        assert_eq!(
+            s.at(utc("2026-11-30T12:30:00Z")),
+            Err(Some(utc("2026-11-30T13:00:00Z")))
+        ); // the break
         assert!(s.at(utc("2026-11-30T16:59:59Z")).is_ok());
         assert!(s.at(utc("2026-11-30T17:00:00Z")).is_err()); // 18:00: the end is out
-        // Saturday night into Sunday morning belongs to Saturday.
+                                                             // Saturday night into Sunday morning belongs to Saturday.
         assert!(s.at(utc("2026-12-06T04:00:00Z")).is_ok()); // Sun 05:00 local
         assert!(s.at(utc("2026-12-06T05:00:00Z")).is_err()); // Sun 06:00
-        // Monday 2026-12-07 is a holiday: next is Saturday's night.
-        assert_eq!(s.at(utc("2026-12-07T09:00:00Z")), Err(Some(utc("2026-12-12T21:00:00Z"))));
+                                                             // Monday 2026-12-07 is a holiday: next is Saturday's night.
+        assert_eq!(
+            s.at(utc("2026-12-07T09:00:00Z")),
+            Err(Some(utc("2026-12-12T21:00:00Z")))
+        );
     }
 
     #[test]
@@ -201,7 +221,7 @@ mod tests {
         assert!(spring.at(utc("2026-03-29T00:00:00Z")).is_ok()); // 01:00 CET
         assert!(spring.at(utc("2026-03-29T02:59:59Z")).is_ok()); // 04:59 CEST
         assert!(spring.at(utc("2026-03-29T03:00:00Z")).is_err()); // 05:00 CEST
-        // Berlin 2026-10-25: 03:00 → 02:00. 01:00–05:00 local is 5 hours.
+                                                                  // Berlin 2026-10-25: 03:00 → 02:00. 01:00–05:00 local is 5 hours.
         let autumn = shift("Europe/Berlin", &[("sun", "01:00", "05:00")], &[]);
         assert!(autumn.at(utc("2026-10-24T23:00:00Z")).is_ok()); // 01:00 CEST
         assert!(autumn.at(utc("2026-10-25T03:59:59Z")).is_ok()); // 04:59 CET
@@ -212,7 +232,7 @@ mod tests {
         assert!(gap.at(utc("2026-03-08T06:59:59Z")).is_err()); // 01:59 EST
         assert!(gap.at(utc("2026-03-08T07:00:00Z")).is_ok()); // 03:00 EDT
         assert!(gap.at(utc("2026-03-08T08:00:00Z")).is_err()); // 04:00 EDT
-        // New York 2026-11-01 02:00 → 01:00: 00:30–01:30 spans both 01:xx.
+                                                               // New York 2026-11-01 02:00 → 01:00: 00:30–01:30 spans both 01:xx.
         let twice = shift("America/New_York", &[("sun", "00:30", "01:30")], &[]);
         assert!(twice.at(utc("2026-11-01T04:30:00Z")).is_ok()); // 00:30 EDT
         assert!(twice.at(utc("2026-11-01T06:15:00Z")).is_ok()); // 01:15 EST (second time)

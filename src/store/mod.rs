@@ -381,4 +381,20 @@ impl Store {
     pub fn totp_reset(&self, ctx: &AccessContext, user: u64, now: Timestamp) -> Result<u64> {
         crate::gate::totp_reset(&self.engine, ctx, user, now)
     }
+
+    /// An admin's change to the directory of their account (policy, shifts,
+    /// users, ...), checked like a loaded document and audited with the
+    /// admin as the actor. Through a session it may not lock the admin out
+    /// (their own address or shift).
+    ///
+    /// # Errors
+    /// `Denied` for a non-admin; `Invalid` as a document would be;
+    /// `Conflict` for a change that would lock the admin's session out.
+    pub fn update_directory(
+        &self,
+        ctx: &AccessContext,
+        edit: impl FnOnce(&mut crate::model::Directory),
+    ) -> Result<()> {
+        crate::gate::update_directory(&self.engine, ctx, edit)
+    }
 }

@@ -563,36 +563,106 @@ fn shifts_limit_when_users_sign_in_and_when_their_sessions_work() {
     doc["users"][0]["login"] = "ada@acme.test".into();
     doc["users"][0]["shift"] = 1.into();
     store.operator().load_json(&doc.to_string()).unwrap();
-    assert_eq!(store.operator().dump_json(1).unwrap()["shifts"][0]["tz"], "Europe/Berlin");
+    assert_eq!(
+        store.operator().dump_json(1).unwrap()["shifts"][0]["tz"],
+        "Europe/Berlin"
+    );
     for l in ["raj@acme.test", "ada@acme.test"] {
         store.operator().login_passwd(l, PW, t(0)).unwrap();
     }
     let at = |s: &str| Timestamp::parse(s).unwrap();
     let raj = sign_in("raj@acme.test");
     // Monday 2026-11-30, 07:00 local: refused after the password, naming the next start.
-    assert_eq!(denied(store.session_open(&raj, "wrong password!", at("2026-11-30T06:00:00Z"))), "login failed");
+    assert_eq!(
+        denied(store.session_open(&raj, "wrong password!", at("2026-11-30T06:00:00Z"))),
+        "login failed"
+    );
     assert_eq!(
         denied(store.session_open(&raj, PW, at("2026-11-30T06:00:00Z"))),
         "outside working hours (next from 2026-11-30T08:00:00Z)"
     );
     // Within the shift it opens; past its end the session stops working.
-    let s = store.session_open(&raj, PW, at("2026-11-30T15:30:00Z")).unwrap();
-    store.authenticate(&s.token, IP, at("2026-11-30T15:59:59Z")).unwrap();
+    let s = store
+        .session_open(&raj, PW, at("2026-11-30T15:30:00Z"))
+        .unwrap();
+    store
+        .authenticate(&s.token, IP, at("2026-11-30T15:59:59Z"))
+        .unwrap();
     assert_eq!(
         denied(store.authenticate(&s.token, IP, at("2026-11-30T16:00:00Z"))),
         "not signed in: outside working hours (next from 2026-12-14T08:00:00Z)"
     );
     // Admins are exempt unless the account says otherwise.
     let ada = sign_in("ada@acme.test");
-    store.session_open(&ada, PW, at("2026-11-30T22:00:00Z")).unwrap();
-    store.operator().update_directory(1, |d| d.account.security.shifts_apply_to_admins = true).unwrap();
-    assert!(denied(store.session_open(&ada, PW, at("2026-11-30T22:00:00Z"))).starts_with("outside working hours"));
+    store
+        .session_open(&ada, PW, at("2026-11-30T22:00:00Z"))
+        .unwrap();
+    store
+        .operator()
+        .update_directory(1, |d| d.account.security.shifts_apply_to_admins = true)
+        .unwrap();
+    assert!(
+        denied(store.session_open(&ada, PW, at("2026-11-30T22:00:00Z")))
+            .starts_with("outside working hours")
+    );
     // Bad shifts are refused whole, naming what is wrong.
     doc["shifts"][0]["tz"] = "Europe/Atlantis".into();
     let e = store.operator().load_json(&doc.to_string()).unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.contains("Europe/Atlantis")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.contains("Europe/Atlantis")),
+        "{e}"
+    );
     doc["shifts"][0]["tz"] = "Europe/Berlin".into();
     doc["users"][2]["shift"] = 9.into();
     let e = store.operator().load_json(&doc.to_string()).unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.contains("unknown shift `9`")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.contains("unknown shift `9`")),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_admin_cannot_lock_their_own_session_out_with_a_directory_change() {
+    let (_d, store) = gated();
+    let office: IpAddr = "203.0.113.7".parse().unwrap();
+    let s = store
+        .session_open(
+            &SignIn {
+                account: 1,
+                login: "ada@acme.test",
+                ip: office,
+                device: "d",
+            },
+            PW,
+            t(0),
+        )
+        .unwrap();
+    let ada = store.authenticate(&s.token, office, t(1)).unwrap();
+    let e = store
+        .update_directory(&ada, |d| {
+            d.account.security.ip_allowlist = vec!["198.51.100.0/24".into()]
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("would lock you out")),
+        "{e}"
+    );
+    // Including the admin's own network is fine, and audited as hers.
+    store
+        .update_directory(&ada, |d| {
+            d.account.security.ip_allowlist =
+                vec!["198.51.100.0/24".into(), "203.0.113.0/24".into()]
+        })
+        .unwrap();
+    let last = store
+        .operator()
+        .audit_list(1, None, Some("directory.change"))
+        .unwrap();
+    assert_eq!(last.last().unwrap().actor, Some(1));
+    // A non-admin may not change the directory at all.
+    let raj = store.operator().context(1, 3).unwrap();
+    assert!(matches!(
+        store.update_directory(&raj, |_| {}),
+        Err(Error::Denied(_))
+    ));
 }
