@@ -83,7 +83,7 @@ pub use gate::{Enrolled, Opened, Revoke, SecondFactor, SignIn};
 pub use model::{
     Access, AccountSettings, Directory, FieldRule, Group, Lockout, ModulePerms, MonitorAction,
     MonitorRule, NewRecord, Principal, Privacy, Profile, Record, RecordView, Role, Scope, Security,
-    Share, Shares, SharingRule, Team, Timestamp, User, Value, ValueRef,
+    Share, Shares, SharingRule, Shift, Team, Timestamp, User, Value, ValueRef,
 };
 pub use progress::{NoProgress, Progress};
 pub use query::{CmpOp, FieldRef, Filter, Page, Query, Rows, RowsIter};

@@ -277,6 +277,7 @@ fn access_gate(store: &Store) -> crmstore::Result<()> {
     if let Err(e) = store.authenticate(&phone.token, ip, now) {
         output::line(format!("the phone's next request: refused ({e})"))?;
     }
+    policy(store, pw)?;
     output::line("authorization log of account 1:")?;
     for e in store.operator().auth_log(1, AuthQuery::default())? {
         output::line(format!(
@@ -291,6 +292,81 @@ fn access_gate(store: &Store) -> crmstore::Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// The account becomes office-only with office hours, and raj turns on
+/// two-factor sign-in: a home address and a night sign-in are refused, a
+/// sign-in with a code from the app works.
+fn policy(store: &Store, pw: &str) -> crmstore::Result<()> {
+    use crmstore::{SecondFactor, SignIn, Timestamp};
+    let op = store.operator();
+    op.update_directory(1, |d| {
+        d.account.security.ip_allowlist = vec!["203.0.113.0/24".into()];
+        d.shifts = vec![crmstore::Shift {
+            id: 1,
+            name: "Berlin office".into(),
+            tz: "Europe/Berlin".into(),
+            weekly: ["mon", "tue", "wed", "thu", "fri"]
+                .iter()
+                .map(|day| ((*day).to_string(), vec![("08:00".into(), "18:00".into())]))
+                .collect(),
+            holidays: vec!["2026-12-25".into()],
+        }];
+        if let Some(raj) = d.users.iter_mut().find(|u| u.id == 3) {
+            raj.shift = Some(1);
+        }
+    })?;
+    output::line(
+        "the account becomes office-only (203.0.113.0/24), raj works Mon-Fri 08:00-18:00 Berlin",
+    )?;
+    let at = |ip: [u8; 4], device| SignIn {
+        account: 1,
+        login: "raj@acme.test",
+        ip: std::net::IpAddr::from(ip),
+        device,
+    };
+    // A Wednesday at 10:00 and at 23:00 in Berlin.
+    let day = Timestamp::parse("2027-01-06T09:00:00Z")?;
+    let night = Timestamp::parse("2027-01-06T22:00:00Z")?;
+    if let Err(e) = store.session_open(&at([198, 51, 100, 23], "home"), pw, day) {
+        output::line(format!("raj from home: refused ({e})"))?;
+    }
+    if let Err(e) = store.session_open(&at([203, 0, 113, 7], "laptop"), pw, night) {
+        output::line(format!("raj at the office at 23:00: refused ({e})"))?;
+    }
+    let enrolled = op.totp_enroll("raj@acme.test", day)?;
+    let code = |t: Timestamp| -> crmstore::Result<String> {
+        // What raj's authenticator app shows (the demo computes it).
+        let raw = totp_rs::Secret::try_from_base32(&enrolled.secret)
+            .map_err(|e| crmstore::Error::Invalid(e.to_string()))?;
+        let totp = totp_rs::Builder::new()
+            .with_secret(raw)
+            .build()
+            .map_err(|e| crmstore::Error::Invalid(e.to_string()))?;
+        Ok(totp
+            .generate(u64::try_from(t.0 / 1_000_000).unwrap_or(0))
+            .to_string())
+    };
+    let recovery = op.totp_confirm("raj@acme.test", &code(day)?, day)?;
+    output::line(format!(
+        "raj turns on two-factor sign-in: {} recovery codes shown once",
+        recovery.len()
+    ))?;
+    let later = day.plus_secs(60);
+    if let Err(e) = store.session_open(&at([203, 0, 113, 7], "laptop"), pw, later) {
+        output::line(format!("raj with only his password: refused ({e})"))?;
+    }
+    let second = Some(SecondFactor::Totp(&code(later)?));
+    let s = store.session_open_with(&at([203, 0, 113, 7], "laptop"), pw, second, later)?;
+    output::line(format!(
+        "raj with his password and the app's code: session {}",
+        s.session
+    ))?;
+    op.update_directory(1, |d| {
+        d.account.security.ip_allowlist.clear();
+        d.shifts.clear();
+        d.users.iter_mut().for_each(|u| u.shift = None);
+    })
 }
 
 /// A backup of the account, a damaging delete and purge, a restore from the archive.
