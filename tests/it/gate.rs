@@ -666,3 +666,38 @@ fn an_admin_cannot_lock_their_own_session_out_with_a_directory_change() {
         Err(Error::Denied(_))
     ));
 }
+
+#[test]
+fn the_gate_keys_of_the_account_document_load_dump_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("r.redb")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    doc["account"]["security"] = serde_json::json!({
+        "session_hours": 8, "idle_minutes": 30, "require_2fa": true,
+        "ip_allowlist": ["203.0.113.0/24", "2001:db8::/32"], "shifts_apply_to_admins": true,
+        "lockout": {"max_failures": 3, "window_secs": 600, "lock_secs": 1200},
+        "auth_log_retention_days": 90});
+    doc["profiles"][1]["ip_allowlist"] = serde_json::json!(["198.51.100.0/24"]);
+    doc["profiles"][1]["require_2fa"] = true.into();
+    doc["shifts"] = serde_json::json!([{"id": 1, "name": "Berlin office", "tz": "Europe/Berlin",
+        "weekly": {"mon": [["09:00", "13:00"], ["14:00", "18:00"]], "sat": [["22:00", "06:00"]]},
+        "holidays": ["2026-12-25"]}]);
+    doc["users"][2]["login"] = "Raj@Acme.test".into();
+    doc["users"][2]["shift"] = 1.into();
+    store.operator().load_json(&doc.to_string()).unwrap();
+    let first = store.operator().dump_json(1).unwrap();
+    assert_eq!(first["account"]["security"]["lockout"]["max_failures"], 3);
+    assert_eq!(first["users"][2]["login"], "raj@acme.test");
+    assert_eq!(first["shifts"][0]["weekly"]["sat"][0][1], "06:00");
+    assert_eq!(first["profiles"][1]["require_2fa"], true);
+    // The dump loads back to the same dump: a fixed point.
+    store.operator().load_json(&first.to_string()).unwrap();
+    assert_eq!(store.operator().dump_json(1).unwrap(), first);
+    // Never a credential in a dump.
+    store
+        .operator()
+        .login_passwd("raj@acme.test", PW, t(0))
+        .unwrap();
+    let text = store.operator().dump_json(1).unwrap().to_string();
+    assert!(!text.contains("argon2") && !text.contains("phc"));
+}
