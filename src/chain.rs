@@ -17,6 +17,28 @@ pub(crate) trait Link {
     fn digest(&self) -> [u8; 32];
 }
 
+/// Implements [`Link`] for an event type with `seq`, `prev` and `hash`
+/// fields, its digest taken over the fields listed (content, then `prev`).
+macro_rules! linked {
+    ($t:ty { $($field:ident),* }) => {
+        impl $crate::chain::Link for $t {
+            fn seq(&self) -> u64 {
+                self.seq
+            }
+            fn prev(&self) -> [u8; 32] {
+                self.prev
+            }
+            fn hash(&self) -> [u8; 32] {
+                self.hash
+            }
+            fn digest(&self) -> [u8; 32] {
+                $crate::chain::digest(&($(&self.$field,)*))
+            }
+        }
+    };
+}
+pub(crate) use linked;
+
 /// SHA-256 of `body` (content and `prev`) encoded with postcard.
 pub(crate) fn digest(body: &impl Serialize) -> [u8; 32] {
     let mut h = Sha256::new();

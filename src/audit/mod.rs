@@ -37,29 +37,16 @@ pub struct Event {
 
 impl codec::Stored for Event {}
 
-impl Link for Event {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn prev(&self) -> [u8; 32] {
-        self.prev
-    }
-    fn hash(&self) -> [u8; 32] {
-        self.hash
-    }
-    fn digest(&self) -> [u8; 32] {
-        chain::digest(&(
-            self.seq,
-            self.at,
-            self.actor,
-            &self.action,
-            &self.target,
-            self.count,
-            &self.detail,
-            self.prev,
-        ))
-    }
-}
+chain::linked!(Event {
+    seq,
+    at,
+    actor,
+    action,
+    target,
+    count,
+    detail,
+    prev
+});
 
 impl Event {
     /// The JSON line `audit list --json` prints.

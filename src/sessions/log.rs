@@ -100,33 +100,20 @@ pub struct AuthEvent {
 
 impl codec::Stored for AuthEvent {}
 
-impl Link for AuthEvent {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn prev(&self) -> [u8; 32] {
-        self.prev
-    }
-    fn hash(&self) -> [u8; 32] {
-        self.hash
-    }
-    fn digest(&self) -> [u8; 32] {
-        chain::digest(&(
-            self.seq,
-            self.at,
-            self.acting_at,
-            &self.login,
-            self.user,
-            &self.ip,
-            &self.device,
-            &self.event,
-            self.outcome,
-            &self.reason,
-            self.session,
-            self.prev,
-        ))
-    }
-}
+chain::linked!(AuthEvent {
+    seq,
+    at,
+    acting_at,
+    login,
+    user,
+    ip,
+    device,
+    event,
+    outcome,
+    reason,
+    session,
+    prev
+});
 
 impl AuthEvent {
     /// The JSON line `auth log --json` prints (CLI.md).

@@ -62,6 +62,29 @@ fn gated(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (db, pw)
 }
 
+/// `session open` in account 1 from the office address, in CLI.md's order.
+fn sign(db: &Path, login: &str, pw: &str, now: &str, extra: &[&str], json: bool) -> Output {
+    let mut args = vec![];
+    if json {
+        args.push("--json");
+    }
+    args.extend([
+        "session",
+        "open",
+        "--account",
+        "1",
+        "--login",
+        login,
+        "--password-file",
+        pw,
+        "--ip",
+        "203.0.113.7",
+    ]);
+    args.extend_from_slice(extra);
+    args.extend(["--now", now]);
+    crmstore(db, &args)
+}
+
 fn open(db: &Path, pw: &str, account: &str, now: &str) -> Output {
     crmstore(
         db,
@@ -336,63 +359,15 @@ fn every_gate_command_works_as_the_contract_shows() {
     let bad = d.path().join("bad.txt");
     std::fs::write(&bad, "not the password").unwrap();
     for login in ["raj@acme.test", "nobody@acme.test"] {
-        let o = crmstore(
-            &db,
-            &[
-                "session",
-                "open",
-                "--account",
-                "1",
-                "--login",
-                login,
-                "--password-file",
-                bad.to_str().unwrap(),
-                "--ip",
-                "203.0.113.7",
-                "--now",
-                NOW,
-            ],
-        );
+        let o = sign(&db, login, bad.to_str().unwrap(), NOW, &[], false);
         assert_eq!(code(&o), 4);
         assert_eq!(error_line(&o), "error: login failed");
     }
     // Locked after five; login unlock by the admin.
     for _ in 0..4 {
-        crmstore(
-            &db,
-            &[
-                "session",
-                "open",
-                "--account",
-                "1",
-                "--login",
-                "raj@acme.test",
-                "--password-file",
-                bad.to_str().unwrap(),
-                "--ip",
-                "203.0.113.7",
-                "--now",
-                NOW,
-            ],
-        );
+        sign(&db, "raj@acme.test", bad.to_str().unwrap(), NOW, &[], false);
     }
-    let locked = crmstore(
-        &db,
-        &[
-            "session",
-            "open",
-            "--account",
-            "1",
-            "--login",
-            "raj@acme.test",
-            "--password-file",
-            p,
-            "--ip",
-            "203.0.113.7",
-            "--now",
-            NOW,
-        ],
-    );
+    let locked = sign(&db, "raj@acme.test", p, NOW, &[], false);
     assert_eq!(code(&locked), 4);
     assert!(error_line(&locked).starts_with("error: login locked until"));
     let not_admin = crmstore(
@@ -515,66 +490,26 @@ fn totp_commands_enrol_confirm_sign_in_and_reset() {
     let codes = confirmed["recovery_codes"].as_array().unwrap();
     assert_eq!(codes.len(), 10);
     let later = "2027-01-04T09:01:00Z";
-    let needs = crmstore(
-        &db,
-        &[
-            "session",
-            "open",
-            "--account",
-            "1",
-            "--login",
-            "raj@acme.test",
-            "--password-file",
-            p,
-            "--ip",
-            "203.0.113.7",
-            "--now",
-            later,
-        ],
-    );
+    let needs = sign(&db, "raj@acme.test", p, later, &[], false);
     assert_eq!(code(&needs), 4);
     assert_eq!(error_line(&needs), "error: 2FA code required");
-    let opened = json(&crmstore(
+    let opened = json(&sign(
         &db,
-        &[
-            "--json",
-            "session",
-            "open",
-            "--account",
-            "1",
-            "--login",
-            "raj@acme.test",
-            "--password-file",
-            p,
-            "--ip",
-            "203.0.113.7",
-            "--totp",
-            &at(later),
-            "--now",
-            later,
-        ],
+        "raj@acme.test",
+        p,
+        later,
+        &["--totp", &at(later)],
+        true,
     ));
     assert_eq!(opened["user"], 3);
     let rec = codes[0].as_str().unwrap();
-    json(&crmstore(
+    json(&sign(
         &db,
-        &[
-            "--json",
-            "session",
-            "open",
-            "--account",
-            "1",
-            "--login",
-            "raj@acme.test",
-            "--password-file",
-            p,
-            "--ip",
-            "203.0.113.7",
-            "--recovery",
-            rec,
-            "--now",
-            later,
-        ],
+        "raj@acme.test",
+        p,
+        later,
+        &["--recovery", rec],
+        true,
     ));
     let listed = lines(&crmstore(
         &db,
