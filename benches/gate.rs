@@ -57,6 +57,37 @@ fn gate(c: &mut Criterion) {
     g.bench_function("authenticate (user 7's session)", |b| {
         b.iter(|| store.authenticate(&opened.token, IP, now).unwrap())
     });
+    // Issue 21: with a 50-entry allowlist (the address matching the last)
+    // and the user in a shift, both checked on every request.
+    op.update_directory(1, |d| {
+        let mut nets: Vec<String> = (0..49).map(|i| format!("10.{i}.0.0/16")).collect();
+        nets.push("127.0.0.0/8".into());
+        d.account.security.ip_allowlist = nets;
+        let day = vec![
+            ("00:00".to_string(), "12:00".to_string()),
+            ("12:00".into(), "00:00".into()),
+        ];
+        d.shifts = vec![crmstore::Shift {
+            id: 1,
+            name: "always".into(),
+            tz: "Europe/Berlin".into(),
+            weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .map(|w| ((*w).to_string(), day.clone()))
+                .collect(),
+            holidays: vec![],
+        }];
+        if let Some(u) = d.users.iter_mut().find(|u| u.id == 7) {
+            u.shift = Some(1);
+        }
+    })
+    .unwrap();
+    let policed = store
+        .session_open(&sign_in("user7@acme.test"), PW, now)
+        .unwrap();
+    g.bench_function("authenticate (50-entry allowlist, a shift)", |b| {
+        b.iter(|| store.authenticate(&policed.token, IP, now).unwrap())
+    });
     // The floor under authenticate: decode and hash a token, one lookup.
     let unknown = "00".repeat(32);
     g.bench_function("authenticate: unknown token (hash + one lookup)", |b| {

@@ -14,6 +14,7 @@ use crate::access::{AccessContext, Viewer};
 use crate::audit::monitor::{self, BlockRequest};
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
+use crate::model::network::Allowlists;
 use crate::model::{Directory, Timestamp};
 use crate::snapshot::Snapshots;
 use crate::txn::{Reader, Tx, Writer};
@@ -56,6 +57,7 @@ pub(crate) struct Acting<'a> {
 #[derive(Default)]
 struct Cache {
     dirs: HashMap<u64, (u64, Arc<Directory>)>,
+    allowlists: HashMap<u64, (u64, Arc<Allowlists>)>,
     viewers: HashMap<(u64, u64), (u64, Arc<Viewer>)>,
 }
 
@@ -354,6 +356,25 @@ impl Engine {
             .dirs
             .insert(account, (version, dir.clone()));
         Ok(dir)
+    }
+
+    /// The account's IP allowlists at `version`, parsed once per version.
+    pub(crate) fn allowlists_in(
+        &self,
+        t: &impl Tx,
+        account: u64,
+        version: u64,
+    ) -> Result<Arc<Allowlists>> {
+        if let Some((v, a)) = self.cache_lock().allowlists.get(&account) {
+            if *v == version {
+                return Ok(a.clone());
+            }
+        }
+        let lists = Arc::new(Allowlists::of(&*self.directory_in(t, account, version)?));
+        self.cache_lock()
+            .allowlists
+            .insert(account, (version, lists.clone()));
+        Ok(lists)
     }
 
     fn cache_lock(&self) -> std::sync::MutexGuard<'_, Cache> {

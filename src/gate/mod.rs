@@ -125,7 +125,8 @@ pub(crate) fn authenticate(
         let user = dir
             .user(s.user)
             .ok_or_else(|| session::unusable(Some(EndReason::AccountLoad)))?;
-        if let Some(why) = policy::refusal(&dir, user, ip, now) {
+        let nets = e.allowlists_in(r, s.account, version)?;
+        if let Some(why) = policy::refusal(&dir, &nets, user, ip, now) {
             return Err(Error::Denied(format!("not signed in: {why}")));
         }
         let ctx = e.context_at(r, s.account, version, s.user, Some(s.session))?;

@@ -5,21 +5,25 @@
 
 use std::net::IpAddr;
 
-use crate::model::network;
+use crate::model::network::Allowlists;
 use crate::model::{Directory, Timestamp, User};
 
-/// Why `user` may not act from `ip` at `now`, if they may not.
-pub(crate) fn refusal(dir: &Directory, user: &User, ip: IpAddr, now: Timestamp) -> Option<String> {
+/// Why `user` may not act from `ip` at `now`, if they may not. `nets` are
+/// `dir`'s allowlists, parsed (`Engine::allowlists_in`).
+pub(crate) fn refusal(
+    dir: &Directory,
+    nets: &Allowlists,
+    user: &User,
+    ip: IpAddr,
+    now: Timestamp,
+) -> Option<String> {
     if !user.active {
         return Some("user inactive".into());
     }
     if user.blocked {
         return Some("user blocked".into());
     }
-    let profile = dir.profile(user.profile).map(|p| p.ip_allowlist.as_slice());
-    let allowed = network::allows(&dir.account.security.ip_allowlist, ip)
-        && network::allows(profile.unwrap_or_default(), ip);
-    if !allowed {
+    if !nets.allow(user.profile, ip) {
         return Some(format!("address `{}` is not allowed", ip.to_canonical()));
     }
     let sec = &dir.account.security;

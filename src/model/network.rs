@@ -36,15 +36,46 @@ fn canonical_net(net: IpNet) -> IpNet {
     }
 }
 
-/// Whether `ip` is in one of `list` (any address when `list` is empty).
-/// Texts that do not parse match nothing (they were checked when stored).
-pub(crate) fn allows(list: &[String], ip: IpAddr) -> bool {
-    let ip = ip.to_canonical();
-    list.is_empty()
-        || list
-            .iter()
-            .filter_map(|t| parse(t).ok())
-            .any(|net| net.contains(&ip))
+/// An account's allowlists parsed once per directory version (a request
+/// checks them on every `authenticate`).
+#[derive(Debug, Default)]
+pub(crate) struct Allowlists {
+    account: Vec<IpNet>,
+    profiles: std::collections::HashMap<u64, Vec<IpNet>>,
+}
+
+impl Allowlists {
+    pub(crate) fn of(dir: &crate::model::Directory) -> Allowlists {
+        let parse_all = |list: &[String]| list.iter().filter_map(|t| parse(t).ok()).collect();
+        Allowlists {
+            account: parse_all(&dir.account.security.ip_allowlist),
+            profiles: dir
+                .profiles
+                .iter()
+                .filter(|p| !p.ip_allowlist.is_empty())
+                .map(|p| (p.id, parse_all(&p.ip_allowlist)))
+                .collect(),
+        }
+    }
+
+    /// Whether a user of `profile` may act from `ip`: the account's list and
+    /// the profile's (each empty: any).
+    pub(crate) fn allow(&self, profile: u64, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let within = |nets: &[IpNet]| nets.is_empty() || nets.iter().any(|n| n.contains(&ip));
+        within(&self.account) && self.profiles.get(&profile).is_none_or(|n| within(n))
+    }
+}
+
+/// Whether `ip` is in one of `list` (any address when `list` is empty),
+/// through the same check requests get.
+#[cfg(test)]
+fn allows(list: &[String], ip: IpAddr) -> bool {
+    let lists = Allowlists {
+        account: list.iter().filter_map(|t| parse(t).ok()).collect(),
+        profiles: Default::default(),
+    };
+    lists.allow(0, ip)
 }
 
 /// Checks and canonicalizes every entry of `list` in place.
