@@ -14,7 +14,7 @@ use crate::access::{AccessContext, Viewer};
 use crate::audit::monitor::{self, BlockRequest};
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::model::network::Allowlists;
+use crate::model::network::GatePolicy;
 use crate::model::{Directory, Timestamp};
 use crate::snapshot::Snapshots;
 use crate::txn::{Reader, Tx, Writer};
@@ -57,7 +57,7 @@ pub(crate) struct Acting<'a> {
 #[derive(Default)]
 struct Cache {
     dirs: HashMap<u64, (u64, Arc<Directory>)>,
-    allowlists: HashMap<u64, (u64, Arc<Allowlists>)>,
+    gate_policies: HashMap<u64, (u64, Arc<GatePolicy>)>,
     viewers: HashMap<(u64, u64), (u64, Arc<Viewer>)>,
 }
 
@@ -358,21 +358,21 @@ impl Engine {
         Ok(dir)
     }
 
-    /// The account's IP allowlists at `version`, parsed once per version.
-    pub(crate) fn allowlists_in(
+    /// The account's gate policy (allowlists, shifts) at `version`, parsed once per version.
+    pub(crate) fn gate_policy_in(
         &self,
         t: &impl Tx,
         account: u64,
         version: u64,
-    ) -> Result<Arc<Allowlists>> {
-        if let Some((v, a)) = self.cache_lock().allowlists.get(&account) {
+    ) -> Result<Arc<GatePolicy>> {
+        if let Some((v, a)) = self.cache_lock().gate_policies.get(&account) {
             if *v == version {
                 return Ok(a.clone());
             }
         }
-        let lists = Arc::new(Allowlists::of(&*self.directory_in(t, account, version)?));
+        let lists = Arc::new(GatePolicy::of(&*self.directory_in(t, account, version)?));
         self.cache_lock()
-            .allowlists
+            .gate_policies
             .insert(account, (version, lists.clone()));
         Ok(lists)
     }

@@ -7,7 +7,7 @@ use crate::audit::{self, AuditAction};
 use crate::chain::ChainReport;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::network::Allowlists;
+use crate::model::network::GatePolicy;
 use crate::model::Timestamp;
 use crate::sessions::log::{self, AuthEvent, AuthOutcome, AuthQuery, Entry};
 use crate::sessions::session::{self, SessionInfo};
@@ -270,7 +270,7 @@ pub(crate) fn update_directory(
             let Ok(ip) = s.ip.parse::<std::net::IpAddr>() else {
                 return Ok(());
             };
-            match super::policy::refusal(dir, &Allowlists::of(dir), user, ip, now) {
+            match super::policy::refusal(dir, &GatePolicy::of(dir), user, ip, now) {
                 Some(why) => Err(Error::Conflict(format!(
                     "this change would lock you out: {why} for your own session"
                 ))),

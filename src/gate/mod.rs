@@ -125,7 +125,7 @@ pub(crate) fn authenticate(
         let user = dir
             .user(s.user)
             .ok_or_else(|| session::unusable(Some(EndReason::AccountLoad)))?;
-        let nets = e.allowlists_in(r, s.account, version)?;
+        let nets = e.gate_policy_in(r, s.account, version)?;
         if let Some(why) = policy::refusal(&dir, &nets, user, ip, now) {
             return Err(Error::Denied(format!("not signed in: {why}")));
         }

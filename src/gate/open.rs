@@ -9,7 +9,7 @@ use super::second::{self, Proof};
 use super::{authenticate, canonical, device_text, failed, linked, policy, Opened, SignIn};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::network::Allowlists;
+use crate::model::network::GatePolicy;
 use crate::model::{Directory, Timestamp, User};
 use crate::sessions::log::{self, AuthOutcome, Entry};
 use crate::sessions::session::{self, Session};
@@ -202,7 +202,7 @@ fn open_checked(
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Result<Opened>> {
-    if let Some(why) = policy::refusal(dir, &Allowlists::of(dir), user, ip, now) {
+    if let Some(why) = policy::refusal(dir, &GatePolicy::of(dir), user, ip, now) {
         return refuse(w, account, at, now, entry, why);
     }
     let how = match second::decide(w, dir, user, entry.login, proof, now)? {

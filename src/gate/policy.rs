@@ -5,14 +5,14 @@
 
 use std::net::IpAddr;
 
-use crate::model::network::Allowlists;
+use crate::model::network::GatePolicy;
 use crate::model::{Directory, Timestamp, User};
 
 /// Why `user` may not act from `ip` at `now`, if they may not. `nets` are
-/// `dir`'s allowlists, parsed (`Engine::allowlists_in`).
+/// `dir`'s allowlists, parsed (`Engine::gate_policy_in`).
 pub(crate) fn refusal(
     dir: &Directory,
-    nets: &Allowlists,
+    nets: &GatePolicy,
     user: &User,
     ip: IpAddr,
     now: Timestamp,
@@ -30,8 +30,14 @@ pub(crate) fn refusal(
     let shift = user
         .shift
         .filter(|_| !user.admin || sec.shifts_apply_to_admins)
-        .and_then(|id| dir.shifts.iter().find(|s| s.id == id));
-    if let Some(Err(next)) = shift.map(|s| s.at(now)) {
+        .map(|id| nets.hours.get(&id));
+    // A user naming a shift that does not read is refused: when unsure, deny.
+    let at = match shift {
+        None => Ok(()),
+        Some(None) => Err(None),
+        Some(Some(h)) => h.at(now),
+    };
+    if let Err(next) = at {
         return Some(match next {
             Some(t) => format!("outside working hours (next from {})", t.to_rfc3339()),
             None => "outside working hours (none ahead)".into(),

@@ -36,24 +36,32 @@ fn canonical_net(net: IpNet) -> IpNet {
     }
 }
 
-/// An account's allowlists parsed once per directory version (a request
-/// checks them on every `authenticate`).
+/// An account's gate policy read once per directory version (a request
+/// checks it on every `authenticate`): allowlists and shifts parsed.
 #[derive(Debug, Default)]
-pub(crate) struct Allowlists {
+pub(crate) struct GatePolicy {
     account: Vec<IpNet>,
     profiles: std::collections::HashMap<u64, Vec<IpNet>>,
+    /// Each shift's hours, by shift id.
+    pub hours: std::collections::HashMap<u64, crate::model::shift::Hours>,
 }
 
-impl Allowlists {
-    pub(crate) fn of(dir: &crate::model::Directory) -> Allowlists {
+impl GatePolicy {
+    pub(crate) fn of(dir: &crate::model::Directory) -> GatePolicy {
         let parse_all = |list: &[String]| list.iter().filter_map(|t| parse(t).ok()).collect();
-        Allowlists {
+        GatePolicy {
             account: parse_all(&dir.account.security.ip_allowlist),
             profiles: dir
                 .profiles
                 .iter()
                 .filter(|p| !p.ip_allowlist.is_empty())
                 .map(|p| (p.id, parse_all(&p.ip_allowlist)))
+                .collect(),
+            // A shift that does not read was refused when stored.
+            hours: dir
+                .shifts
+                .iter()
+                .filter_map(|s| Some((s.id, s.hours().ok()?)))
                 .collect(),
         }
     }
@@ -71,9 +79,10 @@ impl Allowlists {
 /// through the same check requests get.
 #[cfg(test)]
 fn allows(list: &[String], ip: IpAddr) -> bool {
-    let lists = Allowlists {
+    let lists = GatePolicy {
         account: list.iter().filter_map(|t| parse(t).ok()).collect(),
         profiles: Default::default(),
+        hours: Default::default(),
     };
     lists.allow(0, ip)
 }

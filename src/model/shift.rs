@@ -84,45 +84,78 @@ impl Shift {
         })
     }
 
-    /// The intervals, as instants, that start on local `day`.
-    fn intervals_of(&self, tz: Tz, day: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        if self
-            .holidays
-            .iter()
-            .any(|h| h == &day.format("%Y-%m-%d").to_string())
-        {
-            return Vec::new();
+    /// The shift read once: zone, times and holidays parsed (what every
+    /// request checks against; `Engine` keeps it per directory version).
+    pub(crate) fn hours(&self) -> Result<Hours> {
+        self.check()?;
+        let mut weekly: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+        for (day, list) in &self.weekly {
+            let Some(i) = DAYS.iter().position(|d| d == day) else {
+                continue;
+            };
+            for (s, e) in list {
+                weekly[i].push((time(s, self.id)?, time(e, self.id)?));
+            }
         }
-        let name = DAYS[day.weekday().num_days_from_monday() as usize];
-        let Some(list) = self.weekly.get(name) else {
-            return Vec::new();
-        };
-        list.iter()
-            .filter_map(|(s, e)| {
-                let (s, e) = (time(s, self.id).ok()?, time(e, self.id).ok()?);
-                let end_day = if e > s { day } else { day.succ_opt()? };
-                let start = instant(tz, day.and_time(s), true);
-                let end = instant(tz, end_day.and_time(e), false);
-                (start < end).then_some((start, end))
-            })
-            .collect()
+        Ok(Hours {
+            tz: self.zone()?,
+            weekly,
+            holidays: self
+                .holidays
+                .iter()
+                .filter_map(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok())
+                .collect(),
+        })
     }
 
     /// Whether `at` is within one of the shift's intervals; if not, when
-    /// the next one starts (`None`: none within a year).
+    /// the next one starts (`None`: none within a year, or a bad shift).
+    #[cfg(test)]
     pub(crate) fn at(&self, at: Timestamp) -> std::result::Result<(), Option<Timestamp>> {
-        let Ok(tz) = self.zone() else {
-            return Err(None);
+        self.hours().map_or(Err(None), |h| h.at(at))
+    }
+}
+
+/// A [`Shift`] parsed.
+#[derive(Clone, Debug)]
+pub(crate) struct Hours {
+    tz: Tz,
+    /// Monday first.
+    weekly: [Vec<(NaiveTime, NaiveTime)>; 7],
+    holidays: std::collections::BTreeSet<NaiveDate>,
+}
+
+impl Hours {
+    /// The intervals, as instants, that start on local `day`.
+    fn intervals_of(
+        &self,
+        day: NaiveDate,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        let list: &[(NaiveTime, NaiveTime)] = if self.holidays.contains(&day) {
+            &[]
+        } else {
+            &self.weekly[day.weekday().num_days_from_monday() as usize]
         };
+        list.iter().filter_map(move |&(s, e)| {
+            let end_day = if e > s { day } else { day.succ_opt()? };
+            let start = instant(self.tz, day.and_time(s), true);
+            let end = instant(self.tz, end_day.and_time(e), false);
+            (start < end).then_some((start, end))
+        })
+    }
+
+    /// Whether `at` is within one of the intervals; if not, when the next
+    /// one starts (`None`: none within a year).
+    pub(crate) fn at(&self, at: Timestamp) -> std::result::Result<(), Option<Timestamp>> {
         let Some(utc) = DateTime::<Utc>::from_timestamp_micros(at.0) else {
             return Err(None);
         };
-        let today = utc.with_timezone(&tz).date_naive();
+        let today = utc.with_timezone(&self.tz).date_naive();
         let mut next: Option<DateTime<Utc>> = None;
         // From yesterday (an interval passing midnight) a year ahead.
         let mut day = today.pred_opt().unwrap_or(today);
         for _ in 0..368 {
-            for (start, end) in self.intervals_of(tz, day) {
+            for (start, end) in self.intervals_of(day) {
                 if start <= utc && utc < end {
                     return Ok(());
                 }
@@ -130,7 +163,7 @@ impl Shift {
                     next = Some(start);
                 }
             }
-            if next.is_some_and(|n| n.with_timezone(&tz).date_naive() < day) {
+            if next.is_some_and(|n| n.with_timezone(&self.tz).date_naive() < day) {
                 break;
             }
             match day.succ_opt() {
