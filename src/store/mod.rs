@@ -135,7 +135,7 @@ impl Store {
 
     /// [`Store::query`], answered as [`Rows`]: the same records, read in
     /// place from one buffer instead of built one by one (for showing a
-    /// page; [`RecordView::to_record`] makes an owned record of one).
+    /// page; [`RecordView::to_record`](crate::RecordView::to_record) makes an owned record of one).
     ///
     /// # Errors
     /// As [`Store::query`].

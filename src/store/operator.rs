@@ -124,7 +124,7 @@ impl Operator<'_> {
     /// The account as a document `load_json` reads back.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown account.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown account.
     pub fn dump_json(&self, account: u64) -> Result<serde_json::Value> {
         crate::account::dump_json(&self.0.engine, account)
     }
@@ -133,7 +133,7 @@ impl Operator<'_> {
     /// records from one read transaction (constant memory).
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown account; [`Error::Io`] when `out` fails.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown account; [`Error::Io`](crate::Error::Io) when `out` fails.
     pub fn dump(&self, account: u64, out: impl std::io::Write) -> Result<()> {
         crate::account::dump(&self.0.engine, account, out)
     }

@@ -73,7 +73,7 @@ impl OpenOptions {
     /// Every transaction then coordinates with the other processes through
     /// file locks and re-reads the file header: a few µs of system calls per
     /// read, which is most of the cost of a `get`. An application that owns its
-    /// store (and runs [`crate::backup::BackupScheduler`] in-process) should
+    /// store (and runs [`crate::schedule::BackupScheduler`] in-process) should
     /// leave this off; the default opens the file for this process alone.
     #[must_use]
     pub fn shared(mut self) -> Self {
@@ -83,7 +83,7 @@ impl OpenOptions {
 
     /// Opens an existing store without ever writing to it (not even redb's
     /// own bookkeeping on open and close): every write action is
-    /// [`Error::Denied`]. The CLI opens stores this way for commands that only
+    /// [`Error::Denied`](crate::Error::Denied). The CLI opens stores this way for commands that only
     /// read, so they work on a copy or a read-only mount and leave the file's
     /// bytes as they were.
     #[must_use]
