@@ -112,41 +112,34 @@ pub fn trash(g: &Global, c: TrashCommand) -> Outcome {
         TrashCommand::List(actor) => {
             let (store, ctx) = actor.open_read(g)?;
             let batches = store.trash_list(&ctx)?;
-            if g.json {
-                for b in &batches {
-                    output::line(b.to_json())?;
-                }
-            } else {
-                let rows: Vec<Vec<String>> = batches
-                    .iter()
-                    .map(|b| {
-                        let ids: Vec<String> = b
-                            .records
-                            .iter()
-                            .map(|r| format!("{}:{}", r.module, r.id))
-                            .collect();
-                        vec![
-                            b.id.to_string(),
-                            b.deleted_by.to_string(),
-                            b.deleted_at.to_rfc3339(),
-                            b.expires_at.to_rfc3339(),
-                            b.records.len().to_string(),
-                            ids.join(" "),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &[
-                        "batch",
-                        "deleted_by",
-                        "deleted_at",
-                        "expires_at",
-                        "count",
-                        "records",
-                    ],
-                    &rows,
-                )?;
-            }
+            output::listing(
+                g.json,
+                &batches,
+                |b| b.to_json(),
+                &[
+                    "batch",
+                    "deleted_by",
+                    "deleted_at",
+                    "expires_at",
+                    "count",
+                    "records",
+                ],
+                |b| {
+                    let ids: Vec<String> = b
+                        .records
+                        .iter()
+                        .map(|r| format!("{}:{}", r.module, r.id))
+                        .collect();
+                    vec![
+                        b.id.to_string(),
+                        b.deleted_by.to_string(),
+                        b.deleted_at.to_rfc3339(),
+                        b.expires_at.to_rfc3339(),
+                        b.records.len().to_string(),
+                        ids.join(" "),
+                    ]
+                },
+            )?;
         }
         TrashCommand::Restore { actor, batch, only } => {
             let (store, ctx) = actor.open(g)?;
@@ -217,30 +210,23 @@ pub fn audit(g: &Global, c: AuditCommand) -> Outcome {
                 .reader()?
                 .operator()
                 .audit_list(account, since, action.as_deref())?;
-            if g.json {
-                for e in &events {
-                    output::line(e.to_json())?;
-                }
-            } else {
-                let rows: Vec<Vec<String>> = events
-                    .iter()
-                    .map(|e| {
-                        vec![
-                            e.seq.to_string(),
-                            e.at.to_rfc3339(),
-                            e.actor.map_or_else(|| "operator".into(), |a| a.to_string()),
-                            e.action.clone(),
-                            e.target.clone(),
-                            e.count.to_string(),
-                            e.detail.clone(),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &["seq", "at", "actor", "action", "target", "count", "detail"],
-                    &rows,
-                )?;
-            }
+            output::listing(
+                g.json,
+                &events,
+                |e| e.to_json(),
+                &["seq", "at", "actor", "action", "target", "count", "detail"],
+                |e| {
+                    vec![
+                        e.seq.to_string(),
+                        e.at.to_rfc3339(),
+                        e.actor.map_or_else(|| "operator".into(), |a| a.to_string()),
+                        e.action.clone(),
+                        e.target.clone(),
+                        e.count.to_string(),
+                        e.detail.clone(),
+                    ]
+                },
+            )?;
             Ok(())
         }
         AuditCommand::Verify { account } => {

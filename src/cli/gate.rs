@@ -296,27 +296,10 @@ pub fn session(g: &Global, c: SessionCommand) -> Outcome {
         } => {
             let (store, ctx) = actor.open(g)?;
             let list = store.session_list(&ctx, of, all, now.get()?)?;
-            if g.json {
-                for s in &list {
-                    output::line(s.to_json())?;
-                }
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.session.to_string(),
-                        s.user.to_string(),
-                        s.ip.clone(),
-                        s.device.clone(),
-                        s.auth.name().into(),
-                        s.last_seen.to_rfc3339(),
-                        s.end_reason.map_or("current", |r| r.name()).into(),
-                    ]
-                })
-                .collect();
-            output::table(
+            output::listing(
+                g.json,
+                &list,
+                |s| s.to_json(),
                 &[
                     "session",
                     "user",
@@ -326,7 +309,17 @@ pub fn session(g: &Global, c: SessionCommand) -> Outcome {
                     "last seen",
                     "state",
                 ],
-                &rows,
+                |s| {
+                    vec![
+                        s.session.to_string(),
+                        s.user.to_string(),
+                        s.ip.clone(),
+                        s.device.clone(),
+                        s.auth.name().into(),
+                        s.last_seen.to_rfc3339(),
+                        s.end_reason.map_or("current", |r| r.name()).into(),
+                    ]
+                },
             )
         }
         SessionCommand::Revoke {
@@ -377,15 +370,12 @@ pub fn auth(g: &Global, c: AuthCommand) -> Outcome {
                 outcome: outcome.as_deref().map(AuthOutcome::parse).transpose()?,
             };
             let events = g.reader()?.operator().auth_log(account, q)?;
-            if g.json {
-                for e in &events {
-                    output::line(e.to_json())?;
-                }
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = events
-                .iter()
-                .map(|e| {
+            output::listing(
+                g.json,
+                &events,
+                |e| e.to_json(),
+                &["seq", "at", "login", "ip", "event", "outcome", "reason"],
+                |e| {
                     vec![
                         e.seq.to_string(),
                         e.at.to_rfc3339(),
@@ -395,11 +385,7 @@ pub fn auth(g: &Global, c: AuthCommand) -> Outcome {
                         e.outcome.name().into(),
                         e.reason.clone().unwrap_or_default(),
                     ]
-                })
-                .collect();
-            output::table(
-                &["seq", "at", "login", "ip", "event", "outcome", "reason"],
-                &rows,
+                },
             )
         }
         AuthCommand::Verify { account } => {

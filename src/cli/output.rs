@@ -100,6 +100,21 @@ pub fn records(json: bool, records: &[Record]) -> Result<()> {
     }
 }
 
+/// A listing as `--json` prints it (one object per line) or as a table.
+pub fn listing<T>(
+    json: bool,
+    items: &[T],
+    to_json: impl Fn(&T) -> serde_json::Value,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<()> {
+    if json {
+        return items.iter().try_for_each(|i| line(to_json(i)));
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    table(headers, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

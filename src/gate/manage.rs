@@ -224,10 +224,9 @@ fn known(r: &impl Tx, account: u64) -> Result<()> {
 /// In every account, drops the authorization log's events older than the
 /// account's `auth_log_retention_days` before `now`. How many went.
 pub(crate) fn purge_logs(e: &Engine, now: Timestamp) -> Result<u64> {
-    let accounts = crate::account::accounts(e)?;
     e.write(|w| {
         let mut n = 0;
-        for a in accounts {
+        for a in w.accounts()? {
             let Some(v) = w.version_of(a)? else { continue };
             let days = e
                 .directory_in(w, a, v)?

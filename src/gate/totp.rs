@@ -39,7 +39,7 @@ fn log_everywhere(
     now: Timestamp,
 ) -> Result<()> {
     let at = e.now();
-    for a in crate::account::accounts(e)? {
+    for a in w.accounts()? {
         let Some(v) = w.version_of(a)? else { continue };
         let dir = e.directory_in(w, a, v)?;
         let Some(user) = dir.users.iter().find(|u| u.login.as_deref() == Some(name)) else {

@@ -125,6 +125,8 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
         return Ok(());
     }
     let (mut by_user_live, mut by_login_live) = (BTreeSet::new(), BTreeSet::new());
+    // Each session's token hash, from the one decode of the walk below.
+    let mut hashes = std::collections::HashMap::new();
     for e in r.sessions()?.range::<(u64, u64)>(..)? {
         let (k, v) = e?;
         let (a, id) = k.value();
@@ -141,6 +143,7 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
             .get(s.token_sha256.as_slice())?
             .map(|g| g.value());
         let ended = s.end_reason.is_some();
+        hashes.insert((a, id), s.token_sha256);
         let entry = session::TokenEntry::of(a, &s).value();
         if named.is_some_and(|n| n != entry) || (named.is_none() && !ended) {
             problem(format!(
@@ -166,12 +169,7 @@ pub(crate) fn check(r: &crate::txn::Reader, problem: &mut dyn FnMut(String)) -> 
     for e in r.tokens()?.range::<&[u8]>(..)? {
         let (k, v) = e?;
         let (a, id, ..) = v.value();
-        let names = r.sessions()?.get((a, id))?.and_then(|g| {
-            crate::codec::decode::<session::Session>(g.value(), String::new)
-                .ok()
-                .map(|s| s.token_sha256.as_slice() == k.value())
-        });
-        if names != Some(true) {
+        if hashes.get(&(a, id)).map(<[u8; 32]>::as_slice) != Some(k.value()) {
             problem(format!(
                 "a token entry names session `{id}` of account `{a}`, not its"
             ));

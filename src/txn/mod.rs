@@ -347,6 +347,14 @@ impl Tx for Writer<'_> {
 }
 
 impl<'t> Writer<'t> {
+    /// The ids of every account, ascending, as this transaction sees them.
+    pub(crate) fn accounts(&self) -> Result<Vec<u64>> {
+        self.directory
+            .range::<u64>(..)?
+            .map(|e| Ok(e?.0.value()))
+            .collect()
+    }
+
     pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
         Ok(Writer {
             tables: WriteTables::open(txn)?,
