@@ -3,6 +3,7 @@
 //! or not, is in the account's authorization log, committed with it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::second::SecondFactor;
 use super::second::{self, Proof};
@@ -41,7 +42,7 @@ pub(crate) fn open_password(
     })?;
     let right = login::verify(phc.as_deref(), password);
     let decided = e.write(|w| {
-        let Some(dir) = directory(e, w, s.account)? else {
+        let Some((dir, policy)) = directory(e, w, s.account)? else {
             return Ok(Err(failed()));
         };
         let at = e.now();
@@ -97,7 +98,9 @@ pub(crate) fn open_password(
             );
         }
         let proof = Proof::Password(second);
-        open_checked(w, s.account, &dir, &user, s.ip, proof, entry, at, now)
+        open_checked(
+            w, s.account, &dir, &policy, &user, s.ip, proof, entry, at, now,
+        )
     })?;
     decided
 }
@@ -113,7 +116,7 @@ pub(crate) fn open_external(
 ) -> Result<Opened> {
     let name = login::normalize(s.login)?;
     let decided = e.write(|w| {
-        let Some(dir) = directory(e, w, s.account)? else {
+        let Some((dir, policy)) = directory(e, w, s.account)? else {
             return Ok(Err(Error::NotFound(format!("no account `{}`", s.account))));
         };
         let Some(user) = linked(&dir, &name).cloned() else {
@@ -135,19 +138,25 @@ pub(crate) fn open_external(
             session: None,
         };
         let proof = Proof::External { mfa };
-        open_checked(w, s.account, &dir, &user, s.ip, proof, entry, at, now)
+        open_checked(
+            w, s.account, &dir, &policy, &user, s.ip, proof, entry, at, now,
+        )
     })?;
     decided
 }
 
-/// The account's directory as of `w`, `None` for an unknown account.
+/// The account's directory as of `w` and its gate policy (both cached per
+/// directory version), `None` for an unknown account.
 fn directory(
     e: &Engine,
     w: &Writer<'_>,
     account: u64,
-) -> Result<Option<std::sync::Arc<Directory>>> {
+) -> Result<Option<(Arc<Directory>, Arc<GatePolicy>)>> {
     match w.version_of(account)? {
-        Some(v) => e.directory_in(w, account, v).map(Some),
+        Some(v) => Ok(Some((
+            e.directory_in(w, account, v)?,
+            e.gate_policy_in(w, account, v)?,
+        ))),
         None => Ok(None),
     }
 }
@@ -195,6 +204,7 @@ fn open_checked(
     w: &mut Writer<'_>,
     account: u64,
     dir: &Directory,
+    policy: &GatePolicy,
     user: &User,
     ip: IpAddr,
     proof: Proof<'_>,
@@ -202,7 +212,7 @@ fn open_checked(
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Result<Opened>> {
-    if let Some(why) = policy::refusal(dir, &GatePolicy::of(dir), user, ip, now) {
+    if let Some(why) = policy::refusal(dir, policy, user, ip, now) {
         return refuse(w, account, at, now, entry, why);
     }
     let how = match second::decide(w, dir, user, entry.login, proof, now)? {
@@ -269,7 +279,7 @@ pub(crate) fn switch(
         Ok((s.login, s.auth))
     })?;
     let decided = e.write(|w| {
-        let Some(dir) = directory(e, w, account)? else {
+        let Some((dir, policy)) = directory(e, w, account)? else {
             return Ok(Err(Error::NotFound(format!("no account `{account}`"))));
         };
         let Some(user) = linked(&dir, &login).cloned() else {
@@ -293,6 +303,7 @@ pub(crate) fn switch(
             w,
             account,
             &dir,
+            &policy,
             &user,
             ip,
             Proof::Switch(how),
