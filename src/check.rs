@@ -2,12 +2,12 @@
 //! against its record, in both directions, in one read transaction, with
 //! memory that does not grow with the store.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::codec;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::index::entries;
+use crate::index::{entries, CountKey};
 use crate::model::Record;
 use crate::txn::{record_place, Reader, Tx};
 
@@ -72,6 +72,9 @@ fn record_of(
 /// Runs every check on a consistent snapshot.
 pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
+    // What `tables::RANGE_COUNTS` should hold: one entry per (module, owner,
+    // team), so this grows with the directory, not the records.
+    let mut counted: BTreeMap<CountKey, u64> = BTreeMap::new();
     // Records → entries.
     for e in r.records()?.range(None)? {
         let ((a, id), v) = e?;
@@ -118,11 +121,14 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
                 missing.push("parent");
             }
         }
-        for (k, access) in &e.shares {
-            if r.by_share()?.get(*k)?.map(|g| g.value()) != Some(*access) {
+        for (k, (access, owner, team)) in &e.shares {
+            let found = r.shares()?.get(*k)?;
+            let holder = Some((*owner, *team));
+            if !found.is_some_and(|(a, h)| a == *access && h.is_none_or(|_| h == holder)) {
                 missing.push("share");
             }
         }
+        *counted.entry(e.counted).or_default() += 1;
         if !missing.is_empty() {
             rep.problem(format!(
                 "record `{id}` of account `{a}` lacks its {} index entries",
@@ -185,13 +191,19 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
         |k| (k.0, k.2),
         |e, m| e.parent == Some(k)
     );
-    entries_of!(
-        by_share,
-        (u64, u8, u64, u32, u64),
-        "by_share",
-        |k| (k.0, k.4),
-        |e, m| e.shares.iter().any(|(s, _)| *s == k)
-    );
+    for item in r.shares()?.all()? {
+        let (k, _, _) = item?;
+        rep.index_entries += 1;
+        let (a, id) = (k.0, k.4);
+        if let Some((rec, m)) = record_of(r, &mut rep, "by_share", a, id)? {
+            if !entries(a, m, &rec).shares.iter().any(|(s, _)| *s == k) {
+                rep.problem(format!(
+                    "by_share: entry {k:?} does not match record `{id}`"
+                ));
+            }
+        }
+    }
+    check_counts(r, &mut rep, &counted)?;
     // INVARIANT (trash): a trashed record is not live and its batch lists it.
     // Entries come in (account, batch, id) order: each batch header is
     // decoded once, into a set, for all of its records (linear in the trash).
@@ -223,6 +235,37 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     }
     crate::sessions::check(r, &mut |p| rep.problem(p))?;
     Ok(rep)
+}
+
+/// INVARIANT (range counts): each maintained count equals the records it
+/// counts, and no count exists without them. A store of format 4 or older
+/// opened read-only keeps none.
+fn check_counts(r: &Reader, rep: &mut CheckReport, want: &BTreeMap<CountKey, u64>) -> Result<()> {
+    let Some(table) = r.counts()? else {
+        return Ok(());
+    };
+    let mut seen = 0;
+    for item in table.range::<CountKey>(..)? {
+        let (key, n) = item?;
+        let (key, n) = (key.value(), n.value());
+        rep.index_entries += 1;
+        let records = want.get(&key).copied().unwrap_or(0);
+        if records > 0 {
+            seen += 1;
+        }
+        if n != records {
+            rep.problem(format!(
+                "range_counts: {key:?} says {n} records, the records say {records}"
+            ));
+        }
+    }
+    if seen < want.len() {
+        rep.problem(format!(
+            "range_counts: {} (module, owner, team) ranges of records have no count",
+            want.len() - seen
+        ));
+    }
+    Ok(())
 }
 
 /// Verifies every index against the records, both ways.

@@ -10,10 +10,10 @@
 //! INVARIANT (indexes): for every live record in [`RECORDS`] there is exactly one
 //! entry in [`BY_MODULE`] and [`BY_OWNER`], one in [`BY_TEAM`] if it has a team,
 //! [`BY_STAGE`] if it has a stage, [`BY_PARENT`] if it has a parent, one in
-//! [`BY_SHARE`] per share, and no other entries name it. Trashed records are in
-//! no index. Only `crate::index` writes them (`index::Sealed`); `check`
-//! verifies this in both directions. The list every walk is generated from is
-//! `txn::tables!`.
+//! [`BY_SHARE`] per share, and no other entries name it; [`RANGE_COUNTS`]
+//! counts them per (module, owner, team). Trashed records are in no index.
+//! Only `crate::index` writes them (`index::Sealed`); `check` verifies this
+//! in both directions. The list every walk is generated from is `txn::tables!`.
 
 use redb::TableDefinition;
 
@@ -78,10 +78,30 @@ pub(crate) const BY_TEAM: TableDefinition<(u64, u32, u64, u64), ()> =
 pub(crate) const BY_STAGE: TableDefinition<(u64, u32, &str, u64), ()> =
     TableDefinition::new("by_stage_v1");
 
-/// (account, principal kind, principal id, module, record id) → access level.
-/// Principal kinds are `Principal::kind_code`; access is `Access::code`.
-pub(crate) const BY_SHARE: TableDefinition<(u64, u8, u64, u32, u64), u8> =
+/// (account, principal kind, principal id, module, record id) → (access
+/// level, the record's owner, its team). Principal kinds are
+/// `Principal::kind_code`; access is `Access::code`. The owner and team let
+/// a count tell a shared record it already counted by its owner or team
+/// without reading the record (format 5).
+pub(crate) const BY_SHARE: TableDefinition<(u64, u8, u64, u32, u64), ShareValue> =
+    TableDefinition::new("by_share_v2");
+
+/// A [`BY_SHARE`] value: (access code, owner, team).
+pub(crate) type ShareValue = (u8, u64, Option<u64>);
+
+/// [`BY_SHARE`] as stores of format 1 to 4 keep it: the value is the access
+/// level alone. A writable open rebuilds it as [`BY_SHARE`] and deletes it;
+/// a read-only open of such a store reads it here (`txn::Shares`).
+pub(crate) const BY_SHARE_V1: TableDefinition<(u64, u8, u64, u32, u64), u8> =
     TableDefinition::new("by_share_v1");
+
+/// (account, module, owner, team) → how many live records of the module
+/// have that owner and team (never 0: the entry goes with its last record).
+/// INVARIANT (range counts): equal to the records' count, kept in the
+/// transaction of every write of a record, so a count costs the viewer's
+/// (owner, team) pairs and shares, not their records (format 5).
+pub(crate) const RANGE_COUNTS: TableDefinition<(u64, u32, u64, Option<u64>), u64> =
+    TableDefinition::new("range_counts_v1");
 
 /// (account, parent record id, child record id) → ().
 pub(crate) const BY_PARENT: TableDefinition<(u64, u64, u64), ()> =

@@ -1,12 +1,17 @@
 //! The store file's format: making a file a ready store, refusing a format
 //! this build cannot read, and marking an older one it reads.
 
+use std::collections::{BTreeMap, HashMap};
+
 use redb::{ReadableTable, TableHandle, WriteTransaction};
 
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::tables::{record_key, META, RECORDS, RECORDS_V1};
-use crate::txn::{Reader, Writer};
+use crate::tables::{
+    record_key, record_key_parts, BY_SHARE, BY_SHARE_V1, META, MODULES, RANGE_COUNTS, RECORDS,
+    RECORDS_V1,
+};
+use crate::txn::{view_of, Reader, Writer};
 
 /// The format version this build writes. A store with a higher one is refused;
 /// a lower one is read, and marked with this one when first opened writable.
@@ -16,7 +21,10 @@ use crate::txn::{Reader, Writer};
 /// 4: the access gate's tables (`tables::LOGINS` ... `AUTH_LOG`), and
 /// directories at layout 2 (with `user.login` and `account.security`); the
 /// first writable open of an older store creates the tables.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: maintained counts (`tables::RANGE_COUNTS`) and share entries that carry
+/// their record's owner and team (`tables::BY_SHARE`); the first writable
+/// open of an older store builds both from the records ([`migrate_counts`]).
+pub const FORMAT_VERSION: u32 = 5;
 
 impl Engine {
     /// Makes the file a ready store: format version, store id, every table.
@@ -31,6 +39,7 @@ impl Engine {
             Some(_) => {
                 let txn = self.db.begin_write()?;
                 migrate_records(&txn)?;
+                migrate_counts(&txn)?;
                 txn.open_table(META)?
                     .insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
                 // The tables later formats added.
@@ -70,6 +79,7 @@ impl Engine {
             }
         }
         migrate_records(&txn)?;
+        migrate_counts(&txn)?;
         // Create every table so read transactions can open them all.
         drop(Writer::open(&txn)?);
         txn.commit()?;
@@ -138,5 +148,64 @@ fn migrate_records(txn: &WriteTransaction) -> Result<()> {
         }
     }
     txn.delete_table(RECORDS_V1)?;
+    Ok(())
+}
+
+/// Format 5, inside `txn` as [`migrate_records`]: counts the records of every
+/// (account, module, owner, team) into `RANGE_COUNTS`, and rebuilds the share
+/// index as `BY_SHARE`, each entry with its record's owner and team, deleting
+/// the old one. A store without the old share index (new, or already format
+/// 5) is left as it is. Costs one walk of the records, read in place, and a
+/// lookup per share.
+fn migrate_counts(txn: &WriteTransaction) -> Result<()> {
+    let exists = txn.list_tables()?.any(|t| t.name() == BY_SHARE_V1.name());
+    if !exists {
+        return Ok(());
+    }
+    {
+        let records = txn.open_table(RECORDS)?;
+        let modules = txn.open_table(MODULES)?;
+        let mut ids: HashMap<(u64, String), u32> = HashMap::new();
+        let mut counted: BTreeMap<(u64, u32, u64, Option<u64>), u64> = BTreeMap::new();
+        for e in records.iter()? {
+            let (k, bytes) = e?;
+            let (account, id) = record_key_parts(k.value());
+            let v = view_of(bytes.value(), account, id)?;
+            let key = (account, v.module.to_string());
+            let m = match ids.get(&key) {
+                Some(m) => *m,
+                None => {
+                    let m = modules.get((account, v.module))?.map(|g| g.value());
+                    let m = m.ok_or_else(|| {
+                        Error::Corrupt(format!(
+                            "record `{id}` of account `{account}` has an uninterned module"
+                        ))
+                    })?;
+                    *ids.entry(key).or_insert(m)
+                }
+            };
+            *counted.entry((account, m, v.owner, v.team)).or_default() += 1;
+        }
+        let mut counts = txn.open_table(RANGE_COUNTS)?;
+        for (key, n) in counted {
+            counts.insert(key, n)?;
+        }
+        let old = txn.open_table(BY_SHARE_V1)?;
+        let mut new = txn.open_table(BY_SHARE)?;
+        for e in old.iter()? {
+            let (k, access) = e?;
+            let k = k.value();
+            let (account, id) = (k.0, k.4);
+            let bytes = records.get(record_key(account, id))?.ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "by_share: entry for missing record `{id}` of account `{account}` \
+                     (run `crmstore check` on a read-only open)"
+                ))
+            })?;
+            let v = view_of(bytes.value(), account, id)?;
+            new.insert(k, (access.value(), v.owner, v.team))?;
+        }
+    }
+    txn.delete_table(BY_SHARE_V1)?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! `RECORDS` and the index tables for live records; each is called inside the
 //! write transaction of the action, so a record and its entries commit together.
 
+use std::collections::BTreeMap;
+
 use redb::ReadableTable;
 
 use crate::bulk;
@@ -11,8 +13,8 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Record, RecordView, Share};
-use crate::tables::{record_key, record_key_parts};
-use crate::txn::{Sealed, Writer};
+use crate::tables::{record_key, record_key_parts, ShareValue};
+use crate::txn::{Sealed, ShareKey, Writer};
 
 /// What this module shows a write transaction to be handed the records and
 /// index tables (`txn::WriteTables`).
@@ -27,9 +29,6 @@ pub(crate) fn children(w: &mut Writer<'_>, account: u64, parent: u64) -> Result<
         .collect()
 }
 
-/// A `tables::BY_SHARE` key.
-pub(crate) type ShareKey = (u64, u8, u64, u32, u64);
-
 /// Every index key a record has, for `put`, `remove` and `check` alike.
 pub(crate) struct Entries<'r> {
     pub module: (u64, u32, u64),
@@ -37,8 +36,13 @@ pub(crate) struct Entries<'r> {
     pub team: Option<(u64, u32, u64, u64)>,
     pub stage: Option<(u64, u32, &'r str, u64)>,
     pub parent: Option<(u64, u64, u64)>,
-    pub shares: Vec<(ShareKey, u8)>,
+    pub shares: Vec<(ShareKey, ShareValue)>,
+    /// The `tables::RANGE_COUNTS` key the record is counted under.
+    pub counted: CountKey,
 }
+
+/// A `tables::RANGE_COUNTS` key: (account, module, owner, team).
+pub(crate) type CountKey = (u64, u32, u64, Option<u64>);
 
 /// The built-ins an index key is made of, from an owned record or one read
 /// in place.
@@ -65,10 +69,11 @@ impl<'r, S: Iterator<Item = Share>> Keyed<'r, S> {
                 .map(|s| {
                     (
                         (account, s.to.kind_code(), s.to.id(), m, id),
-                        s.access.code(),
+                        (s.access.code(), self.owner, self.team),
                     )
                 })
                 .collect(),
+            counted: (account, m, self.owner, self.team),
         }
     }
 }
@@ -124,9 +129,10 @@ pub(crate) fn save(
     if let Some(k) = e.parent {
         w.by_parent(SEALED).insert(k, ())?;
     }
-    for (k, access) in e.shares {
-        w.by_share(SEALED).insert(k, access)?;
+    for (k, value) in e.shares {
+        w.by_share(SEALED).insert(k, value)?;
     }
+    add_count(w, e.counted, 1)?;
     for name in new.fields.keys() {
         w.register_field(SEALED, account, m, name)?;
     }
@@ -212,6 +218,7 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     let (mut module, mut owner) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut team, mut stage) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut parent, mut shares) = (Vec::new(), Vec::new());
+    let mut counted: BTreeMap<CountKey, u64> = BTreeMap::new();
     for (id, bytes) in stored {
         let (id, bytes) = (*id, bytes.as_ref());
         let (v, m) = check_stored_in(Some(&mut *w), account, id, bytes)?;
@@ -223,6 +230,7 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         stage.extend(e.stage.map(|k| (k, ())));
         parent.extend(e.parent.map(|k| (k, ())));
         shares.extend(e.shares);
+        *counted.entry(e.counted).or_default() += 1;
     }
     rows.sort_unstable_by_key(|e| e.0);
     if let Some(&(key, _)) = bulk::insert_new(w.records(SEALED), &rows)? {
@@ -247,7 +255,11 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     bulk::in_key_order(&mut stage, |k| (k.1, k.2));
     land_distinct(w.by_stage(SEALED), &stage)?;
     bulk::in_key_order(&mut parent, |k| k.1);
-    land_distinct(w.by_parent(SEALED), &parent)
+    land_distinct(w.by_parent(SEALED), &parent)?;
+    // One entry per (module, owner, team): thousands at most, not a record's worth.
+    counted
+        .into_iter()
+        .try_for_each(|(key, n)| add_count(w, key, n))
 }
 
 /// Lands index entries that cannot repeat (each names a distinct record
@@ -290,7 +302,31 @@ fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Resul
     for (k, _) in e.shares {
         w.by_share(SEALED).remove(k)?;
     }
+    take_count(w, e.counted)
+}
+
+/// Counts `n` more records under `key` (INVARIANT (range counts)).
+fn add_count(w: &mut Writer<'_>, key: CountKey, n: u64) -> Result<()> {
+    let table = w.range_counts(SEALED);
+    let had = table.get(key)?.map_or(0, |g| g.value());
+    let now = had
+        .checked_add(n)
+        .ok_or_else(|| Error::Corrupt(format!("range count {key:?} would overflow")))?;
+    table.insert(key, now)?;
     Ok(())
+}
+
+/// Counts one record less under `key`; the entry goes with its last record.
+fn take_count(w: &mut Writer<'_>, key: CountKey) -> Result<()> {
+    let table = w.range_counts(SEALED);
+    let had = table.get(key)?.map_or(0, |g| g.value());
+    match had {
+        0 => Err(Error::Corrupt(format!(
+            "range count {key:?} is below its records (run `crmstore check`)"
+        ))),
+        1 => table.remove(key).map(drop).map_err(Error::from),
+        _ => table.insert(key, had - 1).map(drop).map_err(Error::from),
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,10 @@ use crate::tables::*;
 
 pub(crate) mod index;
 mod records;
+mod shares;
 
 pub(crate) use records::Records;
+pub(crate) use shares::{ShareKey, Shares};
 
 /// The token a write transaction asks for before it hands out the records
 /// table or an index table: only this module and `index` can make one, so
@@ -113,9 +115,10 @@ fn decode_record(
 /// that a store has every table. The records are beside the list: a read
 /// transaction may find them in either of two tables ([`Records`]).
 ///
-/// A table marked `index` (the records and their index entries) is written
-/// only through `crate::index`, which alone can make the [`Sealed`] token
-/// its write access asks for: INVARIANT (indexes) has one writer.
+/// A table marked `index` or `index_versioned` (the records and their index
+/// entries) is written only through `crate::index`, which alone can make the
+/// [`Sealed`] token its write access asks for: INVARIANT (indexes) has one
+/// writer.
 macro_rules! tables {
     ($($vis:vis $name:ident: $def:ident => $k:ty, $v:ty, $access:ident $(, clear $lo:expr)? $(, since $since:literal)?;)*) => {
         pub(crate) struct WriteTables<'t> {
@@ -156,12 +159,18 @@ macro_rules! tables {
         pub(crate) struct Reader {
             txn: ReadTransaction,
             records: OnceLock<Records>,
+            shares_v1: OnceLock<ReadOnlyTable<ShareKey, u8>>,
             $($name: OnceLock<ReadOnlyTable<$k, $v>>,)*
         }
 
         impl Reader {
             pub(crate) fn new(txn: ReadTransaction) -> Self {
-                Reader { txn, records: OnceLock::new(), $($name: OnceLock::new(),)* }
+                Reader {
+                    txn,
+                    records: OnceLock::new(),
+                    shares_v1: OnceLock::new(),
+                    $($name: OnceLock::new(),)*
+                }
             }
 
             /// Whether every table a store of `format` has exists (the store
@@ -201,13 +210,53 @@ macro_rules! tables {
                 Ok(self.records.get_or_init(|| t))
             }
 
-            $(pub(crate) fn $name(&self) -> Result<&ReadOnlyTable<$k, $v>> {
-                if let Some(t) = self.$name.get() {
-                    return Ok(t);
+            pub(crate) fn shares(&self) -> Result<Shares<'_>> {
+                if let Some(t) = self.by_share.get() {
+                    return Ok(Shares::Current(t));
                 }
-                let t = self.txn.open_table($def)?;
-                Ok(self.$name.get_or_init(|| t))
-            })*
+                if let Some(t) = self.shares_v1.get() {
+                    return Ok(Shares::V1(t));
+                }
+                Ok(match self.txn.open_table(BY_SHARE) {
+                    Ok(t) => Shares::Current(self.by_share.get_or_init(|| t)),
+                    Err(redb::TableError::TableDoesNotExist(_)) => {
+                        let t = self.txn.open_table(BY_SHARE_V1)?;
+                        Shares::V1(self.shares_v1.get_or_init(|| t))
+                    }
+                    Err(e) => return Err(e.into()),
+                })
+            }
+
+            /// The maintained counts (`tables::RANGE_COUNTS`); `None` in a
+            /// store of format 4 or older opened read-only, which has none.
+            pub(crate) fn counts(&self) -> Result<Option<&ReadOnlyTable<(u64, u32, u64, Option<u64>), u64>>> {
+                if let Some(t) = self.range_counts.get() {
+                    return Ok(Some(t));
+                }
+                match self.txn.open_table(RANGE_COUNTS) {
+                    Ok(t) => Ok(Some(self.range_counts.get_or_init(|| t))),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            $(read_access!($access, $name, $def, $k, $v);)*
+        }
+    };
+}
+
+/// A read transaction's access to one table: opened on first use; a table
+/// marked `index_versioned` is read through an accessor that also knows its
+/// older form (as the records are).
+macro_rules! read_access {
+    (index_versioned, $name:ident, $def:ident, $k:ty, $v:ty) => {};
+    ($access:ident, $name:ident, $def:ident, $k:ty, $v:ty) => {
+        pub(crate) fn $name(&self) -> Result<&ReadOnlyTable<$k, $v>> {
+            if let Some(t) = self.$name.get() {
+                return Ok(t);
+            }
+            let t = self.txn.open_table($def)?;
+            Ok(self.$name.get_or_init(|| t))
         }
     };
 }
@@ -216,7 +265,7 @@ macro_rules! tables {
 /// the crate's, `index` tables only reach the holder of a [`Sealed`] token.
 macro_rules! write_access {
     (open, $name:ident, $t:lifetime, $k:ty, $v:ty) => {};
-    (index, $name:ident, $t:lifetime, $k:ty, $v:ty) => {
+    ($access:ident, $name:ident, $t:lifetime, $k:ty, $v:ty) => {
         pub(crate) fn $name(&mut self, _: Sealed) -> &mut Table<$t, $k, $v> {
             &mut self.$name
         }
@@ -245,7 +294,8 @@ tables! {
     by_owner: BY_OWNER => (u64, u32, u64, u64), (), index, clear |a| (a, 0, 0, 0);
     by_team: BY_TEAM => (u64, u32, u64, u64), (), index, clear |a| (a, 0, 0, 0);
     by_stage: BY_STAGE => (u64, u32, &'static str, u64), (), index, clear |a| (a, 0, "", 0);
-    by_share: BY_SHARE => (u64, u8, u64, u32, u64), u8, index, clear |a| (a, 0, 0, 0, 0);
+    by_share: BY_SHARE => (u64, u8, u64, u32, u64), ShareValue, index_versioned, clear |a| (a, 0, 0, 0, 0), since 5;
+    range_counts: RANGE_COUNTS => (u64, u32, u64, Option<u64>), u64, index_versioned, clear |a| (a, 0, 0, None), since 5;
     by_parent: BY_PARENT => (u64, u64, u64), (), index, clear |a| (a, 0, 0);
     pub(crate) trash: TRASH => (u64, u64), &'static [u8], open, clear |a| (a, 0);
     pub(crate) trashed: TRASHED => (u64, u64, u64), &'static [u8], open, clear |a| (a, 0, 0);

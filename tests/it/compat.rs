@@ -106,6 +106,9 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
         assert!(store.operator().check().unwrap().is_consistent());
         let raj = store.operator().context(1, 3).unwrap();
         assert_eq!(crate::common::ids(&store, &raj, "deals"), [1, 7]);
+        // Format 2 keeps no counts: the count walks the ranges instead.
+        let deals = crmstore::Query::module("deals");
+        assert_eq!(store.count(&raj, &deals).unwrap(), 2);
         let note = store.get(&raj, 1).unwrap().fields["note"].clone();
         assert_eq!(note, crmstore::Value::Text("layout 2".into()));
         store.operator().dump_json(1).unwrap()
@@ -123,6 +126,10 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
         !tables.iter().any(|t| t == "records_v1"),
         "the old table is gone"
     );
+    for t in ["range_counts_v1", "by_share_v2"] {
+        assert!(tables.iter().any(|n| n == t), "{t} is built");
+    }
+    assert!(!tables.iter().any(|t| t == "by_share_v1"));
 
     let store = Store::open(&path).unwrap();
     assert!(store.operator().check().unwrap().is_consistent());
@@ -132,6 +139,13 @@ fn a_version_2_store_reads_as_it_is_read_only_and_migrates_whole_when_writable()
         "every record moved as it was"
     );
     let raj = store.operator().context(1, 3).unwrap();
+    // From the counts the migration built, and the share entry's holder.
+    let sue = store.operator().context(1, 4).unwrap();
+    let deals = crmstore::Query::module("deals");
+    for ctx in [&raj, &sue] {
+        let seen = crate::common::ids(&store, ctx, "deals").len() as u64;
+        assert_eq!(store.count(ctx, &deals).unwrap(), seen);
+    }
     let filtered =
         crmstore::Query::module("deals").filter(crmstore::Filter::field("amount").ge(50));
     let ids: Vec<u64> = store

@@ -15,6 +15,7 @@ mod cli_gate;
 mod clock;
 mod common;
 mod compat;
+mod counts;
 mod crash;
 mod damaged;
 mod decisions;
