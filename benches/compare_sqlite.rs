@@ -1,7 +1,8 @@
 //! crmstore against SQLite (WAL, a normalized and well-indexed ACL schema)
 //! on the same generated data, the same questions, for four viewers. Both
 //! sides must return the same ids before anything is timed.
-//! `cargo bench --bench compare_sqlite` (sizes: CRMSTORE_SIZES=10000,100000,1000000)
+//! `cargo bench --bench compare_sqlite` (sizes: CRMSTORE_SIZES=10000,100000,1000000;
+//! p50/p99 over random viewers of the largest: CRMSTORE_VIEWER_DRAWS=1000)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,6 +12,8 @@
 
 #[path = "support/mod.rs"]
 mod support;
+#[path = "compare_sqlite/viewers.rs"]
+mod viewers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,6 +33,7 @@ CREATE TABLE records(id INTEGER PRIMARY KEY, module TEXT NOT NULL, owner INT NOT
   parent INT, fields TEXT NOT NULL, version INT NOT NULL, created_at INT NOT NULL, updated_at INT NOT NULL);
 CREATE INDEX records_module_owner ON records(module, owner, id);
 CREATE INDEX records_module_team ON records(module, team, id);
+CREATE INDEX records_module_team_owner ON records(module, team, owner);
 CREATE INDEX records_parent ON records(parent);
 CREATE TABLE shares(kind INT NOT NULL, principal INT NOT NULL, module TEXT NOT NULL, record INT NOT NULL, access INT NOT NULL,
   PRIMARY KEY(kind, principal, module, record)) WITHOUT ROWID;
@@ -605,6 +609,12 @@ fn compare(c: &mut Criterion) {
             });
         }
         g.finish();
+        let draws = std::env::var("CRMSTORE_VIEWER_DRAWS").ok();
+        if let Some(draws) = draws.and_then(|d| d.parse().ok()) {
+            if Some(&n) == sizes().iter().max() {
+                viewers::percentiles(&store, &conn, &dir, n, draws);
+            }
+        }
         writes(c, n, &conn);
     }
 }

@@ -75,6 +75,7 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     // What `tables::RANGE_COUNTS` should hold: one entry per (module, owner,
     // team), so this grows with the directory, not the records.
     let mut counted: BTreeMap<CountKey, u64> = BTreeMap::new();
+    let mut staged: BTreeMap<(u64, u32, Option<String>), u64> = BTreeMap::new();
     // Records → entries.
     for e in r.records()?.range(None)? {
         let ((a, id), v) = e?;
@@ -129,6 +130,8 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
             }
         }
         *counted.entry(e.counted).or_default() += 1;
+        let (a, m, stage) = e.staged;
+        *staged.entry((a, m, stage.map(str::to_string))).or_default() += 1;
         if !missing.is_empty() {
             rep.problem(format!(
                 "record `{id}` of account `{a}` lacks its {} index entries",
@@ -203,7 +206,14 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
             }
         }
     }
-    check_counts(r, &mut rep, &counted)?;
+    if let Some(table) = r.counts()? {
+        let range = table.range::<CountKey>(..)?;
+        compare_counts(&mut rep, "range_counts", range, &counted, |k| k)?;
+        let range = r.stage_counts()?.range::<(u64, u32, Option<&str>)>(..)?;
+        compare_counts(&mut rep, "stage_counts", range, &staged, |(a, m, s)| {
+            (a, m, s.map(str::to_string))
+        })?;
+    }
     // INVARIANT (trash): a trashed record is not live and its batch lists it.
     // Entries come in (account, batch, id) order: each batch header is
     // decoded once, into a set, for all of its records (linear in the trash).
@@ -237,17 +247,20 @@ pub(crate) fn check_in(r: &Reader) -> Result<CheckReport> {
     Ok(rep)
 }
 
-/// INVARIANT (range counts): each maintained count equals the records it
-/// counts, and no count exists without them. A store of format 4 or older
-/// opened read-only keeps none.
-fn check_counts(r: &Reader, rep: &mut CheckReport, want: &BTreeMap<CountKey, u64>) -> Result<()> {
-    let Some(table) = r.counts()? else {
-        return Ok(());
-    };
+/// INVARIANT (range counts): each maintained count in `range` equals the
+/// records `want` counted under its key, and no count exists without them.
+/// (A store of format 4 or older opened read-only keeps none.)
+fn compare_counts<K: redb::Key + 'static, W: Ord + std::fmt::Debug>(
+    rep: &mut CheckReport,
+    name: &str,
+    range: redb::Range<'_, K, u64>,
+    want: &BTreeMap<W, u64>,
+    key_of: impl Fn(K::SelfType<'_>) -> W,
+) -> Result<()> {
     let mut seen = 0;
-    for item in table.range::<CountKey>(..)? {
+    for item in range {
         let (key, n) = item?;
-        let (key, n) = (key.value(), n.value());
+        let (key, n) = (key_of(key.value()), n.value());
         rep.index_entries += 1;
         let records = want.get(&key).copied().unwrap_or(0);
         if records > 0 {
@@ -255,13 +268,13 @@ fn check_counts(r: &Reader, rep: &mut CheckReport, want: &BTreeMap<CountKey, u64
         }
         if n != records {
             rep.problem(format!(
-                "range_counts: {key:?} says {n} records, the records say {records}"
+                "{name}: {key:?} says {n} records, the records say {records}"
             ));
         }
     }
     if seen < want.len() {
         rep.problem(format!(
-            "range_counts: {} (module, owner, team) ranges of records have no count",
+            "{name}: {} ranges of records have no count",
             want.len() - seen
         ));
     }

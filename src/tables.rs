@@ -11,7 +11,7 @@
 //! entry in [`BY_MODULE`] and [`BY_OWNER`], one in [`BY_TEAM`] if it has a team,
 //! [`BY_STAGE`] if it has a stage, [`BY_PARENT`] if it has a parent, one in
 //! [`BY_SHARE`] per share, and no other entries name it; [`RANGE_COUNTS`]
-//! counts them per (module, owner, team). Trashed records are in no index.
+//! and [`STAGE_COUNTS`] count them per (module, owner, team) and (module, stage). Trashed records are in no index.
 //! Only `crate::index` writes them (`index::Sealed`); `check` verifies this
 //! in both directions. The list every walk is generated from is `txn::tables!`.
 
@@ -102,6 +102,13 @@ pub(crate) const BY_SHARE_V1: TableDefinition<(u64, u8, u64, u32, u64), u8> =
 /// (owner, team) pairs and shares, not their records (format 5).
 pub(crate) const RANGE_COUNTS: TableDefinition<(u64, u32, u64, Option<u64>), u64> =
     TableDefinition::new("range_counts_v1");
+
+/// (account, module, stage) → how many live records of the module are at
+/// that stage (or have none), never 0: what a count for a viewer who sees the
+/// whole module, perhaps limited to some stages, costs (format 5). Kept and
+/// checked as [`RANGE_COUNTS`].
+pub(crate) const STAGE_COUNTS: TableDefinition<(u64, u32, Option<&str>), u64> =
+    TableDefinition::new("stage_counts_v1");
 
 /// (account, parent record id, child record id) → ().
 pub(crate) const BY_PARENT: TableDefinition<(u64, u64, u64), ()> =

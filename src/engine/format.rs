@@ -9,7 +9,7 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::tables::{
     record_key, record_key_parts, BY_SHARE, BY_SHARE_V1, META, MODULES, RANGE_COUNTS, RECORDS,
-    RECORDS_V1,
+    RECORDS_V1, STAGE_COUNTS,
 };
 use crate::txn::{view_of, Reader, Writer};
 
@@ -21,7 +21,7 @@ use crate::txn::{view_of, Reader, Writer};
 /// 4: the access gate's tables (`tables::LOGINS` ... `AUTH_LOG`), and
 /// directories at layout 2 (with `user.login` and `account.security`); the
 /// first writable open of an older store creates the tables.
-/// 5: maintained counts (`tables::RANGE_COUNTS`) and share entries that carry
+/// 5: maintained counts (`tables::RANGE_COUNTS`, `STAGE_COUNTS`) and share entries that carry
 /// their record's owner and team (`tables::BY_SHARE`); the first writable
 /// open of an older store builds both from the records ([`migrate_counts`]).
 pub const FORMAT_VERSION: u32 = 5;
@@ -152,7 +152,8 @@ fn migrate_records(txn: &WriteTransaction) -> Result<()> {
 }
 
 /// Format 5, inside `txn` as [`migrate_records`]: counts the records of every
-/// (account, module, owner, team) into `RANGE_COUNTS`, and rebuilds the share
+/// (account, module, owner, team) into `RANGE_COUNTS` and of every (account,
+/// module, stage) into `STAGE_COUNTS`, and rebuilds the share
 /// index as `BY_SHARE`, each entry with its record's owner and team, deleting
 /// the old one. A store without the old share index (new, or already format
 /// 5) is left as it is. Costs one walk of the records, read in place, and a
@@ -167,6 +168,7 @@ fn migrate_counts(txn: &WriteTransaction) -> Result<()> {
         let modules = txn.open_table(MODULES)?;
         let mut ids: HashMap<(u64, String), u32> = HashMap::new();
         let mut counted: BTreeMap<(u64, u32, u64, Option<u64>), u64> = BTreeMap::new();
+        let mut staged: BTreeMap<(u64, u32, Option<String>), u64> = BTreeMap::new();
         for e in records.iter()? {
             let (k, bytes) = e?;
             let (account, id) = record_key_parts(k.value());
@@ -185,10 +187,16 @@ fn migrate_counts(txn: &WriteTransaction) -> Result<()> {
                 }
             };
             *counted.entry((account, m, v.owner, v.team)).or_default() += 1;
+            let stage = v.stage.map(str::to_string);
+            *staged.entry((account, m, stage)).or_default() += 1;
         }
         let mut counts = txn.open_table(RANGE_COUNTS)?;
         for (key, n) in counted {
             counts.insert(key, n)?;
+        }
+        let mut stages = txn.open_table(STAGE_COUNTS)?;
+        for ((a, m, stage), n) in &staged {
+            stages.insert((*a, *m, stage.as_deref()), *n)?;
         }
         let old = txn.open_table(BY_SHARE_V1)?;
         let mut new = txn.open_table(BY_SHARE)?;

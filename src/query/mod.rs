@@ -1,6 +1,7 @@
 //! Queries: [`Filter`] and its text syntax, [`Query`], [`Page`], and the
 //! index-driven planner that answers them.
 
+pub(crate) mod count;
 pub(crate) mod filter;
 pub(crate) mod parse;
 pub(crate) mod plan;

@@ -92,7 +92,7 @@ fn ids<K: redb::Key + 'static>(
     Box::new(range.map(move |e| e.map(|(k, _)| id(k.value())).map_err(Error::from)))
 }
 
-fn open(r: &Reader, account: u64, m: u32, src: &Source, from: u64) -> Result<Ids> {
+pub(super) fn open(r: &Reader, account: u64, m: u32, src: &Source, from: u64) -> Result<Ids> {
     const MAX: u64 = u64::MAX;
     Ok(match src {
         Source::Module => ids(
@@ -224,83 +224,4 @@ pub(crate) fn scan(
         }
     }
     Ok(examined)
-}
-
-/// The number of records `v` may view. Without a filter or a stage limit
-/// the index decides it without reading a record: the maintained counts of
-/// the (owner, team) pairs the viewer's owner and team ranges cover, plus the
-/// shared records none of those ranges holds (each share entry names its
-/// record's owner and team). The cost grows with the module's (owner, team)
-/// pairs and the viewer's shares, not with the records they see.
-pub(crate) fn count(r: &Reader, v: &Viewer, scan_: &Scan<'_>) -> Result<u64> {
-    let staged = !v.admin && v.perms(scan_.module).is_some_and(|p| p.stages.is_some());
-    if scan_.filter.is_some() || staged {
-        let mut n = 0;
-        scan(r, v, scan_, |_, _| {
-            n += 1;
-            Ok(true)
-        })?;
-        return Ok(n);
-    }
-    let (account, m) = (scan_.account, scan_.module_id);
-    let sources = sources(v, scan_.module, None);
-    let Some(counts) = r.counts()? else {
-        return count_ids(r, account, m, &sources);
-    };
-    let (mut owners, mut teams, mut principals) = (BTreeSet::new(), BTreeSet::new(), Vec::new());
-    let mut all = false;
-    for s in &sources {
-        match s {
-            Source::Module => all = true,
-            Source::Owner(o) => drop(owners.insert(*o)),
-            Source::Team(t) => drop(teams.insert(*t)),
-            Source::Share(p) => principals.push((p.kind_code(), p.id())),
-            // `sources` gives these only for a filter.
-            Source::Stage(_) | Source::Parent(_) => return count_ids(r, account, m, &sources),
-        }
-    }
-    let covered = |owner: u64, team: Option<u64>| {
-        all || owners.contains(&owner) || team.is_some_and(|t| teams.contains(&t))
-    };
-    let mut n: u64 = 0;
-    for e in counts.range((account, m, 0, None)..=(account, m, u64::MAX, Some(u64::MAX)))? {
-        let (key, records) = e?;
-        let (_, _, owner, team) = key.value();
-        if covered(owner, team) {
-            n = n.saturating_add(records.value());
-        }
-    }
-    // Shared records not counted above; one record may be shared with
-    // several of the viewer's principals: gather, sort, drop repeats.
-    let mut shared = Vec::new();
-    for p in principals {
-        for e in r.shares()?.range(account, p, m, 0)? {
-            let (k, _, holder) = e?;
-            match holder {
-                Some((owner, team)) if covered(owner, team) => {}
-                Some(_) => shared.push(k.4),
-                // Only a format-4 share index lacks holders, and that store
-                // has no counts either.
-                None => return count_ids(r, account, m, &sources),
-            }
-        }
-    }
-    shared.sort_unstable();
-    shared.dedup();
-    Ok(n.saturating_add(shared.len() as u64))
-}
-
-/// The number of distinct ids in `sources`' ranges: what [`count`] answers
-/// from a store of format 4 or older opened read-only, which keeps no counts.
-/// The memory, 8 bytes an id, grows with what the viewer sees, as the time does.
-fn count_ids(r: &Reader, account: u64, m: u32, sources: &BTreeSet<Source>) -> Result<u64> {
-    let mut ids = Vec::new();
-    for s in sources {
-        for id in open(r, account, m, s, 0)? {
-            ids.push(id?);
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids.len() as u64)
 }

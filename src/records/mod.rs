@@ -183,7 +183,7 @@ pub(crate) fn count(store: &Engine, ctx: &AccessContext, q: &Query) -> Result<u6
             after: None,
             action: RecordAction::View,
         };
-        plan::count(r, &v, &scan)
+        crate::query::count::count(r, &v, &scan)
     })
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct Entries<'r> {
     pub shares: Vec<(ShareKey, ShareValue)>,
     /// The `tables::RANGE_COUNTS` key the record is counted under.
     pub counted: CountKey,
+    /// The `tables::STAGE_COUNTS` key the record is counted under.
+    pub staged: (u64, u32, Option<&'r str>),
 }
 
 /// A `tables::RANGE_COUNTS` key: (account, module, owner, team).
@@ -74,6 +76,7 @@ impl<'r, S: Iterator<Item = Share>> Keyed<'r, S> {
                 })
                 .collect(),
             counted: (account, m, self.owner, self.team),
+            staged: (account, m, self.stage),
         }
     }
 }
@@ -132,7 +135,8 @@ pub(crate) fn save(
     for (k, value) in e.shares {
         w.by_share(SEALED).insert(k, value)?;
     }
-    add_count(w, e.counted, 1)?;
+    add_count(w.range_counts(SEALED), e.counted, 1)?;
+    add_count(w.stage_counts(SEALED), e.staged, 1)?;
     for name in new.fields.keys() {
         w.register_field(SEALED, account, m, name)?;
     }
@@ -219,6 +223,7 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     let (mut team, mut stage) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut parent, mut shares) = (Vec::new(), Vec::new());
     let mut counted: BTreeMap<CountKey, u64> = BTreeMap::new();
+    let mut staged: BTreeMap<(u64, u32, Option<&str>), u64> = BTreeMap::new();
     for (id, bytes) in stored {
         let (id, bytes) = (*id, bytes.as_ref());
         let (v, m) = check_stored_in(Some(&mut *w), account, id, bytes)?;
@@ -231,6 +236,7 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
         parent.extend(e.parent.map(|k| (k, ())));
         shares.extend(e.shares);
         *counted.entry(e.counted).or_default() += 1;
+        *staged.entry(e.staged).or_default() += 1;
     }
     rows.sort_unstable_by_key(|e| e.0);
     if let Some(&(key, _)) = bulk::insert_new(w.records(SEALED), &rows)? {
@@ -257,9 +263,13 @@ pub(crate) fn save_all<B: AsRef<[u8]>>(
     bulk::in_key_order(&mut parent, |k| k.1);
     land_distinct(w.by_parent(SEALED), &parent)?;
     // One entry per (module, owner, team): thousands at most, not a record's worth.
-    counted
-        .into_iter()
-        .try_for_each(|(key, n)| add_count(w, key, n))
+    for (key, n) in counted {
+        add_count(w.range_counts(SEALED), key, n)?;
+    }
+    for (key, n) in staged {
+        add_count(w.stage_counts(SEALED), key, n)?;
+    }
+    Ok(())
 }
 
 /// Lands index entries that cannot repeat (each names a distinct record
@@ -302,27 +312,39 @@ fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Resul
     for (k, _) in e.shares {
         w.by_share(SEALED).remove(k)?;
     }
-    take_count(w, e.counted)
+    take_count(w.range_counts(SEALED), e.counted)?;
+    take_count(w.stage_counts(SEALED), e.staged)
 }
 
 /// Counts `n` more records under `key` (INVARIANT (range counts)).
-fn add_count(w: &mut Writer<'_>, key: CountKey, n: u64) -> Result<()> {
-    let table = w.range_counts(SEALED);
+fn add_count<'k, K: redb::Key + 'static>(
+    table: &mut redb::Table<'_, K, u64>,
+    key: K::SelfType<'k>,
+    n: u64,
+) -> Result<()>
+where
+    K::SelfType<'k>: Copy + std::fmt::Debug,
+{
     let had = table.get(key)?.map_or(0, |g| g.value());
     let now = had
         .checked_add(n)
-        .ok_or_else(|| Error::Corrupt(format!("range count {key:?} would overflow")))?;
+        .ok_or_else(|| Error::Corrupt(format!("count {key:?} would overflow")))?;
     table.insert(key, now)?;
     Ok(())
 }
 
 /// Counts one record less under `key`; the entry goes with its last record.
-fn take_count(w: &mut Writer<'_>, key: CountKey) -> Result<()> {
-    let table = w.range_counts(SEALED);
+fn take_count<'k, K: redb::Key + 'static>(
+    table: &mut redb::Table<'_, K, u64>,
+    key: K::SelfType<'k>,
+) -> Result<()>
+where
+    K::SelfType<'k>: Copy + std::fmt::Debug,
+{
     let had = table.get(key)?.map_or(0, |g| g.value());
     match had {
         0 => Err(Error::Corrupt(format!(
-            "range count {key:?} is below its records (run `crmstore check`)"
+            "count {key:?} is below its records (run `crmstore check`)"
         ))),
         1 => table.remove(key).map(drop).map_err(Error::from),
         _ => table.insert(key, had - 1).map(drop).map_err(Error::from),

@@ -296,6 +296,7 @@ tables! {
     by_stage: BY_STAGE => (u64, u32, &'static str, u64), (), index, clear |a| (a, 0, "", 0);
     by_share: BY_SHARE => (u64, u8, u64, u32, u64), ShareValue, index_versioned, clear |a| (a, 0, 0, 0, 0), since 5;
     range_counts: RANGE_COUNTS => (u64, u32, u64, Option<u64>), u64, index_versioned, clear |a| (a, 0, 0, None), since 5;
+    stage_counts: STAGE_COUNTS => (u64, u32, Option<&'static str>), u64, index, clear |a| (a, 0, None), since 5;
     by_parent: BY_PARENT => (u64, u64, u64), (), index, clear |a| (a, 0, 0);
     pub(crate) trash: TRASH => (u64, u64), &'static [u8], open, clear |a| (a, 0);
     pub(crate) trashed: TRASHED => (u64, u64, u64), &'static [u8], open, clear |a| (a, 0, 0);

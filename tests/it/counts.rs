@@ -87,9 +87,7 @@ fn counts_follow_every_write() {
     store
         .update(&admin, deals[60], Update::new().set("name", "renamed"))
         .unwrap();
-    let gone = store
-        .delete(&admin, &deals[30..45], Cascade::Yes)
-        .unwrap();
+    let gone = store.delete(&admin, &deals[30..45], Cascade::Yes).unwrap();
     assert_counts(&store, "deleted");
     store.restore_batch(&admin, gone.batch, None).unwrap();
     assert_counts(&store, "restored");
