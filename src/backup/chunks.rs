@@ -219,6 +219,17 @@ impl<W: Write + Send + 'static> ChunkWriter<W> {
     }
 }
 
+impl<W: Write + Send + 'static> Drop for ChunkWriter<W> {
+    /// A writer given up on (an error) stops its workers and drops the
+    /// output before the error goes on: an upload is aborted, a file closed,
+    /// while the caller still waits (a process may exit right after).
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            drop(self.join());
+        }
+    }
+}
+
 /// Reads one chunk's items; `None` at the footer. Tracks position and hash.
 pub(crate) struct ChunkReader<R: Read> {
     inp: R,

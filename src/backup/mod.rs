@@ -10,6 +10,7 @@ pub(crate) mod crypto;
 pub(crate) mod format;
 pub(crate) mod name;
 pub(crate) mod read;
+pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod retention;
 pub(crate) mod sidecar;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 pub use crypto::{keygen, Decryption, Encryption};
 pub use format::{ArchiveScope, Counts, Kind, ARCHIVE_FORMAT};
 pub use read::{verify, VerifyReport};
+pub use remote::destination;
 pub use restore::restore_store;
 use retention::{plan as plan_prune, ArchiveFacts};
 pub use retention::{Decision, Keep};
@@ -92,8 +94,15 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
 /// text anyone with write access to the folder may have edited.
 fn beside(path: &Path) -> Option<(PathBuf, name::NameFacts, Sidecar)> {
     let archive = path.file_name()?.to_str()?.strip_suffix(".json")?;
-    let facts = name::parse(archive)?;
     let sidecar = Sidecar::read(path).ok()?;
+    let facts = agrees(archive, &sidecar)?;
+    Some((path.with_file_name(archive), facts, sidecar))
+}
+
+/// What the name `archive` says of it, when it is an archive name of ours
+/// and `sidecar` says the same (file, kind, scope, second).
+fn agrees(archive: &str, sidecar: &Sidecar) -> Option<name::NameFacts> {
+    let facts = name::parse(archive)?;
     let same_second = sidecar
         .created()
         .is_ok_and(|t| t.0.div_euclid(1_000_000) * 1_000_000 == facts.created_at.0);
@@ -101,7 +110,7 @@ fn beside(path: &Path) -> Option<(PathBuf, name::NameFacts, Sidecar)> {
         && sidecar.kind == facts.kind
         && sidecar.scope == facts.scope.to_string()
         && same_second;
-    agrees.then(|| (path.with_file_name(archive), facts, sidecar))
+    agrees.then_some(facts)
 }
 
 /// Every archive in `dir` that has a sidecar agreeing with its name, oldest
@@ -110,6 +119,9 @@ fn beside(path: &Path) -> Option<(PathBuf, name::NameFacts, Sidecar)> {
 /// # Errors
 /// `Io` when the folder cannot be read.
 pub fn list(dir: &Path) -> Result<Vec<Listing>> {
+    if remote::is_remote(dir) {
+        return remote::folder::list(dir);
+    }
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let Some((file, facts, sidecar)) = beside(&entry?.path()) else {
@@ -126,13 +138,17 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
             verified,
         });
     }
-    out.sort_by(|a, b| {
+    Ok(oldest_first(out))
+}
+
+fn oldest_first(mut listed: Vec<Listing>) -> Vec<Listing> {
+    listed.sort_by(|a, b| {
         a.sidecar
             .created_at
             .cmp(&b.sidecar.created_at)
             .then_with(|| a.file.cmp(&b.file))
     });
-    Ok(out)
+    listed
 }
 
 /// Records in `file`'s sidecar that a verification at `at` found it whole,
@@ -143,6 +159,9 @@ pub fn list(dir: &Path) -> Result<Vec<Listing>> {
 /// # Errors
 /// `Io` naming the file when it or its sidecar cannot be read or written.
 pub fn record_verified(file: &Path, at: Timestamp) -> Result<bool> {
+    if remote::is_remote(file) {
+        return remote::folder::record_verified(file, at);
+    }
     let Some((_, _, mut sidecar)) = beside(&Sidecar::path_for(file)) else {
         return Ok(false);
     };
@@ -161,6 +180,9 @@ pub fn record_verified(file: &Path, at: Timestamp) -> Result<bool> {
 /// # Errors
 /// `Io` naming the folder when it cannot be read.
 pub fn unlisted(dir: &Path) -> Result<Vec<PathBuf>> {
+    if remote::is_remote(dir) {
+        return remote::folder::unlisted(dir);
+    }
     let entries =
         std::fs::read_dir(dir).map_err(|e| crate::Error::io_at("cannot read folder", dir, e))?;
     let mut out = Vec::new();
@@ -188,34 +210,49 @@ pub fn unlisted(dir: &Path) -> Result<Vec<PathBuf>> {
 /// # Errors
 /// `Io` naming the file when it cannot be read or the sidecar written.
 pub fn rebuild_sidecar(file: &Path, report: &VerifyReport) -> Result<bool> {
-    if !report.is_intact() || beside(&Sidecar::path_for(file)).is_some() {
+    if remote::is_remote(file) {
+        return remote::folder::rebuild_sidecar(file, report);
+    }
+    if beside(&Sidecar::path_for(file)).is_some() {
         return Ok(false);
     }
-    let Some(facts) = file
+    let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(name::parse)
-    else {
-        return Ok(false);
-    };
-    let second = report.created_at.0.div_euclid(1_000_000) * 1_000_000;
-    if (facts.scope, facts.kind, facts.created_at.0) != (report.scope, report.kind, second) {
+        .unwrap_or_default();
+    if !rebuilds(name, report) {
         return Ok(false);
     }
     let (sha256, size) = sha256_file(file)?;
-    let sidecar = Sidecar::new(
-        file,
+    rebuilt(name, report, size, &sha256).write(file)?;
+    Ok(true)
+}
+
+/// Whether a verification that found the archive `name` whole (`report`)
+/// may rebuild its sidecar: the name is ours and agrees with the archive's
+/// authenticated header.
+fn rebuilds(name: &str, report: &VerifyReport) -> bool {
+    let Some(facts) = name::parse(name) else {
+        return false;
+    };
+    let second = report.created_at.0.div_euclid(1_000_000) * 1_000_000;
+    report.is_intact()
+        && (facts.scope, facts.kind, facts.created_at.0) == (report.scope, report.kind, second)
+}
+
+/// The sidecar of archive `name` as `report` read it.
+fn rebuilt(name: &str, report: &VerifyReport, size: u64, sha256: &str) -> Sidecar {
+    Sidecar::new(
+        Path::new(name),
         report.created_at,
         report.scope,
         report.kind,
         report.counts,
         &report.index,
         size,
-        &sha256,
+        sha256,
         report.store_id,
-    );
-    sidecar.write(file)?;
-    Ok(true)
+    )
 }
 
 /// Applies retention to the archives in `dir` at `now`: removes each archive
@@ -227,8 +264,25 @@ pub fn rebuild_sidecar(file: &Path, report: &VerifyReport) -> Result<bool> {
 /// # Errors
 /// `Io` when the folder cannot be read or a file cannot be removed.
 pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
+    if remote::is_remote(dir) {
+        return remote::folder::prune(dir, now, keep);
+    }
     clean_temporary(dir)?;
-    let listed = list(dir)?;
+    let decisions = prune_plan(&list(dir)?, now, keep);
+    for d in decisions.iter().filter(|d| !d.keep) {
+        // Listed names passed `name::parse`; checked again where it matters.
+        if name::parse(&d.name).is_none() {
+            continue;
+        }
+        let file = dir.join(&d.name);
+        std::fs::remove_file(&file)?;
+        std::fs::remove_file(Sidecar::path_for(&file))?;
+    }
+    Ok(decisions)
+}
+
+/// What retention keeps of `listed` at `now`.
+fn prune_plan(listed: &[Listing], now: Timestamp, keep: Keep) -> Vec<Decision> {
     let facts: Vec<ArchiveFacts> = listed
         .iter()
         .filter_map(|l| {
@@ -243,17 +297,7 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
             })
         })
         .collect();
-    let decisions = plan_prune(now, &facts, keep);
-    for d in decisions.iter().filter(|d| !d.keep) {
-        // Listed names passed `name::parse`; checked again where it matters.
-        if name::parse(&d.name).is_none() {
-            continue;
-        }
-        let file = dir.join(&d.name);
-        std::fs::remove_file(&file)?;
-        std::fs::remove_file(Sidecar::path_for(&file))?;
-    }
-    Ok(decisions)
+    plan_prune(now, &facts, keep)
 }
 
 /// Removes the temporary files stopped or killed backups left in `dir`:
@@ -263,6 +307,9 @@ pub fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
 /// # Errors
 /// `Io` naming the folder or file that could not be read or removed.
 pub fn clean_temporary(dir: &Path) -> Result<usize> {
+    if remote::is_remote(dir) {
+        return remote::folder::clean(dir);
+    }
     let mut n = 0;
     if !dir.exists() {
         return Ok(0);

@@ -63,6 +63,21 @@ pub(crate) fn create_in(
 
 /// The first free name in `dir` numbered above `after`.
 fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp, after: u32) -> PathBuf {
+    dir.join(new_name(scope, kind, at, after, |n| {
+        let p = dir.join(n);
+        p.exists() || tmp_name(&p).exists()
+    }))
+}
+
+/// The first archive name for `scope`, `kind` and `at` numbered above
+/// `after` that `taken` does not claim.
+pub(crate) fn new_name(
+    scope: ArchiveScope,
+    kind: Kind,
+    at: Timestamp,
+    after: u32,
+    taken: impl Fn(&str) -> bool,
+) -> String {
     let stamp = chrono::DateTime::<Utc>::from_timestamp_micros(at.0)
         .map(|t| t.format(STAMP).to_string())
         .unwrap_or_else(|| at.0.to_string());
@@ -78,9 +93,8 @@ fn new_in(dir: &Path, scope: ArchiveScope, kind: Kind, at: Timestamp, after: u32
         } else {
             format!("{base}-{n}.age")
         };
-        let p = dir.join(name);
-        if !p.exists() && !tmp_name(&p).exists() {
-            return p;
+        if !taken(&name) {
+            return name;
         }
         n = n.saturating_add(1);
     }

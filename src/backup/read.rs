@@ -20,11 +20,25 @@ use crate::progress::Progress;
 use crate::trash::Batch;
 use crate::txn::AccountState;
 
-pub(super) type Plain = age::stream::StreamReader<BufReader<File>>;
+/// Where an archive's encrypted bytes come from: a file, or an object read
+/// with ranged requests (`remote::RangedReader`).
+pub(super) trait Source: Read + std::io::Seek + Send {}
 
+impl<T: Read + std::io::Seek + Send> Source for T {}
+
+pub(super) type Plain = age::stream::StreamReader<BufReader<Box<dyn Source>>>;
+
+/// Opens the archive at `file` (a path, or the URL of an object) with `key`.
 pub(super) fn open(file: &Path, key: &Decryption) -> Result<Plain> {
-    let f = File::open(file).map_err(|e| Error::io_at("cannot open archive", file, e))?;
-    key.open(BufReader::with_capacity(1 << 20, f))
+    let source: Box<dyn Source> = if super::remote::is_remote(file) {
+        let url = file.to_string_lossy();
+        let (remote, name) = super::remote::Remote::open_file(&url)?;
+        Box::new(remote.reader(&name)?)
+    } else {
+        let f = File::open(file).map_err(|e| Error::io_at("cannot open archive", file, e))?;
+        Box::new(f)
+    };
+    key.open(BufReader::with_capacity(1 << 20, source))
 }
 
 pub(super) fn header_of(items: &[Item]) -> Result<Header> {

@@ -41,6 +41,11 @@ pub struct Sidecar {
     pub verified_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_sha256: Option<String>,
+    /// On object storage: the entity tag the provider gave the archive when
+    /// it was uploaded. `list` takes an archive whose size and tag still
+    /// match as intact without downloading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 impl Sidecar {
@@ -80,6 +85,7 @@ impl Sidecar {
             store_id: hex::encode(store_id),
             verified_at: None,
             verified_sha256: None,
+            etag: None,
         }
     }
 
@@ -93,8 +99,11 @@ impl Sidecar {
     }
 
     pub(crate) fn write(&self, archive: &Path) -> Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
-        super::atomic::write_atomic(&Sidecar::path_for(archive), &text)
+        super::atomic::write_atomic(&Sidecar::path_for(archive), &self.to_json()?)
+    }
+
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(e.to_string()))
     }
 
     /// Reads a sidecar file.

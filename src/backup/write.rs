@@ -3,7 +3,7 @@
 //! fsynced, renamed, then its sidecar.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use redb::ReadableTable;
 use sha2::{Digest, Sha256};
@@ -19,7 +19,7 @@ use super::sidecar::Sidecar;
 use crate::audit::{self, Entry};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{Directory, Record};
+use crate::model::{Directory, Record, Timestamp};
 use crate::progress::Progress;
 use crate::trash::Batch;
 use crate::txn::AccountState;
@@ -187,16 +187,22 @@ fn write_gate<W: Write + Send + 'static>(
 
 /// Writes an encrypted archive of the whole store (or one account) from
 /// one read transaction, then its sidecar, and audits `backup.create` in
-/// every account it holds.
+/// every account it holds. To a folder: a temporary file, fsynced and
+/// renamed; to object storage: a multipart upload under a claimed name
+/// (`remote::folder::claim`), aborted on any failure. Either way the sidecar
+/// comes last, and makes the archive listed.
 ///
 /// # Errors
-/// `NotFound` for an unknown account; `Io` when the folder cannot be
-/// written (no partial file is left behind).
+/// `NotFound` for an unknown account; `Io` when the folder or bucket cannot
+/// be written (no partial file is left behind, no partial object listed).
 pub(crate) fn backup(
     store: &Engine,
     opts: &BackupOptions,
     progress: &dyn Progress,
 ) -> Result<Archive> {
+    if super::remote::is_remote(&opts.dir) {
+        return backup_remote(store, opts, progress);
+    }
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| Error::io_at("cannot create folder", &opts.dir, e))?;
     // What killed runs left; a failure to clean must not stop a backup.
@@ -206,91 +212,184 @@ pub(crate) fn backup(
         .account
         .map_or(ArchiveScope::Full, ArchiveScope::Account);
     let (path, file, mut guard) = super::name::create_in(&opts.dir, scope, opts.kind, now)?;
+    let out = BufWriter::with_capacity(1 << 20, file);
+    let w = write_archive(store, opts, out, now, progress)
+        .map_err(|e| e.at("cannot write", &tmp_name(&path)))?;
+    let sidecar = w.sidecar(&path, now, opts.kind);
+    let written = |e| Error::io_at("cannot write", &tmp_name(&path), e);
+    let file = w.out.into_inner().map_err(|e| written(e.into_error()))?;
+    file.sync_all().map_err(written)?;
+    drop(file);
+    publish(&mut guard, &path)?;
+    sidecar.write(&path)?;
+    progress.finish();
+    audit_created(store, &w.index, &path, opts.kind, scope, now)?;
+    Ok(Archive {
+        file: path,
+        sha256: w.sha256,
+        size: w.size,
+        sidecar,
+    })
+}
+
+/// [`backup`] to object storage.
+fn backup_remote(store: &Engine, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
+    use super::remote::{folder, Remote};
+    let remote = Remote::open(&opts.dir.to_string_lossy())?;
+    let now = store.now();
+    let scope = opts
+        .account
+        .map_or(ArchiveScope::Full, ArchiveScope::Account);
+    let name = folder::claim(&remote, scope, opts.kind, now)?;
+    let url = PathBuf::from(remote.url_of(&name));
+    let uploaded: Result<_> = (|| {
+        // Dropping the upload unfinished (any error below) aborts it.
+        let upload = remote.upload(&name)?;
+        let w = write_archive(store, opts, upload, now, progress)?;
+        let mut sidecar = w.sidecar(Path::new(&name), now, opts.kind);
+        sidecar.etag = w.out.finish()?.e_tag;
+        remote.put(&format!("{name}.json"), sidecar.to_json()?, true)?;
+        Ok((sidecar, w.index, w.sha256, w.size))
+    })();
+    // The claim kept the name only while the archive was unlisted; a claim
+    // left behind is cleaned a day later (`folder::clean`).
+    let _ = folder::release(&remote, &name);
+    let (sidecar, index, sha256, size) = uploaded?;
+    progress.finish();
+    audit_created(store, &index, &url, opts.kind, scope, now)?;
+    Ok(Archive {
+        file: url,
+        sha256,
+        size,
+        sidecar,
+    })
+}
+
+/// An archive written to `out`, with what its sidecar says of it.
+struct Written<W> {
+    out: W,
+    index: Vec<AccountIndex>,
+    totals: Counts,
+    scope: ArchiveScope,
+    sha256: String,
+    size: u64,
+    store_id: [u8; 16],
+}
+
+impl<W> Written<W> {
+    fn sidecar(&self, file: &Path, now: Timestamp, kind: Kind) -> Sidecar {
+        Sidecar::new(
+            file,
+            now,
+            self.scope,
+            kind,
+            self.totals,
+            &self.index,
+            self.size,
+            &self.sha256,
+            self.store_id,
+        )
+    }
+}
+
+/// Streams the archive `opts` asks for, from one read transaction, through
+/// zstd and age into `out`, hashing what is written.
+fn write_archive<W: Write + Send + 'static>(
+    store: &Engine,
+    opts: &BackupOptions,
+    out: W,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<Written<W>> {
+    let scope = opts
+        .account
+        .map_or(ArchiveScope::Full, ArchiveScope::Account);
     let hashing = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: out,
         hash: Sha256::new(),
         size: 0,
     };
     let store_id = store.store_id()?;
-    let (index, totals, hashing) = store
-        .read(|r| {
-            let accounts: Vec<u64> = match opts.account {
-                Some(a) => {
-                    r.version_of(a)?
-                        .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
-                    vec![a]
-                }
-                None => r
-                    .directory()?
-                    .range::<u64>(..)?
-                    .map(|e| Ok(e?.0.value()))
-                    .collect::<Result<_>>()?,
-            };
-            progress.set_len(match opts.account {
-                Some(a) => crate::account::record_count(r, a)?,
-                None => r.records()?.len()?,
-            });
-            let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
-            w.push(&ItemRef::Header(&Header {
-                magic: MAGIC,
-                format: ARCHIVE_FORMAT,
-                created_at: now,
-                scope,
-                kind: opts.kind,
-                store_id,
-            }))?;
-            let mut index = Vec::with_capacity(accounts.len());
-            let mut totals = Counts::default();
-            for a in accounts {
-                let i = write_account(r, a, &mut w, progress)?;
-                totals.add(&i.counts);
-                index.push(i);
+    let (index, totals, hashing) = store.read(|r| {
+        let accounts: Vec<u64> = match opts.account {
+            Some(a) => {
+                r.version_of(a)?
+                    .ok_or_else(|| Error::NotFound(format!("no account `{a}`")))?;
+                vec![a]
             }
-            let digest = w.mark()?.total;
-            let trailer = Trailer {
-                accounts: index,
-                totals,
-                digest,
-            };
-            let age = w.finish(&trailer)?;
-            let index = trailer.accounts;
-            Ok((index, totals, age.finish()?))
-        })
-        .map_err(|e| e.at("cannot write", &tmp_name(&path)))?;
+            None => r
+                .directory()?
+                .range::<u64>(..)?
+                .map(|e| Ok(e?.0.value()))
+                .collect::<Result<_>>()?,
+        };
+        progress.set_len(match opts.account {
+            Some(a) => crate::account::record_count(r, a)?,
+            None => r.records()?.len()?,
+        });
+        let mut w = ChunkWriter::new(opts.encryption.wrap(hashing)?);
+        w.push(&ItemRef::Header(&Header {
+            magic: MAGIC,
+            format: ARCHIVE_FORMAT,
+            created_at: now,
+            scope,
+            kind: opts.kind,
+            store_id,
+        }))?;
+        let mut index = Vec::with_capacity(accounts.len());
+        let mut totals = Counts::default();
+        for a in accounts {
+            let i = write_account(r, a, &mut w, progress)?;
+            totals.add(&i.counts);
+            index.push(i);
+        }
+        let digest = w.mark()?.total;
+        let trailer = Trailer {
+            accounts: index,
+            totals,
+            digest,
+        };
+        let age = w.finish(&trailer)?;
+        let index = trailer.accounts;
+        Ok((index, totals, age.finish()?))
+    })?;
     let Hashing { inner, hash, size } = hashing;
-    let written = |e| Error::io_at("cannot write", &tmp_name(&path), e);
-    let file = inner.into_inner().map_err(|e| written(e.into_error()))?;
-    file.sync_all().map_err(written)?;
-    drop(file);
-    publish(&mut guard, &path)?;
-    let sha256 = hex::encode(hash.finalize());
-    let sidecar = Sidecar::new(
-        &path, now, scope, opts.kind, totals, &index, size, &sha256, store_id,
-    );
-    sidecar.write(&path)?;
-    progress.finish();
-    let name = path
+    Ok(Written {
+        out: inner,
+        index,
+        totals,
+        scope,
+        sha256: hex::encode(hash.finalize()),
+        size,
+        store_id,
+    })
+}
+
+/// Audits `backup.create` of `file` in every account the archive holds.
+fn audit_created(
+    store: &Engine,
+    index: &[AccountIndex],
+    file: &Path,
+    kind: Kind,
+    scope: ArchiveScope,
+    now: Timestamp,
+) -> Result<()> {
+    let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     store.write(|w| {
-        for i in &index {
+        for i in index {
             let e = Entry {
                 actor: None,
                 action: crate::audit::AuditAction::BackupCreate,
                 target: name.clone(),
                 count: i.counts.records,
-                detail: format!("{} {}", opts.kind.name(), scope),
+                detail: format!("{} {}", kind.name(), scope),
             };
             audit::append(w, i.account, now, e)?;
         }
         Ok(())
-    })?;
-    Ok(Archive {
-        file: path,
-        sha256,
-        size,
-        sidecar,
     })
 }
 

@@ -43,7 +43,8 @@ pub enum BackupCommand {
     },
     /// Write an encrypted archive of the store (or one account).
     Create {
-        #[arg(long)]
+        /// A folder, or object storage: s3://bucket/prefix, gs://..., az://...
+        #[arg(long, value_parser = place)]
         to: PathBuf,
         /// age public keys (age1...); repeat for several.
         #[arg(long = "recipient", conflicts_with = "passphrase_file")]
@@ -57,17 +58,19 @@ pub enum BackupCommand {
     },
     /// The archives in a folder, and whether each still matches its sidecar.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = place)]
         dir: PathBuf,
     },
     /// Decrypt and check everything; write nothing.
     Verify {
+        #[arg(value_parser = place)]
         file: PathBuf,
         #[command(flatten)]
         key: Key,
     },
     /// Restore a full archive to a new store (--to), or one account into --db.
     Restore {
+        #[arg(value_parser = place)]
         file: PathBuf,
         #[command(flatten)]
         key: Key,
@@ -80,7 +83,7 @@ pub enum BackupCommand {
     },
     /// Keep the newest N weekly and M monthly archives; never manual ones.
     Prune {
-        #[arg(long)]
+        #[arg(long, value_parser = place)]
         dir: PathBuf,
         #[arg(long, default_value_t = 5)]
         keep_weekly: usize,
@@ -94,6 +97,11 @@ pub struct ServeArgs {
     /// The TOML config ([backup] dir, recipients, weekly, monthly, keep_*; [trash] purge).
     #[arg(long)]
     config: PathBuf,
+}
+
+/// A folder or archive: a path, `file:///path`, or an object storage URL.
+fn place(given: &str) -> Result<PathBuf, String> {
+    backup::destination(given).map_err(|e| e.to_string())
 }
 
 fn name(p: &Path) -> String {

@@ -81,8 +81,10 @@ impl ScheduleConfig {
     /// # Errors
     /// [`Error::Invalid`] naming what is wrong.
     pub fn parse(text: &str) -> Result<ScheduleConfig> {
-        let cfg: ScheduleConfig =
+        let mut cfg: ScheduleConfig =
             toml::from_str(text).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+        // A folder, `file:///folder` or an object storage URL.
+        cfg.backup.dir = crate::backup::destination(&cfg.backup.dir.to_string_lossy())?;
         for expr in [&cfg.backup.weekly, &cfg.backup.monthly, &cfg.trash.purge] {
             cron(expr)?;
         }

@@ -217,7 +217,7 @@ impl BackupScheduler {
     pub fn catch_up(&self, now: Timestamp) -> Result<Vec<Kind>> {
         let dir = &self.shared.cfg.backup.dir;
         backup::clean_temporary(dir)?;
-        let listed = if dir.exists() {
+        let listed = if dir.exists() || backup::remote::is_remote(dir) {
             backup::list(dir)?
         } else {
             Vec::new()

@@ -26,6 +26,8 @@ mod gate_totp;
 mod hardening;
 mod load;
 mod modules;
+mod moto;
 mod records;
+mod remote;
 mod trash;
 mod trash_model;
