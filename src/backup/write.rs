@@ -236,6 +236,8 @@ pub(crate) fn backup(
 fn backup_remote(store: &Engine, opts: &BackupOptions, progress: &dyn Progress) -> Result<Archive> {
     use super::remote::{folder, Remote};
     let remote = Remote::open(&opts.dir.to_string_lossy())?;
+    // What killed runs left; a failure to clean must not stop a backup.
+    let _ = super::clean_temporary(&opts.dir);
     let now = store.now();
     let scope = opts
         .account

@@ -269,7 +269,7 @@ pub fn check(g: &Global) -> Outcome {
     }
     if !g.json {
         for p in &rep.problems {
-            eprintln!("problem: {p}");
+            crate::output::note(format!("problem: {p}"));
         }
     }
     Err(Error::Inconsistent {

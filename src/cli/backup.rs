@@ -149,12 +149,12 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
         BackupCommand::List { dir } => {
             let listed = backup::list(&dir)?;
             for f in backup::unlisted(&dir)? {
-                eprintln!(
+                crate::output::note(format!(
                     "note: {} has no sidecar that matches it, so it is not listed: \
                      `crmstore backup verify {} --identity KEY` checks it and rebuilds one",
                     name(&f),
                     f.display()
-                );
+                ));
             }
             if g.json {
                 for l in &listed {
@@ -201,7 +201,7 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
             let rep = backup::verify(&file, &key.open()?, &bar)?;
             if !rep.is_intact() {
                 for p in &rep.problems {
-                    eprintln!("problem: {p}");
+                    crate::output::note(format!("problem: {p}"));
                 }
                 return Err(Error::Corrupt(format!(
                     "`{}` is damaged: {} problem(s) found",
@@ -214,7 +214,7 @@ pub fn run(g: &Global, c: BackupCommand) -> Outcome {
             // older archives of this kind.
             let rebuilt = backup::rebuild_sidecar(&file, &rep)?;
             if rebuilt {
-                eprintln!("note: rebuilt the sidecar of {}", name(&file));
+                crate::output::note(format!("note: rebuilt the sidecar of {}", name(&file)));
             }
             let recorded = backup::record_verified(&file, crmstore::Timestamp::now())?;
             if g.json {
@@ -304,12 +304,12 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
         .build()?;
     runtime.block_on(async move {
         let mut sched = BackupScheduler::new(store, cfg)?.on_run(|e| match e.outcome {
-            Ok(done) => eprintln!("crmstore serve: {}: {done}", e.what),
-            Err(err) => eprintln!(
+            Ok(done) => crate::output::note(format!("crmstore serve: {}: {done}", e.what)),
+            Err(err) => crate::output::note(format!(
                 "error: crmstore serve: {} failed (exit {}): {err}",
                 e.what,
                 err.exit_code()
-            ),
+            )),
         });
         // Listening before anything runs: a SIGTERM during the catch-up
         // stops it cleanly too (the run in progress ends, nothing new starts).
@@ -342,20 +342,23 @@ pub fn serve(g: &Global, a: &ServeArgs) -> Outcome {
         match caught {
             Ok(ran) => {
                 for k in ran {
-                    eprintln!("crmstore serve: caught up a missed {} backup", k.name());
+                    crate::output::note(format!(
+                        "crmstore serve: caught up a missed {} backup",
+                        k.name()
+                    ));
                 }
             }
-            Err(e) => eprintln!(
+            Err(e) => crate::output::note(format!(
                 "error: crmstore serve: catch-up failed (exit {}): {e}",
                 e.exit_code()
-            ),
+            )),
         }
         if !signalled.load(std::sync::atomic::Ordering::SeqCst) {
             sched.start().await?;
-            eprintln!("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
+            crate::output::note("crmstore serve: running (stop with Ctrl-C or SIGTERM)");
             stopped.await.map_err(|e| Error::Storage(e.to_string()))??;
         }
-        eprintln!("crmstore serve: stopping; waiting for the run in progress");
+        crate::output::note("crmstore serve: stopping; waiting for the run in progress");
         sched.stop().await?;
         Ok(())
     })

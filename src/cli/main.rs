@@ -135,7 +135,7 @@ fn hint(e: &Error) -> Option<&'static str> {
 
 /// Bad usage found after parsing (a missing `--db`): exit 2, as clap's own.
 pub(crate) fn usage(message: &str) -> ! {
-    eprintln!("error: {}", one_line(message));
+    crate::output::note(format!("error: {}", one_line(message)));
     std::process::exit(2)
 }
 
@@ -197,9 +197,9 @@ fn main() -> ExitCode {
         // `crmstore export ... | head`: the reader left; that is not a failure.
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            crate::output::note(format!("error: {}", one_line(&e.to_string())));
             if let Some(h) = hint(&e) {
-                eprintln!("hint: {h}");
+                crate::output::note(format!("hint: {h}"));
             }
             ExitCode::from(e.exit_code())
         }

@@ -12,6 +12,13 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
+/// Writes one line to stderr (notes, problems, errors, `serve`'s log). A
+/// closed stderr (a supervisor gone) loses the line instead of panicking, as
+/// `eprintln!` would.
+pub fn note(text: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Cells wider than this many characters are cut, with an ellipsis, in
 /// tables (JSON output is never cut): one long field value must not turn
 /// every row into a screenful.

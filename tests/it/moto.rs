@@ -152,12 +152,14 @@ impl Drop for Moto {
     }
 }
 
-/// A TCP proxy to `port` on 127.0.0.1 that counts the bytes sent through
-/// it, and once `cut_after` of them have gone up, closes every connection
+/// A TCP proxy to `port` on 127.0.0.1 that counts the bytes through it each
+/// way, and once `cut_after` of them have gone up, closes every connection
 /// and refuses every new one.
 pub(crate) struct Proxy {
     pub port: u16,
+    /// Bytes sent up to the server, and received from it.
     pub sent: Arc<AtomicU64>,
+    pub received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -165,25 +167,45 @@ impl Proxy {
     pub(crate) fn start(to: u16, cut_after: u64) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let sent = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sent2, stop2) = (Arc::clone(&sent), Arc::clone(&stop));
+        let proxy = Proxy {
+            port,
+            sent: Arc::new(AtomicU64::new(0)),
+            received: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (sent, received, stop) = (
+            Arc::clone(&proxy.sent),
+            Arc::clone(&proxy.received),
+            Arc::clone(&proxy.stop),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
                     continue;
                 };
-                let up = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (sent, stop) = (Arc::clone(&sent2), Arc::clone(&stop2));
-                std::thread::spawn(move || pipe(up.0, up.1, Some((sent, stop, cut_after))));
-                std::thread::spawn(move || pipe(server, client, None));
+                let up = Pipe {
+                    from: client.try_clone().unwrap(),
+                    to: server.try_clone().unwrap(),
+                    count: Arc::clone(&sent),
+                    stop: Arc::clone(&stop),
+                    cut_after,
+                };
+                let down = Pipe {
+                    from: server,
+                    to: client,
+                    count: Arc::clone(&received),
+                    stop: Arc::clone(&stop),
+                    cut_after: u64::MAX,
+                };
+                std::thread::spawn(move || up.run());
+                std::thread::spawn(move || down.run());
             }
         });
-        Proxy { port, sent, stop }
+        proxy
     }
 
     pub(crate) fn endpoint(&self) -> String {
@@ -199,26 +221,35 @@ impl Drop for Proxy {
     }
 }
 
-type Cut = (Arc<AtomicU64>, Arc<AtomicBool>, u64);
+/// One direction of one proxied connection.
+struct Pipe {
+    from: TcpStream,
+    to: TcpStream,
+    count: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    cut_after: u64,
+}
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, cut: Option<Cut>) {
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if let Some((sent, stop, limit)) = &cut {
-            let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-            if total > *limit || stop.load(Ordering::SeqCst) {
-                stop.store(true, Ordering::SeqCst);
+impl Pipe {
+    fn run(mut self) {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = match self.from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let total = self.count.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+            if total > self.cut_after {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            if self.stop.load(Ordering::SeqCst) && self.cut_after != u64::MAX {
+                break;
+            }
+            if self.to.write_all(&buf[..n]).is_err() {
                 break;
             }
         }
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
+        let _ = self.from.shutdown(Shutdown::Both);
+        let _ = self.to.shutdown(Shutdown::Both);
     }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
 }

@@ -426,3 +426,75 @@ fn serve_backs_up_to_a_bucket_named_in_its_config() {
     );
     assert!(listed.iter().all(|l| l["intact"] == true));
 }
+
+#[test]
+fn a_backup_killed_mid_upload_leaves_nothing_listed() {
+    let Some(moto) = Moto::start(&[]) else { return };
+    moto.create_bucket("crm");
+    let d = tempfile::tempdir().unwrap();
+    let db = big(d.path());
+    let (_, public) = keygen(d.path());
+    let proxy = Proxy::start(moto.port, u64::MAX);
+    let mut env = moto.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", proxy.endpoint()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "backup",
+            "create",
+            "--to",
+            "s3://crm/k",
+            "--recipient",
+            &public,
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .spawn()
+        .unwrap();
+    // Killed once its first part is on its way.
+    let start = std::time::Instant::now();
+    while proxy.sent.load(std::sync::atomic::Ordering::SeqCst) < 1 << 20 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let listed = ok(&run(
+        &db,
+        &moto.env(),
+        &["backup", "list", "--dir", "s3://crm/k"],
+    ));
+    assert_eq!(listed, "", "nothing listed");
+    let keys = moto.keys("crm", "k/");
+    assert!(
+        keys.iter().all(|k| k.starts_with("k/.crmstore-claim-")),
+        "at most the name's claim is left: {keys:?}"
+    );
+    // The next backup goes on beside it.
+    let o = ok(&run(
+        &db,
+        &moto.env(),
+        &[
+            "backup",
+            "create",
+            "--to",
+            "s3://crm/k",
+            "--recipient",
+            &public,
+        ],
+    ));
+    assert!(json_lines(&o)[0]["file"]
+        .as_str()
+        .unwrap()
+        .starts_with("s3://crm/k/crmstore-full-manual-"));
+    assert_eq!(
+        json_lines(&ok(&run(
+            &db,
+            &moto.env(),
+            &["backup", "list", "--dir", "s3://crm/k"]
+        )))
+        .len(),
+        1
+    );
+}

@@ -130,6 +130,7 @@ pub(crate) fn rebuild_sidecar(file: &Path, report: &VerifyReport) -> Result<bool
 /// plan does not keep goes, then its sidecar.
 pub(crate) fn prune(dir: &Path, now: Timestamp, keep: Keep) -> Result<Vec<Decision>> {
     let remote = Remote::open(url_of(dir)?)?;
+    clean(dir)?;
     let decisions = prune_plan(&list(dir)?, now, keep);
     for d in decisions.iter().filter(|d| !d.keep) {
         if name::parse(&d.name).is_none() {
