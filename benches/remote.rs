@@ -68,9 +68,7 @@ fn main() {
     };
     moto.create_bucket("bench");
     let proxy = moto::Proxy::start(moto.port, u64::MAX);
-    let mut env = moto.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.endpoint()));
+    let env = moto.env_through(&proxy);
 
     let (dir, db) = support::copy_of(1_000_000, "remote");
     let spec = GenSpec {

@@ -411,32 +411,14 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crmstore"))
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_crmstore"));
+    serve
         .arg("--db")
         .arg(&db)
         .arg("serve")
         .arg("--config")
-        .arg(&config)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for "running": catch-up is done and the signal handlers are in place.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let line = line.unwrap();
-            if line.contains("running") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(30))
-        .expect("serve did not start");
+        .arg(&config);
+    let serving = Serving::start(serve);
     // The store stays usable from other processes while serve runs.
     let count = acting("query", "3", &["--module", "deals", "--count"]);
     let o = crmstore(&db, &[&["--json"][..], &count].concat());
@@ -446,15 +428,8 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
         &acting("create", "3", &["--module", "deals", "--json-record", "{}"]),
     );
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    // The shell's own `kill`: no procps package needed.
-    let killed = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let err = reader.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{err}");
+    let (status, err) = serving.stop();
+    assert_eq!(status, Some(0), "{err}");
     assert!(err.contains("caught up a missed weekly backup"), "{err}");
     assert_eq!(backup_count(&backups), 2);
     let o = Command::new(env!("CARGO_BIN_EXE_crmstore"))
@@ -463,6 +438,49 @@ fn serve_catches_up_then_stops_cleanly_on_sigterm() {
         .output()
         .unwrap();
     assert!(stdout(&o).lines().all(|l| l.contains("\"intact\":true")));
+}
+
+/// `crmstore serve` running, its log read to the end as it is written.
+pub(crate) struct Serving {
+    child: std::process::Child,
+    log: std::thread::JoinHandle<String>,
+}
+
+impl Serving {
+    /// Starts `serve` and waits for "running": its catch-up is done and its
+    /// signal handlers are in place.
+    pub(crate) fn start(mut serve: Command) -> Serving {
+        let mut child = serve.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let line = line.unwrap();
+                if line.contains("running") {
+                    let _ = tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("serve did not start");
+        Serving { child, log }
+    }
+
+    /// SIGTERM, then its exit code and whole log.
+    pub(crate) fn stop(mut self) -> (Option<i32>, String) {
+        // The shell's own `kill`: no procps package needed.
+        let killed = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        (status.code(), self.log.join().unwrap())
+    }
 }
 
 fn backup_count(dir: &Path) -> usize {

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The secret key the tests give: no output may show it.
+pub(crate) const SECRET: &str = "testing-secret-value";
+
 pub(crate) struct Moto {
     child: Child,
     pub port: u16,
@@ -134,11 +137,20 @@ impl Moto {
 
     /// The variables the `crmstore` binary reads to reach this server.
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        self.env_at(self.endpoint())
+    }
+
+    /// [`Moto::env`], reaching the server through `proxy`.
+    pub(crate) fn env_through(&self, proxy: &Proxy) -> Vec<(&'static str, String)> {
+        self.env_at(proxy.endpoint())
+    }
+
+    fn env_at(&self, endpoint: String) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing-secret-value".into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
             ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_ALLOW_HTTP", "true".into()),
             ("CRMSTORE_REMOTE_RETRIES", "2".into()),
         ]

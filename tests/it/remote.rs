@@ -4,19 +4,77 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::cli::{code, keygen, loaded, stdout};
+use crate::cli::{code, keygen, loaded, stdout, Serving};
 use crate::moto::{Moto, Proxy};
 
-/// `crmstore --db DB ARGS` with `env` (the server's address and credentials).
-fn run(db: &Path, env: &[(&'static str, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crmstore"))
-        .arg("--db")
+/// A bucket `crm` on a fresh moto, and the loaded document's store with a key.
+struct Setup {
+    moto: Moto,
+    env: Vec<(&'static str, String)>,
+    dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    key: std::path::PathBuf,
+    public: String,
+}
+
+fn setup() -> Option<Setup> {
+    let moto = Moto::start(&[])?;
+    moto.create_bucket("crm");
+    let env = moto.env();
+    let (dir, db) = loaded();
+    let (key, public) = keygen(dir.path());
+    Some(Setup {
+        moto,
+        env,
+        dir,
+        db,
+        key,
+        public,
+    })
+}
+
+/// `crmstore --db DB --json ARGS` with `env` (the server's address and credentials).
+fn command(db: &Path, env: &[(&'static str, String)], args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crmstore"));
+    c.arg("--db")
         .arg(db)
         .arg("--json")
         .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    c
+}
+
+fn run(db: &Path, env: &[(&'static str, String)], args: &[&str]) -> Output {
+    command(db, env, args).output().unwrap()
+}
+
+/// `backup list --dir DIR`, one JSON value per archive.
+fn list_json(db: &Path, env: &[(&'static str, String)], dir: &str) -> Vec<serde_json::Value> {
+    json_lines(&ok(&run(db, env, &["backup", "list", "--dir", dir])))
+}
+
+/// `backup create --to TO --recipient PUBLIC EXTRA...`.
+fn create(
+    db: &Path,
+    env: &[(&'static str, String)],
+    to: &str,
+    public: &str,
+    extra: &[&str],
+) -> Output {
+    let args = [
+        &["backup", "create", "--to", to, "--recipient", public][..],
+        extra,
+    ]
+    .concat();
+    run(db, env, &args)
+}
+
+/// A failed command: exit 1, one line naming `url`, no secret in it.
+fn failed_naming(o: &Output, url: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(o), 1, "{err}");
+    assert!(err.contains(url), "names the URL: {err}");
+    assert!(!err.contains(crate::moto::SECRET), "{err}");
 }
 
 fn ok(o: &Output) -> String {
@@ -62,38 +120,27 @@ fn big(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn full_and_account_archives_round_trip_through_a_bucket() {
-    let Some(moto) = Moto::start(&[]) else { return };
-    moto.create_bucket("crm");
-    let env = moto.env();
-    let (d, db) = loaded();
-    let (key, public) = keygen(d.path());
+    let Some(Setup {
+        moto,
+        env,
+        dir: d,
+        db,
+        key,
+        public,
+    }) = setup()
+    else {
+        return;
+    };
     let key = key.to_str().unwrap();
     let bucket = "s3://crm/backups/nightly";
-    let full = ok(&run(
-        &db,
-        &env,
-        &["backup", "create", "--to", bucket, "--recipient", &public],
-    ));
+    let full = ok(&create(&db, &env, bucket, &public, &[]));
     let full = json_lines(&full)[0]["file"].as_str().unwrap().to_string();
     assert!(
         full.starts_with("s3://crm/backups/nightly/crmstore-full-manual-"),
         "{full}"
     );
-    ok(&run(
-        &db,
-        &env,
-        &[
-            "backup",
-            "create",
-            "--to",
-            bucket,
-            "--recipient",
-            &public,
-            "--account",
-            "1",
-        ],
-    ));
-    let listed = json_lines(&ok(&run(&db, &env, &["backup", "list", "--dir", bucket])));
+    ok(&create(&db, &env, bucket, &public, &["--account", "1"]));
+    let listed = list_json(&db, &env, bucket);
     assert_eq!(listed.len(), 2);
     assert!(listed
         .iter()
@@ -113,7 +160,7 @@ fn full_and_account_archives_round_trip_through_a_bucket() {
         (v[0]["intact"].as_bool(), v[0]["recorded"].as_bool()),
         (Some(true), Some(true))
     );
-    let listed = json_lines(&ok(&run(&db, &env, &["backup", "list", "--dir", bucket])));
+    let listed = list_json(&db, &env, bucket);
     assert_eq!(listed[0]["verified"], true);
 
     // The whole store, into a new file.
@@ -160,28 +207,21 @@ fn full_and_account_archives_round_trip_through_a_bucket() {
 
 #[test]
 fn prune_on_a_bucket_removes_what_retention_lets_go() {
-    let Some(moto) = Moto::start(&[]) else { return };
-    moto.create_bucket("crm");
-    let env = moto.env();
-    let (d, db) = loaded();
-    let (key, public) = keygen(d.path());
+    let Some(Setup {
+        moto,
+        env,
+        dir: _d,
+        db,
+        key,
+        public,
+    }) = setup()
+    else {
+        return;
+    };
     let bucket = "s3://crm/weekly";
     let mut files = Vec::new();
     for _ in 0..3 {
-        let o = ok(&run(
-            &db,
-            &env,
-            &[
-                "backup",
-                "create",
-                "--to",
-                bucket,
-                "--recipient",
-                &public,
-                "--kind",
-                "weekly",
-            ],
-        ));
+        let o = ok(&create(&db, &env, bucket, &public, &["--kind", "weekly"]));
         files.push(json_lines(&o)[0]["file"].as_str().unwrap().to_string());
     }
     let newest = files.last().unwrap();
@@ -215,17 +255,19 @@ fn prune_on_a_bucket_removes_what_retention_lets_go() {
 
 #[test]
 fn an_archive_without_its_sidecar_is_not_listed_until_verify_rebuilds_it() {
-    let Some(moto) = Moto::start(&[]) else { return };
-    moto.create_bucket("crm");
-    let env = moto.env();
-    let (d, db) = loaded();
-    let (key, public) = keygen(d.path());
+    let Some(Setup {
+        moto,
+        env,
+        dir: _d,
+        db,
+        key,
+        public,
+    }) = setup()
+    else {
+        return;
+    };
     let bucket = "s3://crm/b";
-    let o = ok(&run(
-        &db,
-        &env,
-        &["backup", "create", "--to", bucket, "--recipient", &public],
-    ));
+    let o = ok(&create(&db, &env, bucket, &public, &[]));
     let file = json_lines(&o)[0]["file"].as_str().unwrap().to_string();
     let name = file.rsplit('/').next().unwrap();
     moto.delete("crm", &format!("b/{name}.json"));
@@ -244,7 +286,7 @@ fn an_archive_without_its_sidecar_is_not_listed_until_verify_rebuilds_it() {
             key.to_str().unwrap(),
         ],
     ));
-    let listed = json_lines(&ok(&run(&db, &env, &["backup", "list", "--dir", bucket])));
+    let listed = list_json(&db, &env, bucket);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["intact"], true);
 }
@@ -266,35 +308,14 @@ fn a_server_lost_mid_upload_leaves_nothing_listed_and_the_store_as_it_was() {
     let before = audit_len(&db);
     // The connection drops once 9 MiB have gone up: in the second part.
     let proxy = Proxy::start(moto.port, 9 << 20);
-    let mut env = moto.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.endpoint()));
-    let o = run(
-        &db,
-        &env,
-        &[
-            "backup",
-            "create",
-            "--to",
-            "s3://crm/x",
-            "--recipient",
-            &public,
-        ],
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(code(&o), 1, "{err}");
-    assert!(
-        err.contains("s3://crm/x/crmstore-full-manual-"),
-        "names the URL: {err}"
-    );
-    assert!(!err.contains("testing-secret-value"), "{err}");
+    let env = moto.env_through(&proxy);
+    let o = create(&db, &env, "s3://crm/x", &public, &[]);
+    failed_naming(&o, "s3://crm/x/crmstore-full-manual-");
     assert!(proxy.sent.load(std::sync::atomic::Ordering::SeqCst) > 8 << 20);
-    let listed = ok(&run(
-        &db,
-        &moto.env(),
-        &["backup", "list", "--dir", "s3://crm/x"],
-    ));
-    assert_eq!(listed, "", "nothing listed");
+    assert!(
+        list_json(&db, &moto.env(), "s3://crm/x").is_empty(),
+        "nothing listed"
+    );
     assert!(
         moto.keys("crm", "x/crmstore-").is_empty(),
         "no archive object and no sidecar"
@@ -313,18 +334,7 @@ fn a_backup_that_fails_after_its_first_parts_aborts_its_upload() {
         b.pop();
     });
     let (_, public) = keygen(d.path());
-    let o = run(
-        &db,
-        &moto.env(),
-        &[
-            "backup",
-            "create",
-            "--to",
-            "s3://crm/y",
-            "--recipient",
-            &public,
-        ],
-    );
+    let o = create(&db, &moto.env(), "s3://crm/y", &public, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 5, "{err}");
     assert!(err.contains("backup stopped"), "{err}");
@@ -345,79 +355,38 @@ fn wrong_credentials_are_a_clear_error_that_shows_no_secret() {
     let (d, db) = loaded();
     let (_, public) = keygen(d.path());
     let env = moto.env();
-    let o = run(
-        &db,
-        &env,
-        &[
-            "backup",
-            "create",
-            "--to",
-            "s3://crm/z",
-            "--recipient",
-            &public,
-        ],
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(code(&o), 1, "{err}");
-    assert!(err.contains("s3://crm/z"), "{err}");
-    assert!(!err.contains("testing-secret-value"), "{err}");
+    failed_naming(&create(&db, &env, "s3://crm/z", &public, &[]), "s3://crm/z");
     let o = run(&db, &env, &["backup", "list", "--dir", "s3://crm/z"]);
-    assert_eq!(code(&o), 1);
+    failed_naming(&o, "s3://crm/z");
 }
 
 #[test]
 fn serve_backs_up_to_a_bucket_named_in_its_config() {
-    let Some(moto) = Moto::start(&[]) else { return };
-    moto.create_bucket("crm");
-    let env = moto.env();
-    let (d, db) = loaded();
-    let (_, public) = keygen(d.path());
+    let Some(Setup {
+        moto: _moto,
+        env,
+        dir: d,
+        db,
+        key: _,
+        public,
+    }) = setup()
+    else {
+        return;
+    };
     let config = d.path().join("serve.toml");
     std::fs::write(
         &config,
         format!("[backup]\ndir = \"s3://crm/served\"\nrecipients = [{public:?}]\n"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crmstore"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // "running" comes once the catch-up (a weekly and a monthly archive) is
-    // done; serve's log is read to its end (it writes as it stops).
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut log = String::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let line = line.unwrap();
-            if line.contains("running") {
-                let _ = tx.send(());
-            }
-            log.push_str(&line);
-            log.push('\n');
-        }
-        log
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(60))
-        .expect("serve did not start");
-    let killed = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let log = reader.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{log}");
-    let listed = json_lines(&ok(&run(
+    let serving = Serving::start(command(
         &db,
         &env,
-        &["backup", "list", "--dir", "s3://crm/served"],
-    )));
+        &["serve", "--config", config.to_str().unwrap()],
+    ));
+    let (status, log) = serving.stop();
+    assert_eq!(status, Some(0), "{log}");
+    let listed = list_json(&db, &env, "s3://crm/served");
     let kinds: Vec<&str> = listed.iter().filter_map(|l| l["kind"].as_str()).collect();
     assert_eq!(kinds.len(), 2, "{log}");
     assert!(
@@ -435,21 +404,9 @@ fn a_backup_killed_mid_upload_leaves_nothing_listed() {
     let db = big(d.path());
     let (_, public) = keygen(d.path());
     let proxy = Proxy::start(moto.port, u64::MAX);
-    let mut env = moto.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.endpoint()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crmstore"))
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "backup",
-            "create",
-            "--to",
-            "s3://crm/k",
-            "--recipient",
-            &public,
-        ])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+    let env = moto.env_through(&proxy);
+    let mut child = command(&db, &env, &["backup", "create", "--to", "s3://crm/k"])
+        .args(["--recipient", &public])
         .spawn()
         .unwrap();
     // Killed once its first part is on its way.
@@ -460,41 +417,20 @@ fn a_backup_killed_mid_upload_leaves_nothing_listed() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let listed = ok(&run(
-        &db,
-        &moto.env(),
-        &["backup", "list", "--dir", "s3://crm/k"],
-    ));
-    assert_eq!(listed, "", "nothing listed");
+    assert!(
+        list_json(&db, &moto.env(), "s3://crm/k").is_empty(),
+        "nothing listed"
+    );
     let keys = moto.keys("crm", "k/");
     assert!(
         keys.iter().all(|k| k.starts_with("k/.crmstore-claim-")),
         "at most the name's claim is left: {keys:?}"
     );
     // The next backup goes on beside it.
-    let o = ok(&run(
-        &db,
-        &moto.env(),
-        &[
-            "backup",
-            "create",
-            "--to",
-            "s3://crm/k",
-            "--recipient",
-            &public,
-        ],
-    ));
+    let o = ok(&create(&db, &moto.env(), "s3://crm/k", &public, &[]));
     assert!(json_lines(&o)[0]["file"]
         .as_str()
         .unwrap()
         .starts_with("s3://crm/k/crmstore-full-manual-"));
-    assert_eq!(
-        json_lines(&ok(&run(
-            &db,
-            &moto.env(),
-            &["backup", "list", "--dir", "s3://crm/k"]
-        )))
-        .len(),
-        1
-    );
+    assert_eq!(list_json(&db, &moto.env(), "s3://crm/k").len(), 1);
 }
