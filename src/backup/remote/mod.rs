@@ -7,8 +7,8 @@
 //! `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_NAME`, ...), never from
 //! the command line. Errors name the URL and what failed, with every
 //! credential the environment holds and every URL query (a SAS token) cut
-//! out. The library is synchronous: each `Remote` drives its requests on
-//! its own small tokio runtime.
+//! out. The library is synchronous: requests run on one process-wide tokio
+//! runtime ([`block_on`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub(crate) struct Remote {
     /// archive in errors and listings.
     url: String,
     prefix: String,
-    rt: Arc<tokio::runtime::Runtime>,
+    rt: &'static tokio::runtime::Runtime,
 }
 
 impl std::fmt::Debug for Remote {
@@ -73,6 +73,42 @@ pub fn destination(given: &str) -> Result<std::path::PathBuf> {
         ))),
         None => Ok(given.into()),
     }
+}
+
+/// The runtime every request to object storage runs on: one per process,
+/// started on first use and never dropped (a runtime dropped inside an
+/// application's async code panics). `None` when it could not start.
+fn runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("crmstore-remote")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Runs `f` to its end on `rt`. The library is synchronous, but may be called
+/// from inside an application's async runtime (or `serve`'s blocking pool),
+/// where tokio refuses to block on another runtime: there a thread of its own
+/// waits instead.
+pub(super) fn block_on<F>(rt: &'static tokio::runtime::Runtime, f: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return rt.block_on(f);
+    }
+    std::thread::scope(|s| match s.spawn(|| rt.block_on(f)).join() {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// Whether `p` names object storage (a URL of a scheme [`Remote`] takes).
@@ -131,22 +167,16 @@ impl Remote {
             }
         };
         let store = built.map_err(|e| failed("cannot reach", trimmed, &e))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::io_at(
-                    "cannot start the object storage client for",
-                    Path::new(trimmed),
-                    e,
-                )
-            })?;
+        let rt = runtime().ok_or_else(|| {
+            Error::Io(std::io::Error::other(format!(
+                "cannot start the object storage client for `{trimmed}`"
+            )))
+        })?;
         Ok(Remote {
             store,
             url: trimmed.to_string(),
             prefix: prefix.to_string(),
-            rt: Arc::new(rt),
+            rt,
         })
     }
 
@@ -175,8 +205,12 @@ impl Remote {
         }
     }
 
-    fn run<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        self.rt.block_on(f)
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        block_on(self.rt, f)
     }
 
     /// Every object directly in this folder, by name (deeper "folders" left out).
@@ -266,12 +300,12 @@ impl Remote {
             store: Arc::clone(&self.store),
             url: self.url.clone(),
             prefix: self.prefix.clone(),
-            rt: Arc::clone(&self.rt),
+            rt: self.rt,
         }
     }
 
     /// Every byte of `name`, in order, through `visit` (what `list` hashes).
-    pub(crate) fn stream(&self, name: &str, mut visit: impl FnMut(&[u8])) -> Result<u64> {
+    pub(crate) fn stream(&self, name: &str, mut visit: impl FnMut(&[u8]) + Send) -> Result<u64> {
         let url = self.url_of(name);
         self.run(async {
             let mut body = self.store.get(&self.key(name)).await?.into_stream();
@@ -353,6 +387,16 @@ mod tests {
         assert_eq!(destination("file:///var/b").unwrap(), Path::new("/var/b"));
         assert_eq!(destination("s3://b/p").unwrap(), Path::new("s3://b/p"));
         assert!(destination("file://host/b").is_err());
+    }
+
+    #[test]
+    fn requests_may_be_waited_for_inside_an_applications_async_runtime() {
+        let rt = runtime().unwrap();
+        assert_eq!(block_on(rt, async { 7 }), 7);
+        let app = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(app.block_on(async { block_on(rt, async { 8 }) }), 8);
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //! parts on their way, each [`PART`] bytes.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::{MultipartUpload, PutPayload, PutResult};
 use tokio::task::JoinSet;
 
-use super::{failed, io_failed, Remote};
+use super::{block_on, failed, io_failed, Remote};
 use crate::error::{Error, Result};
 
 /// The size of every part but the last (providers ask for at least 5 MiB).
@@ -27,7 +26,7 @@ pub(crate) struct Upload {
     upload: Option<Box<dyn MultipartUpload>>,
     buffer: Vec<u8>,
     tasks: JoinSet<object_store::Result<()>>,
-    rt: Arc<tokio::runtime::Runtime>,
+    rt: &'static tokio::runtime::Runtime,
     url: String,
     /// The first part that failed: every later write refuses.
     broken: Option<String>,
@@ -46,7 +45,7 @@ impl Upload {
             upload: Some(upload),
             buffer: Vec::with_capacity(PART),
             tasks: JoinSet::new(),
-            rt: Arc::clone(&remote.rt),
+            rt: remote.rt,
             url,
             broken: None,
             parts: 0,
@@ -57,7 +56,7 @@ impl Upload {
     /// failure breaks the upload.
     fn drain_to(&mut self, most: usize) -> std::io::Result<()> {
         while self.tasks.len() > most {
-            let joined = self.rt.block_on(self.tasks.join_next());
+            let joined = block_on(self.rt, self.tasks.join_next());
             let failure = match joined {
                 Some(Ok(Ok(()))) | None => continue,
                 Some(Ok(Err(e))) => io_failed("cannot upload", &self.url, &e).to_string(),
@@ -96,7 +95,7 @@ impl Upload {
                 .upload
                 .as_mut()
                 .ok_or_else(|| std::io::Error::other(format!("`{}` was aborted", self.url)))?;
-            let completed = self.rt.block_on(upload.complete());
+            let completed = block_on(self.rt, upload.complete());
             completed.map_err(|e| io_failed("cannot complete the upload of", &self.url, &e))
         });
         match done {
@@ -115,7 +114,7 @@ impl Upload {
         let Some(mut upload) = self.upload.take() else {
             return e;
         };
-        match self.rt.block_on(upload.abort()) {
+        match block_on(self.rt, upload.abort()) {
             Ok(()) => e,
             Err(a) => std::io::Error::other(format!(
                 "{e}; the upload could not be aborted either ({}): a bucket lifecycle rule \
