@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use crate::codec;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::index::{entries, CountKey};
+use crate::index::entries;
 use crate::model::Record;
+use crate::txn::counts::CountKey;
 use crate::txn::{record_place, Reader, Tx};
 
 /// What `check` found. Findings are collected, not stopped at (up to

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Record, RecordView, Share};
 use crate::tables::{record_key, record_key_parts, ShareValue};
+use crate::txn::counts::{add_count, take_count, CountKey};
 use crate::txn::{Sealed, ShareKey, Writer};
 
 /// What this module shows a write transaction to be handed the records and
@@ -42,9 +43,6 @@ pub(crate) struct Entries<'r> {
     /// The `tables::STAGE_COUNTS` key the record is counted under.
     pub staged: (u64, u32, Option<&'r str>),
 }
-
-/// A `tables::RANGE_COUNTS` key: (account, module, owner, team).
-pub(crate) type CountKey = (u64, u32, u64, Option<u64>);
 
 /// The built-ins an index key is made of, from an owned record or one read
 /// in place.
@@ -314,41 +312,6 @@ fn remove_entries(w: &mut Writer<'_>, account: u64, m: u32, r: &Record) -> Resul
     }
     take_count(w.range_counts(SEALED), e.counted)?;
     take_count(w.stage_counts(SEALED), e.staged)
-}
-
-/// Counts `n` more records under `key` (INVARIANT (range counts)).
-fn add_count<'k, K: redb::Key + 'static>(
-    table: &mut redb::Table<'_, K, u64>,
-    key: K::SelfType<'k>,
-    n: u64,
-) -> Result<()>
-where
-    K::SelfType<'k>: Copy + std::fmt::Debug,
-{
-    let had = table.get(key)?.map_or(0, |g| g.value());
-    let now = had
-        .checked_add(n)
-        .ok_or_else(|| Error::Corrupt(format!("count {key:?} would overflow")))?;
-    table.insert(key, now)?;
-    Ok(())
-}
-
-/// Counts one record less under `key`; the entry goes with its last record.
-fn take_count<'k, K: redb::Key + 'static>(
-    table: &mut redb::Table<'_, K, u64>,
-    key: K::SelfType<'k>,
-) -> Result<()>
-where
-    K::SelfType<'k>: Copy + std::fmt::Debug,
-{
-    let had = table.get(key)?.map_or(0, |g| g.value());
-    match had {
-        0 => Err(Error::Corrupt(format!(
-            "count {key:?} is below its records (run `crmstore check`)"
-        ))),
-        1 => table.remove(key).map(drop).map_err(Error::from),
-        _ => table.insert(key, had - 1).map(drop).map_err(Error::from),
-    }
 }
 
 #[cfg(test)]

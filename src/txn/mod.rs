@@ -17,12 +17,13 @@ use crate::error::{Error, Result};
 use crate::model::{Directory, Record, RecordView};
 use crate::tables::*;
 
+pub(crate) mod counts;
 pub(crate) mod index;
 mod records;
 mod shares;
 
 pub(crate) use records::Records;
-pub(crate) use shares::{ShareKey, Shares};
+pub(crate) use shares::ShareKey;
 
 /// The token a write transaction asks for before it hands out the records
 /// table or an index table: only this module and `index` can make one, so
@@ -208,36 +209,6 @@ macro_rules! tables {
                     Err(e) => return Err(e.into()),
                 };
                 Ok(self.records.get_or_init(|| t))
-            }
-
-            pub(crate) fn shares(&self) -> Result<Shares<'_>> {
-                if let Some(t) = self.by_share.get() {
-                    return Ok(Shares::Current(t));
-                }
-                if let Some(t) = self.shares_v1.get() {
-                    return Ok(Shares::V1(t));
-                }
-                Ok(match self.txn.open_table(BY_SHARE) {
-                    Ok(t) => Shares::Current(self.by_share.get_or_init(|| t)),
-                    Err(redb::TableError::TableDoesNotExist(_)) => {
-                        let t = self.txn.open_table(BY_SHARE_V1)?;
-                        Shares::V1(self.shares_v1.get_or_init(|| t))
-                    }
-                    Err(e) => return Err(e.into()),
-                })
-            }
-
-            /// The maintained counts (`tables::RANGE_COUNTS`); `None` in a
-            /// store of format 4 or older opened read-only, which has none.
-            pub(crate) fn counts(&self) -> Result<Option<&ReadOnlyTable<(u64, u32, u64, Option<u64>), u64>>> {
-                if let Some(t) = self.range_counts.get() {
-                    return Ok(Some(t));
-                }
-                match self.txn.open_table(RANGE_COUNTS) {
-                    Ok(t) => Ok(Some(self.range_counts.get_or_init(|| t))),
-                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
             }
 
             $(read_access!($access, $name, $def, $k, $v);)*

@@ -4,8 +4,9 @@
 
 use redb::ReadOnlyTable;
 
+use super::Reader;
 use crate::error::{Error, Result};
-use crate::tables::ShareValue;
+use crate::tables::{ShareValue, BY_SHARE, BY_SHARE_V1};
 
 /// A `tables::BY_SHARE` key: (account, principal kind, principal id, module,
 /// record id).
@@ -13,6 +14,26 @@ pub(crate) type ShareKey = (u64, u8, u64, u32, u64);
 
 /// The owner and team of a shared record, where the index keeps them.
 pub(crate) type Holder = Option<(u64, Option<u64>)>;
+
+impl Reader {
+    /// The share index, whichever of its two forms the store has.
+    pub(crate) fn shares(&self) -> Result<Shares<'_>> {
+        if let Some(t) = self.by_share.get() {
+            return Ok(Shares::Current(t));
+        }
+        if let Some(t) = self.shares_v1.get() {
+            return Ok(Shares::V1(t));
+        }
+        Ok(match self.txn.open_table(BY_SHARE) {
+            Ok(t) => Shares::Current(self.by_share.get_or_init(|| t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                let t = self.txn.open_table(BY_SHARE_V1)?;
+                Shares::V1(self.shares_v1.get_or_init(|| t))
+            }
+            Err(e) => return Err(e.into()),
+        })
+    }
+}
 
 pub(crate) enum Shares<'r> {
     Current(&'r ReadOnlyTable<ShareKey, ShareValue>),
