@@ -85,6 +85,24 @@ fn sign(db: &Path, login: &str, pw: &str, now: &str, extra: &[&str], json: bool)
     crmstore(db, &args)
 }
 
+/// `session list` of account 1 as raj (user 3), at `now`.
+fn sessions_as_raj(db: &Path, now: &str) -> Vec<Value> {
+    lines(&crmstore(
+        db,
+        &[
+            "--json",
+            "session",
+            "list",
+            "--account",
+            "1",
+            "--as",
+            "3",
+            "--now",
+            now,
+        ],
+    ))
+}
+
 fn open(db: &Path, pw: &str, account: &str, now: &str) -> Output {
     crmstore(
         db,
@@ -209,20 +227,7 @@ fn every_gate_command_works_as_the_contract_shows() {
     );
     // session list: two devices in account 1, as raj and as the admin.
     let second = json(&open(&db, p, "1", NOW));
-    let listed = lines(&crmstore(
-        &db,
-        &[
-            "--json",
-            "session",
-            "list",
-            "--account",
-            "1",
-            "--as",
-            "3",
-            "--now",
-            NOW,
-        ],
-    ));
+    let listed = sessions_as_raj(&db, NOW);
     assert_eq!(listed.len(), 2);
     for key in [
         "session",
@@ -511,20 +516,7 @@ fn totp_commands_enrol_confirm_sign_in_and_reset() {
         &["--recovery", rec],
         true,
     ));
-    let listed = lines(&crmstore(
-        &db,
-        &[
-            "--json",
-            "session",
-            "list",
-            "--account",
-            "1",
-            "--as",
-            "3",
-            "--now",
-            later,
-        ],
-    ));
+    let listed = sessions_as_raj(&db, later);
     assert!(
         listed.iter().all(|s| s["auth"] == "password+totp"),
         "{listed:?}"

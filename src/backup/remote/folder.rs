@@ -7,7 +7,10 @@
 //! intact when its size and entity tag still match what its sidecar recorded
 //! at upload. `verify` reads (and `record_verified` hashes) the whole object.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use object_store::ObjectMeta;
 
 use sha2::{Digest, Sha256};
 
@@ -44,9 +47,9 @@ fn sidecar_of(remote: &Remote, archive: &str) -> Option<Sidecar> {
 /// [`crate::backup::list`] of a folder on object storage.
 pub(crate) fn list(dir: &Path) -> Result<Vec<Listing>> {
     let remote = Remote::open(url_of(dir)?)?;
-    let objects = remote.list()?;
+    let objects: HashMap<String, ObjectMeta> = remote.list()?.into_iter().collect();
     let mut out = Vec::new();
-    for (name, _) in &objects {
+    for name in objects.keys() {
         let Some(archive) = name.strip_suffix(".json") else {
             continue;
         };
@@ -56,7 +59,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<Listing>> {
         let Some(facts) = agrees(archive, &sidecar) else {
             continue;
         };
-        let Some((_, found)) = objects.iter().find(|(n, _)| n == archive) else {
+        let Some(found) = objects.get(archive) else {
             continue;
         };
         let intact =

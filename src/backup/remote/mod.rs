@@ -226,16 +226,18 @@ impl Remote {
     }
 
     /// The object `name`, when it is at most `MAX_SIDECAR` bytes.
+    /// One request: the response's size is checked before its body is read.
     pub(crate) fn get_small(&self, name: &str) -> Result<Bytes> {
         let url = self.url_of(name);
-        let meta = self.head(name)?;
-        if meta.size > MAX_SIDECAR {
-            return Err(Error::Invalid(format!(
-                "`{url}` is too large for a sidecar"
-            )));
-        }
-        let got = self.run(async { self.store.get(&self.key(name)).await?.bytes().await });
-        got.map_err(|e| failed("cannot read", &url, &e))
+        let got = self.run(async {
+            let got = self.store.get(&self.key(name)).await?;
+            if got.meta.size > MAX_SIDECAR {
+                return Ok(None);
+            }
+            got.bytes().await.map(Some)
+        });
+        got.map_err(|e| failed("cannot read", &url, &e))?
+            .ok_or_else(|| Error::Invalid(format!("`{url}` is too large for a sidecar")))
     }
 
     pub(crate) fn head(&self, name: &str) -> Result<ObjectMeta> {
